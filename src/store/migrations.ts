@@ -1,0 +1,5 @@
+/** The ordered list of every module's migrations. Append only. */
+import { outboxMigrations } from '../chain/outbox/schema.ts';
+import type { Migration } from './migrate.ts';
+
+export const migrations: readonly Migration[] = [...outboxMigrations];

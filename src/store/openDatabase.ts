@@ -1,0 +1,65 @@
+/**
+ * Opens the configured database: a PostgreSQL server when a connection string is
+ * given, otherwise PGlite in `<dataDir>/pgdata`. Runs the migrations before returning.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoreError } from '../errors/MedledgerError.ts';
+import { type Db, pgliteDb, postgresDb } from './db.ts';
+import { migrate } from './migrate.ts';
+
+export interface OpenDatabaseOptions {
+  /** `postgres://...`; unset means embedded PGlite. */
+  databaseUrl?: string | undefined;
+  /** Where PGlite keeps its files; `memory://` for a throw-away database. */
+  dataDir?: string | undefined;
+  /** PostgreSQL schema to use on a server (tests give each run its own). */
+  schema?: string | undefined;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
+  const db = options.databaseUrl ? await openServer(options.databaseUrl, options.schema) : await openEmbedded(options.dataDir);
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.close().catch(() => {});
+    throw error;
+  }
+  return db;
+}
+
+async function openEmbedded(dataDir: string | undefined): Promise<Db> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  if (!dataDir || dataDir === 'memory://') return pgliteDb(await PGlite.create());
+  const dir = join(dataDir, 'pgdata');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    return pgliteDb(await PGlite.create(dir));
+  } catch (error) {
+    throw new StoreError(`could not open the embedded database in ${dir}: is another medledger using it?`, error);
+  }
+}
+
+async function openServer(databaseUrl: string, schema: string | undefined): Promise<Db> {
+  const { default: pg } = await import('pg');
+  // int8 and numeric come back as strings by default; bigint columns are read as BigInt by callers.
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  pool.on('error', () => {}); // idle client errors surface on the next query instead
+  try {
+    if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    else await pool.query('SELECT 1');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new StoreError(`could not connect to the PostgreSQL server at ${redactUrl(databaseUrl)}`, error);
+  }
+  return postgresDb(pool);
+}
+
+/** Connection strings carry passwords: never log them whole. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
