@@ -1,5 +1,6 @@
 /** The ordered list of every module's migrations. Append only. */
+import { indexerMigrations } from '../chain/indexer/schema.ts';
 import { outboxMigrations } from '../chain/outbox/schema.ts';
 import type { Migration } from './migrate.ts';
 
-export const migrations: readonly Migration[] = [...outboxMigrations];
+export const migrations: readonly Migration[] = [...outboxMigrations, ...indexerMigrations];

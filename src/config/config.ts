@@ -1,0 +1,69 @@
+/**
+ * The one typed configuration of a medledger node, loaded and validated once at
+ * start-up from command-line flags, then environment variables, then defaults
+ * (../shared/INTERFACE.md names them). Nothing else in the code reads process.env.
+ */
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors/MedledgerError.ts';
+
+export interface Config {
+  /** Where PGlite, anvil state, keys and contract addresses live. */
+  dataDir: string;
+  port: number;
+  host: string;
+  /** PostgreSQL server; undefined = embedded PGlite in the data directory. */
+  databaseUrl: string | undefined;
+  /** External EVM JSON-RPC endpoint; undefined = embedded anvil. */
+  rpcUrl: string | undefined;
+  /** Human name of this institution, registered on chain when it deploys the consortium. */
+  institutionName: string;
+  /** Public URL other members reach this node's API at. */
+  publicUrl: string;
+  anchoring: {
+    /** A batch is cut when this many leaves are pending... */
+    maxLeaves: number;
+    /** ...or when the oldest pending leaf is this old. */
+    maxDelayMs: number;
+  };
+  /** Confirmations the outbox waits for before a write counts as confirmed. */
+  confirmations: number;
+}
+
+export type ConfigFlags = Partial<Record<'data-dir' | 'port' | 'host' | 'database-url' | 'rpc-url' | 'name', string | undefined>>;
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.env): Config {
+  const port = parseInteger('port', flags.port ?? env.PORT ?? '8080', 0, 65535);
+  const host = flags.host ?? env.HOST ?? '127.0.0.1';
+  const databaseUrl = flags['database-url'] ?? env.DATABASE_URL;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL / --database-url must be a postgres:// connection string');
+  }
+  const rpcUrl = flags['rpc-url'] ?? env.MEDLEDGER_RPC_URL;
+  if (rpcUrl !== undefined && !/^(https?|wss?):\/\//.test(rpcUrl)) {
+    throw new ConfigError('MEDLEDGER_RPC_URL / --rpc-url must be an http(s):// or ws(s):// JSON-RPC URL');
+  }
+  return {
+    dataDir: resolve(flags['data-dir'] ?? env.MEDLEDGER_DATA_DIR ?? './.medledger'),
+    port,
+    host,
+    databaseUrl: databaseUrl || undefined,
+    rpcUrl: rpcUrl || undefined,
+    institutionName: flags.name ?? env.MEDLEDGER_NAME ?? 'medledger node',
+    publicUrl: env.MEDLEDGER_PUBLIC_URL ?? `http://${host}:${port}`,
+    anchoring: {
+      maxLeaves: parseInteger('MEDLEDGER_BATCH_MAX_LEAVES', env.MEDLEDGER_BATCH_MAX_LEAVES ?? '1000', 1, 1_000_000),
+      maxDelayMs: parseInteger('MEDLEDGER_BATCH_MAX_DELAY_MS', env.MEDLEDGER_BATCH_MAX_DELAY_MS ?? '2000', 10, 3_600_000),
+    },
+    confirmations: parseInteger('MEDLEDGER_CONFIRMATIONS', env.MEDLEDGER_CONFIRMATIONS ?? '1', 1, 64),
+  };
+}
+
+function parseInteger(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${value}")`);
+  }
+  return n;
+}

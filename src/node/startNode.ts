@@ -1,0 +1,89 @@
+/**
+ * Starts a medledger node: database (migrated), chain (embedded anvil or external),
+ * outbox worker, event indexer, and the HTTP server. `stop()` shuts them down in
+ * reverse order. The HTTP layer and the CLI are thin layers over the returned context.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../config/config.ts';
+import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
+import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
+import { type NodeIdentity, loadNodeIdentity } from '../chain/nodeIdentity.ts';
+import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
+import type { Db } from '../store/db.ts';
+import { openDatabase } from '../store/openDatabase.ts';
+import type { Logger } from './logger.ts';
+
+export interface NodeContext {
+  config: Config;
+  db: Db;
+  identity: NodeIdentity;
+  chain: ChainConnection;
+  outbox: OutboxWorker;
+  indexer: ChainIndexer;
+  logger: Logger;
+}
+
+export interface RunningNode extends NodeContext {
+  stop(): Promise<void>;
+}
+
+export interface StartNodeOptions {
+  config: Config;
+  logger: Logger;
+  /** Start the background workers (outbox, indexer). CLI one-shot commands may not need them. */
+  workers?: boolean;
+  /** Deploy the contracts to an external chain that has none recorded (`medledger chain deploy`). */
+  deployIfMissing?: boolean;
+}
+
+export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
+  const { config, logger } = options;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const identity = await loadNodeIdentity(config.dataDir);
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  let chain: ChainConnection | undefined;
+  try {
+    chain = await connectChain({ config, identity, deployIfMissing: options.deployIfMissing ?? false });
+    const onError = (component: string) => (error: unknown) =>
+      logger.warn(`${component}: ${error instanceof Error ? error.message : String(error)}`);
+    const outbox = new OutboxWorker({
+      db,
+      publicClient: chain.publicClient,
+      walletClient: chain.walletClient,
+      addresses: chain.addresses,
+      confirmations: config.confirmations,
+      onError: onError('outbox'),
+    });
+    const indexer = new ChainIndexer({
+      db,
+      publicClient: chain.publicClient,
+      addresses: chain.addresses,
+      onError: onError('indexer'),
+    });
+    await indexer.init();
+    if (options.workers !== false) {
+      outbox.start();
+      indexer.start();
+    }
+    const connected = chain;
+    return {
+      config,
+      db,
+      identity,
+      chain: connected,
+      outbox,
+      indexer,
+      logger,
+      async stop() {
+        await outbox.stop();
+        await indexer.stop();
+        await db.close();
+        await connected.close();
+      },
+    };
+  } catch (error) {
+    await db.close().catch(() => {});
+    await chain?.close();
+    throw error;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * `GET /healthz`: ready once the store answers, the chain answers, and the indexer
+ * is current to within one block of the head (INTERFACE.md).
+ */
+import type { NodeContext } from '../node/startNode.ts';
+
+export interface ReadinessReport {
+  ready: boolean;
+  store: 'ok' | 'unavailable';
+  chain: 'ok' | 'unavailable';
+  indexer: { block: string; head: string; current: boolean };
+  member: string;
+  pendingChainWrites: number;
+}
+
+export async function readiness(ctx: NodeContext): Promise<ReadinessReport> {
+  const [storeResult, headResult] = await Promise.allSettled([
+    ctx.db.query<{ pending: number }>(
+      "SELECT count(*)::int AS pending FROM chain_outbox WHERE status IN ('pending', 'signed')",
+    ),
+    ctx.chain.publicClient.getBlockNumber({ cacheTime: 0 }),
+  ]);
+  const status = ctx.indexer.status;
+  const head = headResult.status === 'fulfilled' ? headResult.value : status.head;
+  const current = status.block >= 0n && head - status.block <= 1n;
+  const store = storeResult.status === 'fulfilled' ? 'ok' : 'unavailable';
+  const chain = headResult.status === 'fulfilled' ? 'ok' : 'unavailable';
+  return {
+    ready: store === 'ok' && chain === 'ok' && current,
+    store,
+    chain,
+    indexer: { block: status.block.toString(), head: head.toString(), current },
+    member: ctx.identity.account.address,
+    pendingChainWrites: storeResult.status === 'fulfilled' ? (storeResult.value[0]?.pending ?? 0) : -1,
+  };
+}
