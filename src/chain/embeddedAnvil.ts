@@ -96,7 +96,9 @@ async function stopAnvil(pid: number, pidFile: string, child?: ChildProcess): Pr
     ? new Promise<void>((done) => child.once('exit', () => done()))
     : waitUntil(() => !isAlive(pid), 10_000);
   process.kill(pid, 'SIGTERM'); // anvil dumps its state on SIGTERM
-  await Promise.race([exited, sleep(10_000)]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
+  clearTimeout(timer);
   if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   await rm(pidFile, { force: true });
 }
