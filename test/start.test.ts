@@ -33,12 +33,20 @@ describe('medledger start (embedded mode)', () => {
       (await run('node', ['bin/medledger.js', 'chain', 'status', '--data-dir', dataDir, '--json'])).stdout,
     ) as { contracts: { registry: string }; members: Array<{ address: string; active: boolean }> };
     expect(status.contracts.registry).toBe(addresses.registry);
-    expect(status.members).toEqual([expect.objectContaining({ address: health.member.toLowerCase(), active: true })]);
+    expect(status.members).toEqual([
+      expect.objectContaining({ address: health.member.toLowerCase(), active: true }),
+    ]);
 
     // Change chain state as the node's member account: anchor sequence 0.
     const key = (await readFile(join(dataDir, 'keys', 'node-signing.key'), 'utf8')).trim() as Hex;
-    const anvil = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as { rpcUrl: string };
-    const wallet = createWalletClient({ account: privateKeyToAccount(key), transport: http(anvil.rpcUrl), chain: null });
+    const anvil = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as {
+      rpcUrl: string;
+    };
+    const wallet = createWalletClient({
+      account: privateKeyToAccount(key),
+      transport: http(anvil.rpcUrl),
+      chain: null,
+    });
     const client = createPublicClient({ transport: http(anvil.rpcUrl) });
     const hash = await wallet.writeContract({
       address: addresses.anchors,
@@ -55,7 +63,9 @@ describe('medledger start (embedded mode)', () => {
     const second = await startNodeProcess(dataDir);
     try {
       expect((await readContractAddresses(dataDir))!).toEqual(addresses);
-      const anvil2 = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as { rpcUrl: string };
+      const anvil2 = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as {
+        rpcUrl: string;
+      };
       const client2 = createPublicClient({ transport: http(anvil2.rpcUrl) });
       const next = await client2.readContract({
         address: addresses.anchors,

@@ -3,6 +3,8 @@
  * on first use) or an external JSON-RPC endpoint whose contract addresses are in the
  * data directory. Returns viem clients bound to the node's signing account.
  */
+
+import { join } from 'node:path';
 import {
   type Account,
   type Chain,
@@ -18,11 +20,14 @@ import {
 } from 'viem';
 import type { Config } from '../config/config.ts';
 import { ChainError, ConfigError } from '../errors/MedledgerError.ts';
-import { type ContractAddresses, readContractAddresses, writeContractAddresses } from './contractAddresses.ts';
+import {
+  type ContractAddresses,
+  readContractAddresses,
+  writeContractAddresses,
+} from './contractAddresses.ts';
 import { deployContracts } from './deployContracts.ts';
 import { type EmbeddedAnvil, startEmbeddedAnvil } from './embeddedAnvil.ts';
 import type { NodeIdentity } from './nodeIdentity.ts';
-import { join } from 'node:path';
 
 export interface ChainConnection {
   rpcUrl: string;
@@ -44,7 +49,9 @@ export interface ConnectChainOptions {
 
 export async function connectChain(options: ConnectChainOptions): Promise<ChainConnection> {
   const { config, identity } = options;
-  const anvil = config.rpcUrl ? undefined : await startEmbeddedAnvil({ chainDir: join(config.dataDir, 'chain') });
+  const anvil = config.rpcUrl
+    ? undefined
+    : await startEmbeddedAnvil({ chainDir: join(config.dataDir, 'chain') });
   const rpcUrl = config.rpcUrl ?? anvil!.rpcUrl;
   try {
     const probe = createPublicClient({ transport: http(rpcUrl) });
@@ -89,7 +96,9 @@ export async function connectChain(options: ConnectChainOptions): Promise<ChainC
       await writeContractAddresses(config.dataDir, addresses);
     }
     if (addresses.chainId !== chainId) {
-      throw new ConfigError(`contracts.json is for chain ${addresses.chainId} but ${rpcUrl} is chain ${chainId}`);
+      throw new ConfigError(
+        `contracts.json is for chain ${addresses.chainId} but ${rpcUrl} is chain ${chainId}`,
+      );
     }
     const code = await publicClient.getCode({ address: addresses.registry });
     if (!code || code === '0x') {

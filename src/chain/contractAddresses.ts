@@ -28,7 +28,8 @@ export async function readContractAddresses(dataDir: string): Promise<ContractAd
   }
   const parsed = JSON.parse(text) as ContractAddresses;
   for (const key of ['registry', 'consent', 'anchors'] as const) {
-    if (!isAddress(parsed[key])) throw new ConfigError(`${contractAddressesPath(dataDir)}: "${key}" is not an address`);
+    if (!isAddress(parsed[key]))
+      throw new ConfigError(`${contractAddressesPath(dataDir)}: "${key}" is not an address`);
   }
   return parsed;
 }

@@ -4,7 +4,10 @@ import type { ContractAddresses } from './contractAddresses.ts';
 import { anchorsAbi, consentAbi, registryAbi } from './generated/contracts.ts';
 import type { OutboxContract } from './outbox/enqueueChainWrite.ts';
 
-export function contractFor(addresses: ContractAddresses, contract: OutboxContract): { address: Address; abi: Abi } {
+export function contractFor(
+  addresses: ContractAddresses,
+  contract: OutboxContract,
+): { address: Address; abi: Abi } {
   switch (contract) {
     case 'registry':
       return { address: addresses.registry, abi: registryAbi };

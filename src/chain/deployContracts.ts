@@ -41,11 +41,19 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
   const registryAddress = registry.contractAddress!;
   const consent = await deploy(
     'Consent',
-    await walletClient.deployContract({ abi: consentAbi, bytecode: consentBytecode, args: [registryAddress] }),
+    await walletClient.deployContract({
+      abi: consentAbi,
+      bytecode: consentBytecode,
+      args: [registryAddress],
+    }),
   );
   const anchors = await deploy(
     'Anchors',
-    await walletClient.deployContract({ abi: anchorsAbi, bytecode: anchorsBytecode, args: [registryAddress] }),
+    await walletClient.deployContract({
+      abi: anchorsAbi,
+      bytecode: anchorsBytecode,
+      args: [registryAddress],
+    }),
   );
   return {
     chainId: await publicClient.getChainId(),

@@ -33,7 +33,11 @@ export function anvilBinaryPath(): string {
   try {
     return join(require.resolve(`${pkg}/package.json`), '..', 'bin', 'anvil');
   } catch (error) {
-    throw new ChainError('ERR_CHAIN_ANVIL', `anvil is not installed for this platform (${pkg}); run npm install`, error);
+    throw new ChainError(
+      'ERR_CHAIN_ANVIL',
+      `anvil is not installed for this platform (${pkg}); run npm install`,
+      error,
+    );
   }
 }
 
@@ -47,11 +51,16 @@ export async function startEmbeddedAnvil(options: StartEmbeddedAnvilOptions): Pr
   const child = spawn(
     anvilBinaryPath(),
     [
-      '--host', '127.0.0.1',
-      '--port', String(port),
-      '--chain-id', String(options.chainId ?? 31337),
-      '--state', join(options.chainDir, 'state.json'),
-      '--state-interval', '1',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--chain-id',
+      String(options.chainId ?? 31337),
+      '--state',
+      join(options.chainDir, 'state.json'),
+      '--state-interval',
+      '1',
       '--preserve-historical-states',
       '--silent',
     ],

@@ -38,7 +38,9 @@ export async function serveAdminSocket(ctx: NodeContext): Promise<FastifyInstanc
   });
   await app.listen({ path });
   await chmod(path, 0o600);
-  await writeFile(nodeFile(ctx.config.dataDir), JSON.stringify({ pid: process.pid, socket: path }), { mode: 0o600 });
+  await writeFile(nodeFile(ctx.config.dataDir), JSON.stringify({ pid: process.pid, socket: path }), {
+    mode: 0o600,
+  });
   return app;
 }
 
@@ -58,11 +60,20 @@ export async function findRunningNode(dataDir: string): Promise<string | undefin
   return recorded.socket;
 }
 
-export function runOnNode(socket: string, command: readonly string[], parameters: CommandParameters): Promise<CommandResult> {
+export function runOnNode(
+  socket: string,
+  command: readonly string[],
+  parameters: CommandParameters,
+): Promise<CommandResult> {
   const body = JSON.stringify({ command, parameters });
   return new Promise((resolve, reject) => {
     const req = request(
-      { socketPath: socket, path: '/command', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        socketPath: socket,
+        path: '/command',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

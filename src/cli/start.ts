@@ -11,7 +11,8 @@ import { serveAdminSocket } from './adminSocket.ts';
 
 export const startUsage = {
   summary: 'run a node (embedded chain and database unless configured otherwise)',
-  usage: 'medledger start [--data-dir DIR] [--port N] [--host H] [--database-url URL] [--rpc-url URL] [--name INSTITUTION]',
+  usage:
+    'medledger start [--data-dir DIR] [--port N] [--host H] [--database-url URL] [--rpc-url URL] [--name INSTITUTION]',
 };
 
 export async function runStart(argv: string[]): Promise<number> {
@@ -45,8 +46,12 @@ export async function runStart(argv: string[]): Promise<number> {
   logger.info(
     `chain ${node.chain.addresses.chainId} at ${node.chain.rpcUrl}${node.chain.anvil ? ' (embedded anvil)' : ''}; Registry ${node.chain.addresses.registry}`,
   );
-  logger.info(`database: ${config.databaseUrl ? 'PostgreSQL server' : 'embedded PGlite'}; node account ${node.identity.account.address}`);
-  logger.info(`medledger listening on http://${config.host}:${port} (FHIR base http://${config.host}:${port}/fhir)`);
+  logger.info(
+    `database: ${config.databaseUrl ? 'PostgreSQL server' : 'embedded PGlite'}; node account ${node.identity.account.address}`,
+  );
+  logger.info(
+    `medledger listening on http://${config.host}:${port} (FHIR base http://${config.host}:${port}/fhir)`,
+  );
 
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {

@@ -29,7 +29,9 @@ export interface Config {
   confirmations: number;
 }
 
-export type ConfigFlags = Partial<Record<'data-dir' | 'port' | 'host' | 'database-url' | 'rpc-url' | 'name', string | undefined>>;
+export type ConfigFlags = Partial<
+  Record<'data-dir' | 'port' | 'host' | 'database-url' | 'rpc-url' | 'name', string | undefined>
+>;
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -53,8 +55,18 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
     institutionName: flags.name ?? env.MEDLEDGER_NAME ?? 'medledger node',
     publicUrl: env.MEDLEDGER_PUBLIC_URL ?? `http://${host}:${port}`,
     anchoring: {
-      maxLeaves: parseInteger('MEDLEDGER_BATCH_MAX_LEAVES', env.MEDLEDGER_BATCH_MAX_LEAVES ?? '1000', 1, 1_000_000),
-      maxDelayMs: parseInteger('MEDLEDGER_BATCH_MAX_DELAY_MS', env.MEDLEDGER_BATCH_MAX_DELAY_MS ?? '2000', 10, 3_600_000),
+      maxLeaves: parseInteger(
+        'MEDLEDGER_BATCH_MAX_LEAVES',
+        env.MEDLEDGER_BATCH_MAX_LEAVES ?? '1000',
+        1,
+        1_000_000,
+      ),
+      maxDelayMs: parseInteger(
+        'MEDLEDGER_BATCH_MAX_DELAY_MS',
+        env.MEDLEDGER_BATCH_MAX_DELAY_MS ?? '2000',
+        10,
+        3_600_000,
+      ),
     },
     confirmations: parseInteger('MEDLEDGER_CONFIRMATIONS', env.MEDLEDGER_CONFIRMATIONS ?? '1', 1, 64),
   };

@@ -4,11 +4,11 @@
  * reverse order. The HTTP layer and the CLI are thin layers over the returned context.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Config } from '../config/config.ts';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
 import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
-import { type NodeIdentity, loadNodeIdentity } from '../chain/nodeIdentity.ts';
+import { loadNodeIdentity, type NodeIdentity } from '../chain/nodeIdentity.ts';
 import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
+import type { Config } from '../config/config.ts';
 import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/openDatabase.ts';
 import type { Logger } from './logger.ts';

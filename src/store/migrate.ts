@@ -14,7 +14,9 @@ export interface Migration {
 }
 
 export async function migrate(db: Db, list: readonly Migration[] = migrations): Promise<string[]> {
-  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
   const applied: string[] = [];
   for (const migration of list) {
     const done = await db.transaction(async (tx) => {

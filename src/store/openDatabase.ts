@@ -18,7 +18,9 @@ export interface OpenDatabaseOptions {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
-  const db = options.databaseUrl ? await openServer(options.databaseUrl, options.schema) : await openEmbedded(options.dataDir);
+  const db = options.databaseUrl
+    ? await openServer(options.databaseUrl, options.schema)
+    : await openEmbedded(options.dataDir);
   try {
     await migrate(db);
   } catch (error) {
@@ -36,7 +38,10 @@ async function openEmbedded(dataDir: string | undefined): Promise<Db> {
   try {
     return pgliteDb(await PGlite.create(dir));
   } catch (error) {
-    throw new StoreError(`could not open the embedded database in ${dir}: is another medledger using it?`, error);
+    throw new StoreError(
+      `could not open the embedded database in ${dir}: is another medledger using it?`,
+      error,
+    );
   }
 }
 

@@ -15,7 +15,10 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startNodeProcess(dataDir: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+export async function startNodeProcess(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<NodeProcess> {
   const port = await freePort();
   const child = spawn('node', ['bin/medledger.js', 'start', '--data-dir', dataDir, '--port', String(port)], {
     env: { ...process.env, ...env },
@@ -55,7 +58,9 @@ export async function startNodeProcess(dataDir: string, env: Record<string, stri
 /** Kills an embedded anvil left running by a node that was SIGKILLed. */
 export async function killEmbeddedAnvil(dataDir: string): Promise<void> {
   try {
-    const { pid } = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as { pid: number };
+    const { pid } = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as {
+      pid: number;
+    };
     process.kill(pid, 'SIGKILL');
   } catch {
     // not running

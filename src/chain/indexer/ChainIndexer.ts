@@ -152,7 +152,11 @@ function decodeLogs(logs: Log[], addresses: ContractAddresses): DecodedLog[] {
     ...parseEventLogs({ abi: anchorsAbi, logs: by(addresses.anchors) }),
   ] as unknown as DecodedLog[];
   return all.sort((a, b) =>
-    a.blockNumber === b.blockNumber ? (a.logIndex ?? 0) - (b.logIndex ?? 0) : a.blockNumber! < b.blockNumber! ? -1 : 1,
+    a.blockNumber === b.blockNumber
+      ? (a.logIndex ?? 0) - (b.logIndex ?? 0)
+      : a.blockNumber! < b.blockNumber!
+        ? -1
+        : 1,
   );
 }
 
@@ -172,7 +176,14 @@ async function applyLog(tx: Queryable, log: DecodedLog, addresses: ContractAddre
   await tx.query(
     `INSERT INTO chain_events (block_number, log_index, contract, event_name, args, tx_hash)
      VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING`,
-    [block, log.logIndex ?? 0, contract, log.eventName, JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)), txHash],
+    [
+      block,
+      log.logIndex ?? 0,
+      contract,
+      log.eventName,
+      JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+      txHash,
+    ],
   );
   switch (log.eventName) {
     case 'MemberAdmitted':
@@ -190,7 +201,10 @@ async function applyLog(tx: Queryable, log: DecodedLog, addresses: ContractAddre
       ]);
       return;
     case 'MemberRemoved':
-      await tx.query('UPDATE chain_members SET active = false, block_number = $2 WHERE address = $1', [lower(a.member), block]);
+      await tx.query('UPDATE chain_members SET active = false, block_number = $2 WHERE address = $1', [
+        lower(a.member),
+        block,
+      ]);
       return;
     case 'PractitionerRegistered':
       await tx.query(
@@ -213,8 +227,17 @@ async function applyLog(tx: Queryable, log: DecodedLog, addresses: ContractAddre
            purposes = EXCLUDED.purposes, not_before = EXCLUDED.not_before, expiry = EXCLUDED.expiry, nonce = EXCLUDED.nonce,
            signer = EXCLUDED.signer, block_number = EXCLUDED.block_number, tx_hash = EXCLUDED.tx_hash`,
         [
-          lower(a.patient), lower(a.grantee), lower(a.custodian), str(a.resourceTypes), str(a.purposes),
-          str(a.notBefore), str(a.expiry), str(a.nonce), lower(a.signer), block, txHash,
+          lower(a.patient),
+          lower(a.grantee),
+          lower(a.custodian),
+          str(a.resourceTypes),
+          str(a.purposes),
+          str(a.notBefore),
+          str(a.expiry),
+          str(a.nonce),
+          lower(a.signer),
+          block,
+          txHash,
         ],
       );
       return;
@@ -236,14 +259,30 @@ async function applyLog(tx: Queryable, log: DecodedLog, addresses: ContractAddre
       await tx.query(
         `INSERT INTO chain_emergency_access (patient, practitioner, member, reason_hash, expires_at, block_number, tx_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [lower(a.patient), lower(a.practitioner), lower(a.member), str(a.reasonHash), str(a.expiresAt), block, txHash],
+        [
+          lower(a.patient),
+          lower(a.practitioner),
+          lower(a.member),
+          str(a.reasonHash),
+          str(a.expiresAt),
+          block,
+          txHash,
+        ],
       );
       return;
     case 'RootAnchored':
       await tx.query(
         `INSERT INTO chain_anchored_roots (member, kind, sequence, leaf_count, root, block_number, tx_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [lower(a.member), Number(a.kind), str(a.sequence), Number(a.leafCount), str(a.root) as Hex, block, txHash],
+        [
+          lower(a.member),
+          Number(a.kind),
+          str(a.sequence),
+          Number(a.leafCount),
+          str(a.root) as Hex,
+          block,
+          txHash,
+        ],
       );
       return;
   }

@@ -107,7 +107,9 @@ export class OutboxWorker {
     if (!row) return false;
     const id = BigInt(row.id);
     let signed: { raw: Hex; hash: Hex } | undefined =
-      row.status === 'signed' && row.raw_tx && row.tx_hash ? { raw: row.raw_tx, hash: row.tx_hash } : undefined;
+      row.status === 'signed' && row.raw_tx && row.tx_hash
+        ? { raw: row.raw_tx, hash: row.tx_hash }
+        : undefined;
     if (!signed) {
       signed = await this.#sign(id, row);
       if (!signed) return true; // failed in simulation; recorded

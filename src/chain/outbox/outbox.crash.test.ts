@@ -32,32 +32,42 @@ describe('outbox survives a crash between recording and confirmation', () => {
     }
   });
 
-  it.each(['after-sign', 'after-broadcast'])('killed %s, restarted: the write is sent exactly once', async (crashAt) => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'medledger-outbox-'));
-    dirs.push(dataDir);
-    const first = await runScript(dataDir, crashAt);
-    expect(first.killed).toBe(true);
-    const second = await runScript(dataDir, 'none');
-    expect(second.killed).toBe(false);
-    const rows = JSON.parse(second.stdout) as Array<{ status: string }>;
-    expect(rows).toHaveLength(1);
-    expect(rows[0]?.status).toBe('confirmed');
+  it.each(['after-sign', 'after-broadcast'])(
+    'killed %s, restarted: the write is sent exactly once',
+    async (crashAt) => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'medledger-outbox-'));
+      dirs.push(dataDir);
+      const first = await runScript(dataDir, crashAt);
+      expect(first.killed).toBe(true);
+      const second = await runScript(dataDir, 'none');
+      expect(second.killed).toBe(false);
+      const rows = JSON.parse(second.stdout) as Array<{ status: string }>;
+      expect(rows).toHaveLength(1);
+      expect(rows[0]?.status).toBe('confirmed');
 
-    const addresses = (await readContractAddresses(dataDir))!;
-    const anvil = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as { rpcUrl: string };
-    const client = createPublicClient({ transport: http(anvil.rpcUrl) });
-    const logs = await client.getLogs({
-      address: addresses.anchors,
-      event: parseAbiItem(
-        'event RootAnchored(address indexed member, uint8 indexed kind, uint64 indexed sequence, uint32 leafCount, bytes32 root)',
-      ),
-      fromBlock: 0n,
-    });
-    expect(logs).toHaveLength(1);
-    const member = logs[0]!.args.member!;
-    const next = await client.readContract({ address: addresses.anchors, abi: anchorsAbi, functionName: 'nextSequence', args: [member, 0] });
-    expect(next).toBe(1n);
-    // Deploy used nonces 0..2; the anchor is the fourth and last transaction of the node's account.
-    expect(await client.getTransactionCount({ address: member })).toBe(4);
-  });
+      const addresses = (await readContractAddresses(dataDir))!;
+      const anvil = JSON.parse(await readFile(join(dataDir, 'chain', 'anvil.json'), 'utf8')) as {
+        rpcUrl: string;
+      };
+      const client = createPublicClient({ transport: http(anvil.rpcUrl) });
+      const logs = await client.getLogs({
+        address: addresses.anchors,
+        event: parseAbiItem(
+          'event RootAnchored(address indexed member, uint8 indexed kind, uint64 indexed sequence, uint32 leafCount, bytes32 root)',
+        ),
+        fromBlock: 0n,
+      });
+      expect(logs).toHaveLength(1);
+      const member = logs[0]!.args.member!;
+      const next = await client.readContract({
+        address: addresses.anchors,
+        abi: anchorsAbi,
+        functionName: 'nextSequence',
+        args: [member, 0],
+      });
+      expect(next).toBe(1n);
+      // Deploy used nonces 0..2; the anchor is the fourth and last transaction of the node's account.
+      expect(await client.getTransactionCount({ address: member })).toBe(4);
+    },
+  );
 });

@@ -14,7 +14,11 @@ export const chainDeployCommand: Command = {
   workers: false,
   // Deployment itself happens in connectChain (deployIfMissing) before this runs.
   async run(ctx) {
-    const json = { rpcUrl: ctx.chain.rpcUrl, ...ctx.chain.addresses, firstMember: ctx.identity.account.address };
+    const json = {
+      rpcUrl: ctx.chain.rpcUrl,
+      ...ctx.chain.addresses,
+      firstMember: ctx.identity.account.address,
+    };
     const text = `contracts on chain ${json.chainId}: Registry ${json.registry}, Consent ${json.consent}, Anchors ${json.anchors} (deployed in block ${json.deployBlock})`;
     return { exitCode: 0, json, text };
   },

@@ -15,7 +15,9 @@ export const chainStatusCommand: Command = {
       db.query<{ address: string; name: string; endpoint: string; active: boolean }>(
         'SELECT address, name, endpoint, active FROM chain_members ORDER BY block_number, address',
       ),
-      db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM chain_outbox GROUP BY status'),
+      db.query<{ status: string; n: number }>(
+        'SELECT status, count(*)::int AS n FROM chain_outbox GROUP BY status',
+      ),
     ]);
     const counts = Object.fromEntries(outbox.map((row) => [row.status, row.n]));
     const json = {
@@ -25,9 +27,18 @@ export const chainStatusCommand: Command = {
       head: head.toString(),
       indexedBlock: indexer.status.block.toString(),
       node: ctx.identity.account.address,
-      contracts: { registry: chain.addresses.registry, consent: chain.addresses.consent, anchors: chain.addresses.anchors },
+      contracts: {
+        registry: chain.addresses.registry,
+        consent: chain.addresses.consent,
+        anchors: chain.addresses.anchors,
+      },
       members,
-      outbox: { pending: counts.pending ?? 0, signed: counts.signed ?? 0, confirmed: counts.confirmed ?? 0, failed: counts.failed ?? 0 },
+      outbox: {
+        pending: counts.pending ?? 0,
+        signed: counts.signed ?? 0,
+        confirmed: counts.confirmed ?? 0,
+        failed: counts.failed ?? 0,
+      },
     };
     const text = [
       `chain ${json.chainId} at ${json.rpcUrl}${json.embedded ? ' (embedded anvil)' : ''}, head block ${json.head}, indexed to ${json.indexedBlock}`,

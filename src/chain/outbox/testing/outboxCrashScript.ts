@@ -13,7 +13,11 @@ import { type OutboxCrashPoint, OutboxWorker } from '../OutboxWorker.ts';
 const [dataDir, crashAt = 'none'] = process.argv.slice(2);
 if (!dataDir) throw new Error('usage: outboxCrashScript.ts DATA_DIR [CRASH_POINT]');
 
-const node = await startNode({ config: loadConfig({ 'data-dir': dataDir }, {}), logger: stderrLogger(), workers: false });
+const node = await startNode({
+  config: loadConfig({ 'data-dir': dataDir }, {}),
+  logger: stderrLogger(),
+  workers: false,
+});
 await node.db.transaction((tx) =>
   enqueueChainWrite(tx, {
     dedupeKey: 'anchor:records:0',
@@ -34,7 +38,9 @@ const worker = new OutboxWorker({
 while (await worker.processNext()) {
   // drive to completion
 }
-const rows = await node.db.query<{ status: string; tx_hash: string }>('SELECT status, tx_hash FROM chain_outbox');
+const rows = await node.db.query<{ status: string; tx_hash: string }>(
+  'SELECT status, tx_hash FROM chain_outbox',
+);
 process.stdout.write(`${JSON.stringify(rows)}\n`);
 await node.db.close();
 process.exit(0); // leave the embedded anvil running for the test to inspect
