@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createPublicClient, createWalletClient, type Hex, http } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import { anvil as anvilChain } from 'viem/chains';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readContractAddresses } from '../src/chain/contractAddresses.ts';
 import { anchorsAbi } from '../src/chain/generated/contracts.ts';
@@ -45,7 +46,7 @@ describe('medledger start (embedded mode)', () => {
     const wallet = createWalletClient({
       account: privateKeyToAccount(key),
       transport: http(anvil.rpcUrl),
-      chain: null,
+      chain: anvilChain,
     });
     const client = createPublicClient({ transport: http(anvil.rpcUrl) });
     const hash = await wallet.writeContract({
@@ -53,7 +54,6 @@ describe('medledger start (embedded mode)', () => {
       abi: anchorsAbi,
       functionName: 'anchor',
       args: [0, 0n, 1, `0x${'11'.repeat(32)}`],
-      chain: null,
     });
     expect((await client.waitForTransactionReceipt({ hash })).status).toBe('success');
 
