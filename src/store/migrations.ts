@@ -3,3 +3,4 @@ import { indexerMigrations } from '../chain/indexer/schema.ts';
 import { outboxMigrations } from '../chain/outbox/schema.ts';
 import type { Migration } from './migrate.ts';
 
+export const migrations: readonly Migration[] = [...outboxMigrations, ...indexerMigrations];
