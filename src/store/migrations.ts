@@ -1,6 +1,7 @@
 /** The ordered list of every module's migrations. Append only. */
 import { indexerMigrations } from '../chain/indexer/schema.ts';
 import { outboxMigrations } from '../chain/outbox/schema.ts';
+import { vaultMigrations } from '../vault/schema.ts';
 import type { Migration } from './migrate.ts';
 
-export const migrations: readonly Migration[] = [...outboxMigrations, ...indexerMigrations];
+export const migrations: readonly Migration[] = [...outboxMigrations, ...vaultMigrations, ...indexerMigrations];

@@ -1,0 +1,157 @@
+/**
+ * Vault throughput: secured (encrypt, commit, one insert, batch anchoring enqueued) versus plain
+ * (the same JSON into a jsonb table, one insert per resource), with the same concurrency; and
+ * verified reads versus plain selects. Run: `node bin/run-ts.js bench/vault.ts [n]`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FileKeyring } from '../src/crypto/FileKeyring.ts';
+import { openDatabase } from '../src/store/openDatabase.ts';
+import { AnchorBatcher } from '../src/vault/AnchorBatcher.ts';
+import { RECORD_ANCHORS } from '../src/vault/anchorKinds.ts';
+import { memoryRootSource } from '../src/vault/RootSource.ts';
+import { Vault } from '../src/vault/Vault.ts';
+
+export interface VaultBenchResult {
+  securedWritesPerSec: number;
+  plainInsertsPerSec: number;
+  securedReadsPerSec: number;
+  plainReadsPerSec: number;
+}
+
+const CONCURRENCY = 8;
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export async function benchVault(kind: 'pglite' | 'postgres', n: number): Promise<VaultBenchResult> {
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const db =
+    kind === 'pglite'
+      ? await openDatabase({ dataDir: 'memory://' })
+      : await openDatabase({ databaseUrl: DATABASE_URL, schema });
+  const dataDir = await mkdtemp(join(tmpdir(), 'medledger-bench-'));
+  try {
+    await db.exec(
+      'CREATE TABLE plain_resources (id text, version_id integer, resource jsonb NOT NULL, PRIMARY KEY (id, version_id))',
+    );
+    const keyring = await FileKeyring.open(dataDir);
+    const roots = memoryRootSource();
+    const batcher = new AnchorBatcher(db, RECORD_ANCHORS, {
+      onBatch: (b) => roots.set(0, b.sequence, b.root),
+    });
+    const vault = new Vault({ db, keyring, rootSource: roots, batcher });
+    const resources = Array.from({ length: n }, (_, i) => sampleObservation(i));
+
+    // Warm up both paths (connections, JIT, catalog caches) so neither pays for it in its timing.
+    const warm = Math.min(200, n);
+    const warmIds: string[] = [];
+    await timed(warm, async (i) => {
+      warmIds[i] = (await vault.create(resources[i]!)).resource.id;
+      await db.query('INSERT INTO plain_resources (id, version_id, resource) VALUES ($1, 1, $2::jsonb)', [
+        `w${i}`,
+        JSON.stringify(resources[i]),
+      ]);
+    });
+    await timed(warm, async (i) => {
+      await vault.read('Observation', warmIds[i]!);
+      await db.query('SELECT resource FROM plain_resources WHERE id = $1 ORDER BY version_id DESC LIMIT 1', [
+        `w${i}`,
+      ]);
+    });
+
+    const ids: string[] = [];
+    const securedWrite = await timed(n, async (i) => {
+      ids[i] = (await vault.create(resources[i]!)).resource.id;
+    });
+    const flushStart = performance.now();
+    await batcher.flush();
+    const securedWriteSeconds = securedWrite + (performance.now() - flushStart) / 1000;
+
+    const plainWrite = await timed(n, async (i) => {
+      await db.query('INSERT INTO plain_resources (id, version_id, resource) VALUES ($1, 1, $2::jsonb)', [
+        `p${i}`,
+        JSON.stringify({ ...resources[i], id: `p${i}` }),
+      ]);
+    });
+
+    const securedRead = await timed(n, async (i) => {
+      await vault.read('Observation', ids[i]!);
+    });
+    const plainRead = await timed(n, async (i) => {
+      const rows = await db.query<{ resource: unknown }>(
+        'SELECT resource FROM plain_resources WHERE id = $1 ORDER BY version_id DESC LIMIT 1',
+        [`p${i}`],
+      );
+      if (rows.length !== 1) throw new Error('plain read missed');
+    });
+    await batcher.stop();
+    return {
+      securedWritesPerSec: Math.round(n / securedWriteSeconds),
+      plainInsertsPerSec: Math.round(n / plainWrite),
+      securedReadsPerSec: Math.round(n / securedRead),
+      plainReadsPerSec: Math.round(n / plainRead),
+    };
+  } finally {
+    if (kind === 'postgres') await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+    await db.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `task(0..n-1)` with CONCURRENCY workers; returns elapsed seconds. */
+async function timed(n: number, task: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
+  return (performance.now() - start) / 1000;
+}
+
+function sampleObservation(i: number) {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [
+      {
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' },
+        ],
+      },
+    ],
+    code: {
+      coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }],
+      text: 'Heart rate',
+    },
+    subject: { reference: `Patient/p${i % 97}` },
+    effectiveDateTime: new Date(Date.UTC(2024, 0, 1, 0, i % 60)).toISOString(),
+    valueQuantity: {
+      value: 60 + (i % 40),
+      unit: 'beats/minute',
+      system: 'http://unitsofmeasure.org',
+      code: '/min',
+    },
+    note: [{ text: `Resting, seated, measurement ${i}` }],
+  };
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 2000);
+  const table: Record<string, VaultBenchResult & { writeRatio: string; readRatio: string }> = {};
+  for (const kind of ['pglite', 'postgres'] as const) {
+    const r = await benchVault(kind, n);
+    table[kind] = {
+      ...r,
+      writeRatio: (r.securedWritesPerSec / r.plainInsertsPerSec).toFixed(2),
+      readRatio: (r.securedReadsPerSec / r.plainReadsPerSec).toFixed(2),
+    };
+  }
+  console.log(`vault benchmark, n = ${n}, concurrency = ${CONCURRENCY}`);
+  console.table(table);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

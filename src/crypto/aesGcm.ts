@@ -1,0 +1,41 @@
+/**
+ * AES-256-GCM with node:crypto. Output is `ciphertext ‖ tag` (16-byte tag); any failure to
+ * open is the one generic {@link DecryptionError}.
+ * @see https://nvlpubs.nist.gov/nistpubs/Legacy/SP/nistspecialpublication800-38d.pdf
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { DecryptionError } from './DecryptionError.ts';
+
+export const AES_KEY_BYTES = 32;
+export const GCM_IV_BYTES = 12;
+export const GCM_TAG_BYTES = 16;
+
+/** Encrypts `plaintext`; returns ciphertext with the tag appended. */
+export function aesGcmEncrypt(
+  key: Uint8Array,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
+  cipher.setAAD(aad);
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** Opens `ciphertext ‖ tag`; throws {@link DecryptionError} on any mismatch or malformed input. */
+export function aesGcmDecrypt(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+  try {
+    if (key.length !== AES_KEY_BYTES || iv.length !== GCM_IV_BYTES || sealed.length < GCM_TAG_BYTES) {
+      throw new RangeError('malformed key, iv or ciphertext');
+    }
+    const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
+    return Buffer.concat([
+      decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES)),
+      decipher.final(),
+    ]);
+  } catch (error) {
+    throw new DecryptionError(error);
+  }
+}

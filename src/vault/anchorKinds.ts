@@ -1,0 +1,16 @@
+/**
+ * The kinds of leaves that are batched and anchored, each with the table holding them. A leaf
+ * table has `seq bigserial` (global order), `leaf bytea` (32 bytes), and the batch columns
+ * `batch_sequence bigint`, `batch_index integer`, `proof bytea` (concatenated 32-byte siblings).
+ */
+import type { AnchorKind } from './RootSource.ts';
+
+export interface AnchorKindConfig {
+  kind: AnchorKind;
+  /** Used in outbox dedupe keys: `anchor:<name>:<sequence>`. */
+  name: string;
+  /** SQL identifier of the leaf table (never user input). */
+  table: string;
+}
+
+export const RECORD_ANCHORS: AnchorKindConfig = { kind: 0, name: 'records', table: 'record_versions' };

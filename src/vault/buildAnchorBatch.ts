@@ -1,0 +1,86 @@
+/**
+ * Builds the next anchor batch of one kind, in one transaction: takes pending leaves in global
+ * `seq` order, computes the Merkle tree, inserts the batch with the next contiguous sequence,
+ * stores each leaf's batch sequence, index and proof, and enqueues the chain write in the outbox.
+ * A transaction-scoped advisory lock per kind keeps two node processes from building the same batch.
+ */
+import { type Hex, hexToBytes } from 'viem';
+import { buildMerkleTree, merkleProofFromTree } from '../chain/merkle.ts';
+import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
+import type { Db } from '../store/db.ts';
+import type { AnchorKindConfig } from './anchorKinds.ts';
+import { toBuffer } from './toBuffer.ts';
+
+export interface BuildAnchorBatchOptions {
+  /** Most leaves in one batch. */
+  maxLeaves: number;
+  /** Build nothing unless at least this many leaves are pending (1 = any; maxLeaves = full batches only). */
+  minLeaves?: number;
+}
+
+export interface AnchorBatch {
+  kind: number;
+  sequence: bigint;
+  leafCount: number;
+  root: Hex;
+  outboxId: bigint | undefined;
+}
+
+const LOCK_CLASS = 7316101;
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+export async function buildAnchorBatch(
+  db: Db,
+  kind: AnchorKindConfig,
+  options: BuildAnchorBatchOptions,
+): Promise<AnchorBatch | undefined> {
+  if (!IDENTIFIER.test(kind.table)) throw new RangeError(`not a table name: ${kind.table}`);
+  const minLeaves = Math.max(1, Math.min(options.minLeaves ?? 1, options.maxLeaves));
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [LOCK_CLASS, kind.kind]);
+    const pending = await tx.query<{ seq: string; leaf: Uint8Array }>(
+      `SELECT seq::text AS seq, leaf FROM ${kind.table} WHERE batch_sequence IS NULL ORDER BY seq LIMIT $1`,
+      [options.maxLeaves],
+    );
+    if (pending.length < minLeaves) return undefined;
+    const [next] = await tx.query<{ sequence: string }>(
+      'SELECT (COALESCE(MAX(sequence), -1) + 1)::text AS sequence FROM anchor_batches WHERE kind = $1',
+      [kind.kind],
+    );
+    const sequence = BigInt(next?.sequence ?? '0');
+    const leaves = pending.map((row) => `0x${toBuffer(row.leaf).toString('hex')}` as Hex);
+    const tree = buildMerkleTree(leaves);
+    const outboxId = await enqueueChainWrite(tx, {
+      dedupeKey: `anchor:${kind.name}:${sequence}`,
+      contract: 'anchors',
+      functionName: 'anchor',
+      args: [kind.kind, sequence.toString(), leaves.length, tree.root],
+    });
+    await tx.query(
+      `INSERT INTO anchor_batches (kind, sequence, root, leaf_count, first_seq, last_seq, outbox_id)
+       VALUES ($1, $2::bigint, $3, $4, $5::bigint, $6::bigint, $7::bigint)`,
+      [
+        kind.kind,
+        sequence.toString(),
+        hexToBytes(tree.root),
+        leaves.length,
+        pending[0]!.seq,
+        pending[pending.length - 1]!.seq,
+        outboxId === undefined ? null : outboxId.toString(),
+      ],
+    );
+    const proofs = leaves.map((_, index) =>
+      merkleProofFromTree(tree, index)
+        .map((node) => node.slice(2))
+        .join(''),
+    );
+    await tx.query(
+      `UPDATE ${kind.table} AS t
+       SET batch_sequence = $1::bigint, batch_index = u.idx, proof = decode(u.proof, 'hex')
+       FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(seq, idx, proof)
+       WHERE t.seq = u.seq`,
+      [sequence.toString(), pending.map((row) => row.seq), leaves.map((_, i) => i), proofs],
+    );
+    return { kind: kind.kind, sequence, leafCount: leaves.length, root: tree.root, outboxId };
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * Every check a read makes before it serves a version: ciphertext hash, decryption (which
+ * authenticates type, id, version and deleted flag), content commitment, leaf, the resource's own
+ * identity, and — once batched — the Merkle proof against the local batch root and that root
+ * against the one anchored on chain. The first failure throws {@link RecordCheckFailure}.
+ */
+import { bytesToHex, type Hex } from 'viem';
+import { verifyMerkleProof } from '../chain/merkle.ts';
+import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
+import { ciphertextHash, contentCommitment, recordLeaf } from '../crypto/recordLeaf.ts';
+import { openRecord } from '../crypto/sealRecord.ts';
+import type { RootSource } from './RootSource.ts';
+import type { StoredVersionRow } from './storedVersionRow.ts';
+import { toBuffer } from './toBuffer.ts';
+import type { AnchorStatus, FhirResource } from './types.ts';
+
+/** Which check failed: goes to the integrity alert, never to the client. */
+export class RecordCheckFailure extends Error {
+  constructor(
+    readonly check: string,
+    cause?: unknown,
+  ) {
+    super(`integrity check failed: ${check}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+export interface VerifiedVersion {
+  resource: FhirResource;
+  anchor: AnchorStatus;
+}
+
+export async function verifyRecordVersion(
+  resourceType: string,
+  id: string,
+  row: StoredVersionRow,
+  keyring: Keyring,
+  rootSource: RootSource,
+): Promise<VerifiedVersion> {
+  const version = { resourceType, id, versionId: row.version_id, deleted: row.deleted };
+  const iv = toBuffer(row.iv);
+  const ciphertext = toBuffer(row.ciphertext);
+  if (!ciphertextHash(iv, ciphertext).equals(toBuffer(row.ciphertext_hash))) {
+    throw new RecordCheckFailure('ciphertext-hash');
+  }
+  if (row.wrapped_key === null) throw new RecordCheckFailure('wrapped-key-missing');
+  const kek = await keyring.get(row.kek_id);
+  if (!kek) throw new RecordCheckFailure('unknown-kek');
+  let opened: Awaited<ReturnType<typeof openRecord>>;
+  try {
+    opened = await openRecord(version, { ciphertext, iv, wrappedKey: toBuffer(row.wrapped_key) }, kek);
+  } catch (error) {
+    throw new RecordCheckFailure('decryption', error);
+  }
+  const commitment = contentCommitment(opened.salt, opened.canonicalJson);
+  if (!commitment.equals(toBuffer(row.content_commitment)))
+    throw new RecordCheckFailure('content-commitment');
+  const leaf = recordLeaf(version, commitment, toBuffer(row.ciphertext_hash));
+  if (!leaf.equals(toBuffer(row.leaf))) throw new RecordCheckFailure('leaf');
+  const resource = parseResource(opened.canonicalJson);
+  if (
+    resource.resourceType !== resourceType ||
+    resource.id !== id ||
+    resource.meta?.versionId !== String(row.version_id)
+  ) {
+    throw new RecordCheckFailure('content-identity');
+  }
+  return { resource, anchor: await verifyAnchor(leaf, row, rootSource) };
+}
+
+async function verifyAnchor(
+  leafBytes: Buffer,
+  row: StoredVersionRow,
+  rootSource: RootSource,
+): Promise<AnchorStatus> {
+  const leaf = bytesToHex(leafBytes);
+  if (row.batch_sequence === null) return { status: 'pending', leaf };
+  if (row.batch_root === null || row.proof === null || row.batch_index === null) {
+    throw new RecordCheckFailure('batch-missing');
+  }
+  const proofBytes = toBuffer(row.proof);
+  if (proofBytes.length % 32 !== 0) throw new RecordCheckFailure('proof');
+  const proof: Hex[] = [];
+  for (let i = 0; i < proofBytes.length; i += 32) proof.push(bytesToHex(proofBytes.subarray(i, i + 32)));
+  const root = bytesToHex(toBuffer(row.batch_root));
+  if (!verifyMerkleProof(root, leaf, proof)) throw new RecordCheckFailure('proof');
+  const batchSequence = BigInt(row.batch_sequence);
+  const anchored = await rootSource.rootOf(0, batchSequence);
+  if (anchored === undefined) return { status: 'pending', leaf, batchSequence };
+  if (anchored.toLowerCase() !== root) throw new RecordCheckFailure('anchored-root');
+  return { status: 'anchored', leaf, batchSequence, batchIndex: row.batch_index, root, proof };
+}
+
+function parseResource(json: Buffer): FhirResource {
+  try {
+    const value: unknown = JSON.parse(json.toString('utf8'));
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as FhirResource;
+  } catch (error) {
+    throw new RecordCheckFailure('content-json', error);
+  }
+  throw new RecordCheckFailure('content-json');
+}

@@ -1,0 +1,85 @@
+/**
+ * The write hot path: seal the version and store it with ONE insert statement. The insert is
+ * guarded so that version `n` is only written when version `n - 1` exists; with the unique
+ * (type, id, version) key that makes `n - 1` the latest, which is exactly `If-Match`.
+ */
+import type { Hex } from 'viem';
+import type { KeyEncryptionKey } from '../crypto/KeyEncryptionKey.ts';
+import { sealRecord } from '../crypto/sealRecord.ts';
+import type { Queryable } from '../store/db.ts';
+import { VersionConflictError } from './errors.ts';
+import type { FhirResource, WriteResult } from './types.ts';
+
+export interface WriteRecordVersionParameters {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  /** The resource as the client sent it (id and meta are overwritten); ignored when `deleted`. */
+  resource: FhirResource | undefined;
+  deleted: boolean;
+  lastUpdated: Date;
+  kek: KeyEncryptionKey;
+}
+
+/** Version 1 needs no guard: a plain insert (the unique key still rejects a duplicate). */
+const INSERT_FIRST = `
+INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext, iv,
+  wrapped_key, kek_id, content_commitment, ciphertext_hash, leaf)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+RETURNING version_id`;
+
+const INSERT_NEXT = `
+INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext, iv,
+  wrapped_key, kek_id, content_commitment, ciphertext_hash, leaf)
+SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10, $11, $12
+WHERE $3 = 1 OR EXISTS (
+  SELECT 1 FROM record_versions WHERE resource_type = $1 AND resource_id = $2 AND version_id = $3 - 1)
+RETURNING version_id`;
+
+export async function writeRecordVersion(
+  q: Queryable,
+  p: WriteRecordVersionParameters,
+): Promise<WriteResult> {
+  const lastUpdated = p.lastUpdated.toISOString();
+  const meta = { ...(p.deleted ? {} : p.resource?.meta), versionId: String(p.versionId), lastUpdated };
+  const stored: WriteResult['resource'] = p.deleted
+    ? { resourceType: p.resourceType, id: p.id, meta }
+    : { ...p.resource, resourceType: p.resourceType, id: p.id, meta };
+  const sealed = await sealRecord(
+    { resourceType: p.resourceType, id: p.id, versionId: p.versionId, deleted: p.deleted },
+    stored,
+    p.kek,
+  );
+  let rows: unknown[];
+  try {
+    rows = await q.query(p.versionId === 1 ? INSERT_FIRST : INSERT_NEXT, [
+      p.resourceType,
+      p.id,
+      p.versionId,
+      p.deleted,
+      lastUpdated,
+      sealed.ciphertext,
+      sealed.iv,
+      sealed.wrappedKey,
+      sealed.kekId,
+      sealed.contentCommitment,
+      sealed.ciphertextHash,
+      sealed.leaf,
+    ]);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new VersionConflictError();
+    throw error;
+  }
+  if (rows.length === 0) throw new VersionConflictError();
+  return {
+    resource: stored,
+    versionId: p.versionId,
+    lastUpdated,
+    deleted: p.deleted,
+    leaf: `0x${sealed.leaf.toString('hex')}` as Hex,
+  };
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
