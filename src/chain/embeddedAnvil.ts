@@ -5,7 +5,7 @@
  * finds the still-running anvil (pid file) and reuses it rather than forking the chain.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -48,6 +48,10 @@ export async function startEmbeddedAnvil(options: StartEmbeddedAnvilOptions): Pr
   if (reused) return reused;
 
   const port = await freePort();
+  // anvil's output goes to a file, not a pipe: a pipe would kill anvil (SIGPIPE) when a
+  // crashed medledger leaves it running, and a restarted anvil loses its last second.
+  const logPath = join(options.chainDir, 'anvil.log');
+  const log = await open(logPath, 'a', 0o600);
   const child = spawn(
     anvilBinaryPath(),
     [
@@ -61,20 +65,21 @@ export async function startEmbeddedAnvil(options: StartEmbeddedAnvilOptions): Pr
       join(options.chainDir, 'state.json'),
       '--state-interval',
       '1',
-      '--preserve-historical-states',
       '--silent',
     ],
     // Own process group: a Ctrl-C in the terminal reaches medledger, which stops anvil in order.
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    { stdio: ['ignore', log.fd, log.fd], detached: true },
   );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
+  await log.close();
   child.unref();
+  const stderr = () =>
+    readFile(logPath, 'utf8').then(
+      (t) => t.slice(-4000),
+      () => '',
+    );
   const rpcUrl = `http://127.0.0.1:${port}`;
   try {
-    await waitForRpc(rpcUrl, child, () => stderr);
+    await waitForRpc(rpcUrl, child, stderr);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -112,11 +117,14 @@ async function stopAnvil(pid: number, pidFile: string, child?: ChildProcess): Pr
   await rm(pidFile, { force: true });
 }
 
-async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
-      throw new ChainError('ERR_CHAIN_ANVIL', `anvil exited with code ${child.exitCode}: ${stderr().trim()}`);
+      throw new ChainError(
+        'ERR_CHAIN_ANVIL',
+        `anvil exited with code ${child.exitCode}: ${(await stderr()).trim()}`,
+      );
     }
     if (await rpcAnswers(rpcUrl)) return;
     await sleep(50);

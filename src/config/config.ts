@@ -27,6 +27,8 @@ export interface Config {
   };
   /** Confirmations the outbox waits for before a write counts as confirmed. */
   confirmations: number;
+  /** Key-encryption key supplied by configuration (base64, 32 bytes); unset = keyring file in the data dir. */
+  kek: string | undefined;
 }
 
 export type ConfigFlags = Partial<
@@ -69,6 +71,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       ),
     },
     confirmations: parseInteger('MEDLEDGER_CONFIRMATIONS', env.MEDLEDGER_CONFIRMATIONS ?? '1', 1, 64),
+    kek: env.MEDLEDGER_KEK || undefined,
   };
 }
 

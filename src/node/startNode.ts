@@ -6,11 +6,18 @@
 import { mkdir } from 'node:fs/promises';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
 import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
+import { indexedRootSource } from '../chain/indexer/indexedRootSource.ts';
 import { loadNodeIdentity, type NodeIdentity } from '../chain/nodeIdentity.ts';
 import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
 import type { Config } from '../config/config.ts';
+import { FileKeyring } from '../crypto/FileKeyring.ts';
+import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
+import { staticKeyring } from '../crypto/staticKeyring.ts';
 import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/openDatabase.ts';
+import { AnchorBatcher } from '../vault/AnchorBatcher.ts';
+import { RECORD_ANCHORS } from '../vault/anchorKinds.ts';
+import { Vault } from '../vault/Vault.ts';
 import type { Logger } from './logger.ts';
 
 export interface NodeContext {
@@ -20,6 +27,9 @@ export interface NodeContext {
   chain: ChainConnection;
   outbox: OutboxWorker;
   indexer: ChainIndexer;
+  keyring: Keyring;
+  vault: Vault;
+  recordBatcher: AnchorBatcher;
   logger: Logger;
 }
 
@@ -61,9 +71,23 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       onError: onError('indexer'),
     });
     await indexer.init();
+    const keyring = config.kek ? staticKeyring(config.kek) : await FileKeyring.open(config.dataDir);
+    const recordBatcher = new AnchorBatcher(db, RECORD_ANCHORS, {
+      maxLeaves: config.anchoring.maxLeaves,
+      maxDelayMs: config.anchoring.maxDelayMs,
+      onError: onError('anchoring'),
+      onBatch: () => outbox.notify(),
+    });
+    const vault = new Vault({
+      db,
+      keyring,
+      rootSource: indexedRootSource(db, identity.account.address),
+      batcher: recordBatcher,
+    });
     if (options.workers !== false) {
       outbox.start();
       indexer.start();
+      recordBatcher.start();
     }
     const connected = chain;
     return {
@@ -73,8 +97,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       chain: connected,
       outbox,
       indexer,
+      keyring,
+      vault,
+      recordBatcher,
       logger,
       async stop() {
+        await recordBatcher.stop();
         await outbox.stop();
         await indexer.stop();
         await db.close();

@@ -4,6 +4,7 @@
  */
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { readiness } from './readiness.ts';
 
@@ -14,5 +15,6 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
     const report = await readiness(ctx);
     return reply.code(report.ready ? 200 : 503).send(report);
   });
+  await registerAuthRoutes(app, ctx);
   return app;
 }

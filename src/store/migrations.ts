@@ -1,7 +1,15 @@
 /** The ordered list of every module's migrations. Append only. */
+import { accessMigrations } from '../access/schema.ts';
+import { auditMigrations } from '../audit/schema.ts';
 import { indexerMigrations } from '../chain/indexer/schema.ts';
 import { outboxMigrations } from '../chain/outbox/schema.ts';
 import { vaultMigrations } from '../vault/schema.ts';
 import type { Migration } from './migrate.ts';
 
-export const migrations: readonly Migration[] = [...outboxMigrations, ...vaultMigrations, ...indexerMigrations];
+export const migrations: readonly Migration[] = [
+  ...outboxMigrations,
+  ...vaultMigrations,
+  ...indexerMigrations,
+  ...accessMigrations,
+  ...auditMigrations,
+];

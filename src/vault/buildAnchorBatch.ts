@@ -39,7 +39,7 @@ export async function buildAnchorBatch(
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [LOCK_CLASS, kind.kind]);
     const pending = await tx.query<{ seq: string; leaf: Uint8Array }>(
-      `SELECT seq::text AS seq, leaf FROM ${kind.table} WHERE batch_sequence IS NULL ORDER BY seq LIMIT $1`,
+      `SELECT seq::text AS seq, leaf FROM ${kind.table} WHERE batch_sequence IS NULL ORDER BY ${kind.table}.seq LIMIT $1`,
       [options.maxLeaves],
     );
     if (pending.length < minLeaves) return undefined;

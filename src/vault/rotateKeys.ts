@@ -55,7 +55,7 @@ export async function rotateKeys(
     const chunk = await db.transaction(async (tx) => {
       const rows = await tx.query<WrappedKeyRow>(
         `SELECT seq::text AS seq, resource_type, resource_id, version_id, wrapped_key, kek_id FROM record_versions
-         WHERE kek_id <> $1 AND wrapped_key IS NOT NULL AND seq > $2::bigint ORDER BY seq LIMIT $3 FOR UPDATE`,
+         WHERE kek_id <> $1 AND wrapped_key IS NOT NULL AND seq > $2::bigint ORDER BY record_versions.seq LIMIT $3 FOR UPDATE`,
         [target.id, after, chunkSize],
       );
       const seqs: string[] = [];

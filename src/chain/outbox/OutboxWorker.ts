@@ -101,7 +101,7 @@ export class OutboxWorker {
     const { db } = this.#options;
     const rows = await db.query<OutboxRow>(
       `SELECT id::text AS id, contract, function_name, args, status, raw_tx, tx_hash
-       FROM chain_outbox WHERE status IN ('pending', 'signed') ORDER BY id LIMIT 1`,
+       FROM chain_outbox WHERE status IN ('pending', 'signed') ORDER BY chain_outbox.id LIMIT 1`,
     );
     const row = rows[0];
     if (!row) return false;
@@ -134,7 +134,9 @@ export class OutboxWorker {
         abi,
         functionName: row.function_name,
         args,
-        account: walletClient.account,
+        // The bare address, not the local account: with a local account viem first prepares a
+        // whole transaction (nonce, fees) and anvil then evaluates the estimate at a stale state.
+        account: walletClient.account.address,
       });
     } catch (error) {
       const reason = revertReason(error);
@@ -208,6 +210,14 @@ export class OutboxWorker {
       timeout: 60_000,
       pollingInterval: 100,
     });
+    // Some nodes (anvil) serve a receipt before `latest` includes its block; the next entry is
+    // simulated against `latest`, so a write counts as confirmed only once `latest` has it.
+    const deadline = Date.now() + 60_000;
+    while ((await publicClient.getBlockNumber({ cacheTime: 0 })) < receipt.blockNumber) {
+      if (Date.now() > deadline)
+        throw new Error(`block ${receipt.blockNumber} of ${hash} never became latest`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const status = receipt.status === 'success' ? 'confirmed' : 'failed';
     await db.query(
       `UPDATE chain_outbox SET status = $2, block_number = $3, gas_used = $4, confirmed_at = now(),
@@ -233,7 +243,12 @@ export function revertReason(error: unknown): string | undefined {
   if (!(error instanceof BaseError)) return undefined;
   const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
   if (reverted instanceof ContractFunctionRevertedError) {
-    return reverted.data?.errorName ?? reverted.reason ?? reverted.shortMessage;
+    const data = reverted.data;
+    if (data?.errorName) {
+      const args = (data.args ?? []).map((a) => (typeof a === 'bigint' ? a.toString() : String(a)));
+      return args.length > 0 ? `${data.errorName}(${args.join(', ')})` : data.errorName;
+    }
+    return reverted.reason ?? reverted.shortMessage;
   }
   const message = error.message;
   return /revert/i.test(message) ? error.shortMessage : undefined;

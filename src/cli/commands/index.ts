@@ -2,8 +2,19 @@
 import type { Command } from '../command.ts';
 import { chainDeployCommand } from './chainDeploy.ts';
 import { chainStatusCommand } from './chainStatus.ts';
+import { clientCreateCommand } from './clientCreate.ts';
+import { eraseCommand } from './erase.ts';
+import { keysRotateCommand } from './keysRotate.ts';
+import { userCreateCommand } from './userCreate.ts';
 
-export const commands: readonly Command[] = [chainDeployCommand, chainStatusCommand];
+export const commands: readonly Command[] = [
+  chainDeployCommand,
+  chainStatusCommand,
+  keysRotateCommand,
+  eraseCommand,
+  clientCreateCommand,
+  userCreateCommand,
+];
 
 export function findCommand(words: readonly string[]): Command | undefined {
   return commands.find((c) => c.name.length <= words.length && c.name.every((w, i) => words[i] === w));

@@ -1,0 +1,160 @@
+/**
+ * Access tokens this node issues and checks: JWTs signed with the node's ES256 key
+ * (generated once into `<dataDir>/keys/token-signing.jwk`, mode 0600). Verification is on
+ * the path of every FHIR request, so the imported key is kept and `verify` does no I/O.
+ * Claims follow SMART App Launch 2.x: `scope`, `client_id`, `patient`, `fhirUser`, plus
+ * `medledger_address` (chain address) and `medledger_kind`.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { AccessError } from './AccessError.ts';
+import type { Principal } from './Principal.ts';
+import { parseScopes } from './scopes.ts';
+
+const ALG = 'ES256';
+
+export interface AccessTokenClaims {
+  kind: Principal['kind'];
+  subject: string;
+  clientId: string;
+  scope: string;
+  lifetimeSeconds: number;
+  address?: string | undefined;
+  patient?: string | undefined;
+  fhirUser?: string | undefined;
+  purposeOfUse?: string | undefined;
+  internal: boolean;
+}
+
+export interface IssuedToken {
+  accessToken: string;
+  expiresIn: number;
+}
+
+export class AccessTokens {
+  readonly issuer: string;
+  /** The FHIR base URL: the audience of every token. */
+  readonly audience: string;
+  readonly #privateKey: CryptoKey;
+  readonly #publicKey: CryptoKey;
+  readonly #kid: string;
+
+  private constructor(issuer: string, privateKey: CryptoKey, publicKey: CryptoKey, kid: string) {
+    this.issuer = issuer;
+    this.audience = `${issuer}/fhir`;
+    this.#privateKey = privateKey;
+    this.#publicKey = publicKey;
+    this.#kid = kid;
+  }
+
+  /** A throw-away key (tests, or nodes that prefer tokens not to survive restarts). */
+  static async ephemeral(issuer: string): Promise<AccessTokens> {
+    const { privateKey } = await generateKeyPair(ALG, { extractable: true });
+    return AccessTokens.fromJwk(issuer, await exportJWK(privateKey));
+  }
+
+  /** Loads the node's token key from `<dataDir>/keys/`, creating it on first use. */
+  static async load(dataDir: string, issuer: string): Promise<AccessTokens> {
+    const dir = join(dataDir, 'keys');
+    const path = join(dir, 'token-signing.jwk');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      return await AccessTokens.fromJwk(issuer, JSON.parse(await readFile(path, 'utf8')) as JWK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const { privateKey } = await generateKeyPair(ALG, { extractable: true });
+    const jwk = await exportJWK(privateKey);
+    // 'wx': never overwrite a key another process created in the meantime.
+    await writeFile(path, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' }).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      },
+    );
+    return AccessTokens.fromJwk(issuer, JSON.parse(await readFile(path, 'utf8')) as JWK);
+  }
+
+  static async fromJwk(issuer: string, jwk: JWK): Promise<AccessTokens> {
+    const { d: _d, ...publicJwk } = jwk;
+    const privateKey = (await importJWK({ ...jwk, alg: ALG }, ALG)) as CryptoKey;
+    const publicKey = (await importJWK({ ...publicJwk, alg: ALG }, ALG)) as CryptoKey;
+    return new AccessTokens(issuer.replace(/\/+$/, ''), privateKey, publicKey, `${jwk.x?.slice(0, 16)}`);
+  }
+
+  async issue(claims: AccessTokenClaims): Promise<IssuedToken> {
+    const accessToken = await new SignJWT({
+      scope: claims.scope,
+      client_id: claims.clientId,
+      medledger_kind: claims.kind,
+      medledger_internal: claims.internal,
+      ...(claims.address === undefined ? {} : { medledger_address: claims.address }),
+      ...(claims.patient === undefined ? {} : { patient: claims.patient }),
+      ...(claims.fhirUser === undefined ? {} : { fhirUser: claims.fhirUser }),
+      ...(claims.purposeOfUse === undefined ? {} : { purpose_of_use: claims.purposeOfUse }),
+    })
+      .setProtectedHeader({ alg: ALG, typ: 'at+jwt', kid: this.#kid })
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
+      .setSubject(claims.subject)
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + claims.lifetimeSeconds)
+      .sign(this.#privateKey);
+    return { accessToken, expiresIn: claims.lifetimeSeconds };
+  }
+
+  /** Verifies a token this node issued; throws ERR_ACCESS_TOKEN_INVALID for anything else. */
+  async verify(token: string): Promise<Principal> {
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.#publicKey, {
+        algorithms: [ALG],
+        issuer: this.issuer,
+        audience: this.audience,
+        typ: 'at+jwt',
+        requiredClaims: ['exp', 'sub', 'scope', 'client_id'],
+      }));
+    } catch (error) {
+      throw new AccessError('ERR_ACCESS_TOKEN_INVALID', 'the access token is invalid or expired', error);
+    }
+    const kind = payload.medledger_kind;
+    if (kind !== 'system' && kind !== 'patient' && kind !== 'practitioner' && kind !== 'officer') {
+      throw new AccessError('ERR_ACCESS_TOKEN_INVALID', 'the access token is invalid or expired');
+    }
+    const scope = String(payload.scope);
+    const text = (name: string) =>
+      typeof payload[name] === 'string' ? (payload[name] as string) : undefined;
+    const principal: Principal = {
+      kind,
+      context: kind === 'system' ? 'system' : kind === 'patient' ? 'patient' : 'user',
+      subject: String(payload.sub),
+      clientId: String(payload.client_id),
+      scope,
+      scopes: parseScopes(scope),
+      internal: payload.medledger_internal === true,
+      expiresAt: Number(payload.exp),
+    };
+    const address = text('medledger_address');
+    const patient = text('patient');
+    const fhirUser = text('fhirUser');
+    const purposeOfUse = text('purpose_of_use');
+    if (address !== undefined) principal.address = address;
+    if (patient !== undefined) principal.patient = patient;
+    if (fhirUser !== undefined) principal.fhirUser = fhirUser;
+    if (purposeOfUse !== undefined) principal.purposeOfUse = purposeOfUse;
+    return principal;
+  }
+
+  /** Reads `Authorization: Bearer <token>` and verifies it. */
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match)
+      throw new AccessError(
+        'ERR_ACCESS_TOKEN_MISSING',
+        'an access token is required (Authorization: Bearer ...)',
+      );
+    return this.verify(match[1]!);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The access decision for one FHIR request: deny by default; scopes first; a patient only
+ * sees their own compartment (another patient's data is 404, never revealing it exists);
+ * this institution's own staff and systems act under its treatment relationship; everyone
+ * else needs consent on chain (ConsentCache), decided only while the cache is current
+ * (DESIGN.md: at most one block behind). A practitioner may break the glass for ETREAT.
+ */
+
+import { purposeIndex } from '../chain/consentCodes.ts';
+import type { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
+import type { ConsentDecision } from '../chain/indexer/ConsentCache.ts';
+import type { Db } from '../store/db.ts';
+import { type AccessPolicy, DEFAULT_ACCESS_POLICY, NON_PATIENT_RESOURCE_TYPES } from './AccessPolicy.ts';
+import { type OpenEmergencyAccess, outboxEmergencyAccess } from './openEmergencyAccess.ts';
+import type { Principal } from './Principal.ts';
+import { type Interaction, scopeAllows } from './scopes.ts';
+
+export interface AccessContext {
+  db: Db;
+  /** This node: its account address is the custodian of the data it holds. */
+  identity: { account: { address: string } };
+  indexer: Pick<ChainIndexer, 'status' | 'consent' | 'waitForBlock'>;
+  accessPolicy?: Partial<AccessPolicy>;
+  /** How break-glass reaches the chain; defaults to the outbox. Tests substitute it. */
+  openEmergencyAccess?: OpenEmergencyAccess;
+}
+
+export interface AccessRequest {
+  resourceType: string;
+  interaction: Interaction;
+  /** FHIR id of the patient whose compartment the resource is in, if any. */
+  patientId?: string | undefined;
+  /** That patient's chain address, if they have one. */
+  patientAddress?: string | undefined;
+  /** From `X-Purpose-Of-Use`; else the token's; else TREAT. */
+  purpose?: string | undefined;
+  /** From `X-Break-Glass-Reason`. */
+  breakGlassReason?: string | undefined;
+}
+
+export type AccessBasis =
+  | 'own-record'
+  | 'treatment-relationship'
+  | 'grant'
+  | 'emergency'
+  | 'not-patient-data'
+  | 'none';
+
+export interface AccessDecision {
+  allowed: boolean;
+  /** 200 when allowed; 401, 403, 404 or 503 when not. */
+  status: 200 | 401 | 403 | 404 | 503;
+  reason: string;
+  basis: AccessBasis;
+  purpose: string;
+  consent?: ConsentDecision;
+  /** Set when this request opened emergency access on chain. */
+  breakGlass?: { block: bigint; txHash: string | null };
+}
+
+export async function authorizeAccess(
+  ctx: AccessContext,
+  principal: Principal | undefined,
+  request: AccessRequest,
+): Promise<AccessDecision> {
+  const policy = { ...DEFAULT_ACCESS_POLICY, ...ctx.accessPolicy };
+  const purpose = request.purpose ?? principal?.purposeOfUse ?? 'TREAT';
+  const deny = (
+    status: AccessDecision['status'],
+    reason: string,
+    consent?: ConsentDecision,
+  ): AccessDecision => ({
+    allowed: false,
+    status,
+    reason,
+    basis: consent?.basis ?? 'none',
+    purpose,
+    ...(consent === undefined ? {} : { consent }),
+  });
+  const allow = (basis: AccessBasis, reason: string): AccessDecision => ({
+    allowed: true,
+    status: 200,
+    reason,
+    basis,
+    purpose,
+  });
+
+  if (!principal) return deny(401, 'no valid access token');
+  if (principal.expiresAt * 1000 <= Date.now()) return deny(401, 'the access token has expired');
+  if (purposeIndex(purpose) === undefined) return deny(403, `unknown purpose of use ${purpose}`);
+  const scopeRequest = {
+    context: principal.context,
+    resourceType: request.resourceType,
+    interaction: request.interaction,
+  };
+  if (!scopeAllows(principal.scopes, scopeRequest)) {
+    return deny(403, `scope does not allow ${request.interaction} on ${request.resourceType}`);
+  }
+  if (NON_PATIENT_RESOURCE_TYPES.has(request.resourceType) && request.patientId === undefined) {
+    return allow('not-patient-data', 'directory resource, allowed by scope');
+  }
+
+  if (principal.kind === 'patient') {
+    if (principal.patient === undefined) return deny(403, 'the token has no patient context');
+    if (request.patientId === undefined)
+      return deny(403, "a patient token is limited to the patient's own compartment");
+    if (request.patientId !== principal.patient) return deny(404, 'not found');
+    return allow('own-record', "the patient's own record");
+  }
+
+  if (principal.internal && policy.treatmentRelationship && policy.treatmentPurposes.includes(purpose)) {
+    return allow('treatment-relationship', `this institution's treatment relationship (${purpose})`);
+  }
+
+  // Everything else rests on consent recorded on chain.
+  if (request.patientId === undefined)
+    return deny(403, 'consent is per patient: the request must name one patient');
+  if (request.patientAddress === undefined)
+    return deny(403, 'the patient has no chain identity, so no consent applies');
+  if (principal.address === undefined)
+    return deny(403, 'the caller has no chain identity, so no consent applies');
+  const current = consentStateIsCurrent(ctx, policy);
+  if (!current.ok) return deny(503, `consent state not current: ${current.why}`);
+  const query = {
+    patient: request.patientAddress,
+    grantee: principal.address,
+    custodian: ctx.identity.account.address,
+    resourceType: request.resourceType,
+    purpose,
+  };
+  let consent = ctx.indexer.consent.decide(query);
+  if (consent.allowed) return { ...allow(consent.basis, `consent (${consent.basis})`), consent };
+
+  const reason = request.breakGlassReason?.trim();
+  if (reason && purpose === 'ETREAT') {
+    if (principal.kind !== 'practitioner' || !principal.internal) {
+      return deny(403, "break-glass is for this institution's practitioners only", consent);
+    }
+    const open = ctx.openEmergencyAccess ?? outboxEmergencyAccess(ctx);
+    const opened = await open({
+      patient: request.patientAddress,
+      practitioner: principal.address,
+      reason,
+      durationSeconds: policy.emergencyDurationSeconds,
+      timeoutMs: policy.breakGlassTimeoutMs,
+    });
+    if (!opened.opened) return deny(403, `emergency access was refused on chain: ${opened.error}`, consent);
+    consent = ctx.indexer.consent.decide(query);
+    if (consent.allowed) {
+      return {
+        ...allow(consent.basis, 'emergency access (break-glass) opened on chain'),
+        consent,
+        breakGlass: { block: opened.block, txHash: opened.txHash },
+      };
+    }
+  }
+  return deny(403, `no consent for ${request.resourceType} with purpose ${purpose}`, consent);
+}
+
+function consentStateIsCurrent(
+  ctx: AccessContext,
+  policy: AccessPolicy,
+): { ok: true } | { ok: false; why: string } {
+  const { block, head, polledAt } = ctx.indexer.status;
+  if (polledAt === 0 || head < 0n) return { ok: false, why: 'the indexer has not polled the chain yet' };
+  if (head - block > policy.maxBlocksBehind)
+    return { ok: false, why: `indexer at block ${block}, chain head ${head}` };
+  const age = Date.now() - polledAt;
+  if (age > policy.maxConsentStalenessMs) return { ok: false, why: `last chain poll ${age} ms ago` };
+  return { ok: true };
+}
