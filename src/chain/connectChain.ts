@@ -45,6 +45,12 @@ export interface ConnectChainOptions {
   identity: NodeIdentity;
   /** Deploy when no addresses are recorded (embedded mode and `chain deploy`). */
   deployIfMissing?: boolean;
+  /**
+   * Whether closing stops an embedded anvil this process found already running. A node
+   * (`medledger start`) adopts an anvil its crashed predecessor left; a one-shot command
+   * must not stop the chain from under a running node.
+   */
+  adoptRunningAnvil?: boolean;
 }
 
 export async function connectChain(options: ConnectChainOptions): Promise<ChainConnection> {
@@ -115,11 +121,11 @@ export async function connectChain(options: ConnectChainOptions): Promise<ChainC
       addresses,
       anvil,
       async close() {
-        await anvil?.stop();
+        if (anvil && (!anvil.reused || options.adoptRunningAnvil)) await anvil.stop();
       },
     };
   } catch (error) {
-    await anvil?.stop();
+    if (anvil && !anvil.reused) await anvil.stop();
     throw error;
   }
 }

@@ -14,6 +14,8 @@ import { ChainError } from '../errors/MedledgerError.ts';
 export interface EmbeddedAnvil {
   rpcUrl: string;
   pid: number;
+  /** True when an anvil already running on this data directory was found and reused. */
+  reused: boolean;
   /** Stops anvil gracefully so it dumps its state. */
   stop(): Promise<void>;
 }
@@ -86,7 +88,7 @@ export async function startEmbeddedAnvil(options: StartEmbeddedAnvilOptions): Pr
   }
   const pid = child.pid ?? 0;
   await writeFile(pidFile, JSON.stringify({ pid, port, rpcUrl }), { mode: 0o600 });
-  return { rpcUrl, pid, stop: () => stopAnvil(pid, pidFile, child) };
+  return { rpcUrl, pid, reused: false, stop: () => stopAnvil(pid, pidFile, child) };
 }
 
 async function reuseRunningAnvil(pidFile: string): Promise<EmbeddedAnvil | undefined> {
@@ -101,7 +103,12 @@ async function reuseRunningAnvil(pidFile: string): Promise<EmbeddedAnvil | undef
     await rm(pidFile, { force: true });
     return undefined;
   }
-  return { rpcUrl: recorded.rpcUrl, pid: recorded.pid, stop: () => stopAnvil(recorded.pid, pidFile) };
+  return {
+    rpcUrl: recorded.rpcUrl,
+    pid: recorded.pid,
+    reused: true,
+    stop: () => stopAnvil(recorded.pid, pidFile),
+  };
 }
 
 async function stopAnvil(pid: number, pidFile: string, child?: ChildProcess): Promise<void> {

@@ -37,7 +37,7 @@ export async function runStart(argv: string[]): Promise<number> {
   const config = loadConfig(flags);
   const logger = stderrLogger();
   logger.info(`starting medledger in ${config.dataDir}`);
-  const node = await startNode({ config, logger });
+  const node = await startNode({ config, logger, adoptRunningAnvil: true });
   const server = await createServer(node);
   const admin = await serveAdminSocket(node);
   await server.listen({ port: config.port, host: config.host });

@@ -44,6 +44,8 @@ export interface StartNodeOptions {
   workers?: boolean;
   /** Deploy the contracts to an external chain that has none recorded (`medledger chain deploy`). */
   deployIfMissing?: boolean;
+  /** A long-running node adopts (and later stops) an embedded anvil left by a crashed predecessor. */
+  adoptRunningAnvil?: boolean;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
@@ -53,7 +55,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let chain: ChainConnection | undefined;
   try {
-    chain = await connectChain({ config, identity, deployIfMissing: options.deployIfMissing ?? false });
+    chain = await connectChain({
+      config,
+      identity,
+      deployIfMissing: options.deployIfMissing ?? false,
+      adoptRunningAnvil: options.adoptRunningAnvil ?? false,
+    });
     const onError = (component: string) => (error: unknown) =>
       logger.warn(`${component}: ${error instanceof Error ? error.message : String(error)}`);
     const outbox = new OutboxWorker({
