@@ -90,6 +90,11 @@ export async function connectChain(options: ConnectChainOptions): Promise<ChainC
           `no contract addresses in ${join(config.dataDir, 'chain', 'contracts.json')}: run "medledger chain deploy --rpc-url ${rpcUrl}" or copy the consortium's contracts.json there`,
         );
       }
+      if (!anvil && (await publicClient.getBalance({ address: identity.account.address })) === 0n) {
+        throw new ConfigError(
+          `the node account ${identity.account.address} has no funds on chain ${chainId}: fund it (it pays for anchoring and relaying consent), then run again`,
+        );
+      }
       addresses = await deployContracts({
         publicClient,
         walletClient,
