@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { type Address, type Hex, keccak256, type TransactionReceipt, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { compactSignatureArgs } from '../src/chain/consent/compactSignatureArgs.ts';
 import { anchorsAbi, consentAbi, registryAbi } from '../src/chain/generated/contracts.ts';
 import { buildMerkleTree } from '../src/chain/merkle.ts';
 import { anvilAccount, createAnvilClients, startAnvil } from '../src/chain/testing/anvil.ts';
@@ -121,7 +122,7 @@ export async function measureGas(): Promise<GasMeasurement[]> {
             message.notBefore,
             message.expiry,
             message.deadline,
-            signature,
+            ...compactSignatureArgs(signature),
           ],
         }),
       );
@@ -142,7 +143,7 @@ export async function measureGas(): Promise<GasMeasurement[]> {
           address: consent,
           abi: consentAbi,
           functionName: 'revoke',
-          args: [patient.address, grantee, custodian, deadline, revokeSignature],
+          args: [patient.address, grantee, custodian, deadline, ...compactSignatureArgs(revokeSignature)],
         }),
       ),
       '',
@@ -161,13 +162,15 @@ export async function measureGas(): Promise<GasMeasurement[]> {
             delegate,
             until,
             deadline,
-            await signDelegate(patient, domain, {
-              patient: patient.address,
-              delegate,
-              until,
-              nonce: 0,
-              deadline,
-            }),
+            ...compactSignatureArgs(
+              await signDelegate(patient, domain, {
+                patient: patient.address,
+                delegate,
+                until,
+                nonce: 0,
+                deadline,
+              }),
+            ),
           ],
         }),
       ),

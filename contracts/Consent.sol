@@ -11,6 +11,9 @@ import {Registry} from "./Registry.sol";
  * appointed) as EIP-712 messages and relayed on chain by a member node. Also records emergency
  * ("break-glass") access opened by a member for one of its practitioners.
  *
+ * Signatures are passed as EIP-2098 compact signatures (`r`, `vs`): two static words instead of a dynamic
+ * `bytes`, which is cheaper to send and to decode on every relayed message.
+ *
  * Only pseudonymous addresses, bitmasks, hashes and times are stored. Each (patient, grantee, custodian)
  * key occupies a single storage slot that packs the scope, the period and the replay nonce, which keeps a
  * first grant to one cold SSTORE. A custodian of address(0) means "any custodian".
@@ -117,7 +120,8 @@ contract Consent is EIP712 {
      * @param notBefore Start of the period (unix seconds).
      * @param expiry End of the period, exclusive (unix seconds).
      * @param deadline Last timestamp at which the signature may be relayed.
-     * @param signature 65-byte EIP-712 signature over `Grant` with the key's current nonce.
+     * @param r `r` of the EIP-2098 compact EIP-712 signature over `Grant` with the key's current nonce.
+     * @param vs `s` of that signature with the y-parity in its top bit (EIP-2098).
      */
     function grant(
         address patient,
@@ -128,7 +132,8 @@ contract Consent is EIP712 {
         uint40 notBefore,
         uint40 expiry,
         uint256 deadline,
-        bytes calldata signature
+        bytes32 r,
+        bytes32 vs
     ) external {
         _checkRelayer(deadline);
         if (resourceTypes == 0 || purposes == 0) revert ConsentEmptyScope();
@@ -163,7 +168,7 @@ contract Consent is EIP712 {
             mstore(add(ptr, 0x120), deadline)
             structHash := keccak256(ptr, 0x140)
         }
-        address signer = _checkSigner(patient, structHash, signature);
+        address signer = _checkSigner(patient, structHash, r, vs);
         packed =
             uint256(nonce + 1) |
             (uint256(resourceTypes) << 32) |
@@ -190,14 +195,16 @@ contract Consent is EIP712 {
      * @param grantee Grantee of the grant.
      * @param custodian Custodian of the grant (address(0) = the "any custodian" grant).
      * @param deadline Last timestamp at which the signature may be relayed.
-     * @param signature 65-byte EIP-712 signature over `Revoke` with the key's current nonce.
+     * @param r `r` of the EIP-2098 compact EIP-712 signature over `Revoke` with the key's current nonce.
+     * @param vs `s` of that signature with the y-parity in its top bit (EIP-2098).
      */
     function revoke(
         address patient,
         address grantee,
         address custodian,
         uint256 deadline,
-        bytes calldata signature
+        bytes32 r,
+        bytes32 vs
     ) external {
         _checkRelayer(deadline);
         bytes32 key = _grantKey(patient, grantee, custodian);
@@ -205,7 +212,7 @@ contract Consent is EIP712 {
         if (uint40(packed >> 168) == 0) revert ConsentNoGrant();
         uint32 nonce = uint32(packed);
         bytes32 structHash = keccak256(abi.encode(_REVOKE_TYPEHASH, patient, grantee, custodian, nonce, deadline));
-        address signer = _checkSigner(patient, structHash, signature);
+        address signer = _checkSigner(patient, structHash, r, vs);
         // Keep the scope for the record, clear the expiry, bump the nonce.
         _grants[key] = (packed & ~(uint256(type(uint40).max) << 168) & ~uint256(type(uint32).max)) | (nonce + 1);
         emit ConsentRevoked(patient, grantee, custodian, nonce, signer);
@@ -218,14 +225,16 @@ contract Consent is EIP712 {
      * @param delegate Guardian or proxy address.
      * @param until Appointment end (unix seconds, exclusive); 0 removes the delegate.
      * @param deadline Last timestamp at which the signature may be relayed.
-     * @param signature 65-byte EIP-712 signature over `Delegate` with the pair's current nonce.
+     * @param r `r` of the EIP-2098 compact EIP-712 signature over `Delegate` with the pair's current nonce.
+     * @param vs `s` of that signature with the y-parity in its top bit (EIP-2098).
      */
     function setDelegate(
         address patient,
         address delegate,
         uint40 until,
         uint256 deadline,
-        bytes calldata signature
+        bytes32 r,
+        bytes32 vs
     ) external {
         _checkRelayer(deadline);
         bytes32 key = keccak256(abi.encode(patient, delegate));
@@ -233,7 +242,7 @@ contract Consent is EIP712 {
         bytes32 digest = _hashTypedDataV4(
             keccak256(abi.encode(_DELEGATE_TYPEHASH, patient, delegate, until, nonce, deadline))
         );
-        (address signer, , ) = ECDSA.tryRecoverCalldata(digest, signature);
+        (address signer, , ) = ECDSA.tryRecover(digest, r, vs);
         if (signer != patient || signer == address(0)) revert ConsentInvalidSignature(signer);
         _delegates[key] = uint256(nonce + 1) | (uint256(until) << 32);
         emit DelegateSet(patient, delegate, until);
@@ -368,9 +377,11 @@ contract Consent is EIP712 {
     function _checkSigner(
         address patient,
         bytes32 structHash,
-        bytes calldata signature
+        bytes32 r,
+        bytes32 vs
     ) private view returns (address signer) {
-        (signer, , ) = ECDSA.tryRecoverCalldata(_hashTypedDataV4(structHash), signature);
+        // tryRecover rejects high-s (malleable) and unrecoverable signatures by returning address(0).
+        (signer, , ) = ECDSA.tryRecover(_hashTypedDataV4(structHash), r, vs);
         if (signer == address(0) || (signer != patient && !isDelegate(patient, signer))) {
             revert ConsentInvalidSignature(signer);
         }

@@ -43,7 +43,9 @@ const input = {
     sources.map((f) => [f, { content: readFileSync(join(contractsDir, f), 'utf8') }]),
   ),
   settings: {
-    optimizer: { enabled: true, runs: 200 },
+    // Tuned for many calls, few deployments: a relayed consent grant is the hot path (gas target:
+    // first grant <= 60,000); 10,000 runs saves ~150 gas per grant for ~10% more deployment gas.
+    optimizer: { enabled: true, runs: 10_000 },
     evmVersion: 'cancun',
     viaIR: true,
     outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },

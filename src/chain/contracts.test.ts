@@ -14,6 +14,7 @@ import {
 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compactSignatureArgs } from './consent/compactSignatureArgs.ts';
 import { anchorsAbi, consentAbi, registryAbi } from './generated/contracts.ts';
 import { buildMerkleTree, merkleProofFromTree } from './merkle.ts';
 import {
@@ -162,7 +163,8 @@ async function grantMessage(patient: Address, overrides: Partial<GrantMessage> =
   };
 }
 
-function grantCall(m: GrantMessage, signature: Hex): Call {
+/** `grant` with a 65-byte signature, or with its EIP-2098 `[r, vs]` as given. */
+function grantCall(m: GrantMessage, signature: Hex | readonly [r: Hex, vs: Hex]): Call {
   return consent('grant', [
     m.patient,
     m.grantee,
@@ -172,7 +174,7 @@ function grantCall(m: GrantMessage, signature: Hex): Call {
     m.notBefore,
     m.expiry,
     m.deadline,
-    signature,
+    ...(typeof signature === 'string' ? compactSignatureArgs(signature) : signature),
   ]);
 }
 
@@ -299,6 +301,25 @@ describe('Consent grants', () => {
     await expectRevert(founder, grantCall(m, await signGrant(patient, domain, m)), 'ConsentEmptyScope');
   });
 
+  it('a high-s, unrecoverable or bit-flipped compact signature is rejected', async () => {
+    const patient = newPatient();
+    const m = await grantMessage(patient.address);
+    const [r, vs] = compactSignatureArgs(await signGrant(patient, domain, m));
+    const call = (sigR: Hex, sigVs: Hex) => grantCall(m, [sigR, sigVs]);
+    // s just above secp256k1n / 2: the malleable twin range, which ECDSA.tryRecover refuses.
+    const highS = toHex(0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a1n, { size: 32 });
+    expect(await expectRevert(founder, call(r, highS), 'ConsentInvalidSignature')).toEqual([zeroAddress]);
+    expect(await expectRevert(founder, call(toHex(0n, { size: 32 }), vs), 'ConsentInvalidSignature')).toEqual(
+      [zeroAddress],
+    );
+    // The other y-parity recovers some other key.
+    const flipped = toHex(BigInt(vs) ^ (1n << 255n), { size: 32 });
+    const [signer] = await expectRevert(founder, call(r, flipped), 'ConsentInvalidSignature');
+    expect(signer).not.toBe(patient.address);
+    // The untouched signature still goes through.
+    await send(founder, call(r, vs));
+  });
+
   it('a relayer that is not a member is rejected', async () => {
     const patient = newPatient();
     const m = await grantMessage(patient.address);
@@ -328,7 +349,7 @@ describe('Consent grants', () => {
         m.grantee,
         m.custodian,
         m.deadline,
-        await signRevoke(patient, domain, revoke),
+        ...compactSignatureArgs(await signRevoke(patient, domain, revoke)),
       ]),
     );
     const [event] = parseEventLogs({ abi: consentAbi, logs: receipt.logs, eventName: 'ConsentRevoked' });
@@ -346,7 +367,7 @@ describe('Consent grants', () => {
         m.grantee,
         m.custodian,
         m.deadline,
-        await signRevoke(patient, domain, again),
+        ...compactSignatureArgs(await signRevoke(patient, domain, again)),
       ]),
       'ConsentNoGrant',
     );
@@ -375,7 +396,7 @@ describe('Consent delegates', () => {
         guardian.address,
         appoint.until,
         deadline,
-        await signDelegate(guardian, domain, appoint),
+        ...compactSignatureArgs(await signDelegate(guardian, domain, appoint)),
       ]),
       'ConsentInvalidSignature',
     );
@@ -386,7 +407,7 @@ describe('Consent delegates', () => {
         guardian.address,
         appoint.until,
         deadline,
-        await signDelegate(patient, domain, appoint),
+        ...compactSignatureArgs(await signDelegate(patient, domain, appoint)),
       ]),
     );
     const [event] = parseEventLogs({ abi: consentAbi, logs: receipt.logs, eventName: 'DelegateSet' });
@@ -423,7 +444,7 @@ describe('Consent delegates', () => {
         guardian.address,
         reappoint.until,
         deadline,
-        await signDelegate(patient, domain, reappoint),
+        ...compactSignatureArgs(await signDelegate(patient, domain, reappoint)),
       ]),
     );
     const m3 = await grantMessage(patient.address, { deadline });
@@ -436,7 +457,7 @@ describe('Consent delegates', () => {
         guardian.address,
         0,
         deadline,
-        await signDelegate(patient, domain, remove),
+        ...compactSignatureArgs(await signDelegate(patient, domain, remove)),
       ]),
     );
     expect(await read(consent('delegateNonceOf', [patient.address, guardian.address]))).toBe(3);

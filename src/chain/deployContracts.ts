@@ -2,7 +2,16 @@
  * Deploys Registry, Consent and Anchors, with the deploying node as first member.
  * Used by embedded mode on first start and by `medledger chain deploy`.
  */
-import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
+import type {
+  Account,
+  Address,
+  Chain,
+  Hex,
+  PublicClient,
+  TransactionReceipt,
+  Transport,
+  WalletClient,
+} from 'viem';
 import { ChainError } from '../errors/MedledgerError.ts';
 import type { ContractAddresses } from './contractAddresses.ts';
 import {
@@ -16,19 +25,32 @@ import {
 
 export interface DeployContractsParameters {
   publicClient: PublicClient;
+  /** Deployer; it also becomes the founding Registry member. */
   walletClient: WalletClient<Transport, Chain, Account>;
   firstMember: { name: string; encryptionKey: Hex; endpoint: string };
 }
 
-export async function deployContracts(parameters: DeployContractsParameters): Promise<ContractAddresses> {
+export interface DeployedContract {
+  address: Address;
+  receipt: TransactionReceipt;
+}
+
+export interface DeployedContractSet {
+  registry: DeployedContract;
+  consent: DeployedContract;
+  anchors: DeployedContract;
+}
+
+/** Deploys the three contracts in order (Consent and Anchors point at the Registry), waiting for each receipt. */
+export async function deployContractSet(parameters: DeployContractsParameters): Promise<DeployedContractSet> {
   const { publicClient, walletClient, firstMember } = parameters;
   const account = walletClient.account;
-  const deploy = async (label: string, hash: Hex) => {
+  const deploy = async (label: string, hash: Hex): Promise<DeployedContract> => {
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== 'success' || !receipt.contractAddress) {
       throw new ChainError('ERR_CHAIN_DEPLOY', `deploying ${label} failed in transaction ${hash}`);
     }
-    return receipt;
+    return { address: receipt.contractAddress, receipt };
   };
   const registry = await deploy(
     'Registry',
@@ -38,13 +60,12 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
       args: [account.address, firstMember.name, firstMember.encryptionKey, firstMember.endpoint],
     }),
   );
-  const registryAddress = registry.contractAddress!;
   const consent = await deploy(
     'Consent',
     await walletClient.deployContract({
       abi: consentAbi,
       bytecode: consentBytecode,
-      args: [registryAddress],
+      args: [registry.address],
     }),
   );
   const anchors = await deploy(
@@ -52,14 +73,20 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
     await walletClient.deployContract({
       abi: anchorsAbi,
       bytecode: anchorsBytecode,
-      args: [registryAddress],
+      args: [registry.address],
     }),
   );
+  return { registry, consent, anchors };
+}
+
+/** Deploys the three contracts and returns what `contracts.json` records about them. */
+export async function deployContracts(parameters: DeployContractsParameters): Promise<ContractAddresses> {
+  const { registry, consent, anchors } = await deployContractSet(parameters);
   return {
-    chainId: await publicClient.getChainId(),
-    registry: registryAddress,
-    consent: consent.contractAddress!,
-    anchors: anchors.contractAddress!,
-    deployBlock: registry.blockNumber.toString(),
+    chainId: await parameters.publicClient.getChainId(),
+    registry: registry.address,
+    consent: consent.address,
+    anchors: anchors.address,
+    deployBlock: registry.receipt.blockNumber.toString(),
   };
 }

@@ -32,8 +32,9 @@ const require = createRequire(import.meta.url);
 export function anvilBinaryPath(): string {
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
   const pkg = `@foundry-rs/anvil-${process.platform}-${arch}`;
+  const binary = process.platform === 'win32' ? 'anvil.exe' : 'anvil';
   try {
-    return join(require.resolve(`${pkg}/package.json`), '..', 'bin', 'anvil');
+    return join(require.resolve(`${pkg}/package.json`), '..', 'bin', binary);
   } catch (error) {
     throw new ChainError(
       'ERR_CHAIN_ANVIL',
@@ -139,6 +140,7 @@ async function waitForRpc(rpcUrl: string, child: ChildProcess, stderr: () => Pro
   throw new ChainError('ERR_CHAIN_ANVIL', `anvil did not answer on ${rpcUrl} within 30 s`);
 }
 
+/** Whether `rpcUrl` answers `eth_chainId` within a second. */
 export async function rpcAnswers(rpcUrl: string): Promise<boolean> {
   try {
     const response = await fetch(rpcUrl, {
@@ -163,9 +165,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** A loopback TCP port that was free a moment ago. */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
+    server.unref();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();

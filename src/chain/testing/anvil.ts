@@ -1,11 +1,10 @@
 /**
- * Starts a throw-away anvil node for tests and benchmarks, and builds viem clients for its default accounts.
+ * Starts a throw-away anvil node for tests and benchmarks (no state file, unlike the embedded chain of
+ * ../embeddedAnvil.ts, whose binary lookup and port picking it shares), and builds viem clients for its
+ * default accounts.
  * @see https://getfoundry.sh/anvil
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
 import {
   type Account,
   type Chain,
@@ -21,6 +20,9 @@ import {
 } from 'viem';
 import { mnemonicToAccount } from 'viem/accounts';
 import { anvil as anvilChain } from 'viem/chains';
+import { anvilBinaryPath, freePort, rpcAnswers } from '../embeddedAnvil.ts';
+
+export { anvilBinaryPath, freePort };
 
 /** anvil's well-known development mnemonic; its accounts are funded with 10,000 ETH each. */
 export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk';
@@ -49,29 +51,6 @@ export function anvilAccount(index: number): HDAccount {
   return mnemonicToAccount(ANVIL_MNEMONIC, { addressIndex: index });
 }
 
-/** Path of the anvil binary installed by the @foundry-rs/anvil package for this platform. */
-export function anvilBinaryPath(): string {
-  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  const pkg = `@foundry-rs/anvil-${process.platform}-${arch}`;
-  const require = createRequire(import.meta.url);
-  const binary = process.platform === 'win32' ? 'anvil.exe' : 'anvil';
-  return join(dirname(require.resolve(`${pkg}/package.json`)), 'bin', binary);
-}
-
-/** A TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Spawns anvil and resolves once it answers JSON-RPC. */
 export async function startAnvil(options: StartAnvilOptions = {}): Promise<AnvilInstance> {
   const port = options.port ?? (await freePort());
@@ -94,18 +73,8 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   };
 
   const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-  for (;;) {
+  while (!(await rpcAnswers(rpcUrl))) {
     if (child.exitCode !== null) throw new Error(`anvil exited with code ${child.exitCode}: ${stderr}`);
-    try {
-      const res = await fetch(rpcUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
-      });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`anvil did not start on port ${port}: ${stderr}`);

@@ -1,22 +1,14 @@
 /**
- * Deploys Registry, Consent and Anchors (in that order, the latter two pointing at the Registry) for tests
- * and benchmarks.
+ * Deploys Registry, Consent and Anchors for tests and benchmarks with the production
+ * {@link deployContractSet}, plus a default founding member and the gas of each deployment.
  */
-import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
+import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from 'viem';
 import {
-  anchorsAbi,
-  anchorsBytecode,
-  consentAbi,
-  consentBytecode,
-  registryAbi,
-  registryBytecode,
-} from '../generated/contracts.ts';
+  deployContractSet,
+  type DeployContractsParameters as ProductionParameters,
+} from '../deployContracts.ts';
 
-export interface FirstMemberDetails {
-  name: string;
-  encryptionKey: Hex;
-  endpoint: string;
-}
+export type FirstMemberDetails = ProductionParameters['firstMember'];
 
 export interface DeployContractsParameters {
   publicClient: PublicClient<Transport, Chain>;
@@ -41,41 +33,19 @@ const defaultFirstMember: FirstMemberDetails = {
 
 /** Deploys the three contracts and waits for each receipt. */
 export async function deployContracts(parameters: DeployContractsParameters): Promise<DeployedContracts> {
-  const { publicClient, walletClient } = parameters;
-  const member = parameters.firstMember ?? defaultFirstMember;
-
-  const deployed = async (hash: Hex) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success' || !receipt.contractAddress)
-      throw new Error(`deployment ${hash} failed`);
-    return { address: receipt.contractAddress, gasUsed: receipt.gasUsed };
-  };
-
-  const registry = await deployed(
-    await walletClient.deployContract({
-      abi: registryAbi,
-      bytecode: registryBytecode,
-      args: [walletClient.account.address, member.name, member.encryptionKey, member.endpoint],
-    }),
-  );
-  const consent = await deployed(
-    await walletClient.deployContract({
-      abi: consentAbi,
-      bytecode: consentBytecode,
-      args: [registry.address],
-    }),
-  );
-  const anchors = await deployed(
-    await walletClient.deployContract({
-      abi: anchorsAbi,
-      bytecode: anchorsBytecode,
-      args: [registry.address],
-    }),
-  );
+  const { registry, consent, anchors } = await deployContractSet({
+    publicClient: parameters.publicClient,
+    walletClient: parameters.walletClient,
+    firstMember: parameters.firstMember ?? defaultFirstMember,
+  });
   return {
     registry: registry.address,
     consent: consent.address,
     anchors: anchors.address,
-    gasUsed: { registry: registry.gasUsed, consent: consent.gasUsed, anchors: anchors.gasUsed },
+    gasUsed: {
+      registry: registry.receipt.gasUsed,
+      consent: consent.receipt.gasUsed,
+      anchors: anchors.receipt.gasUsed,
+    },
   };
 }

@@ -1,31 +1,13 @@
 /**
- * Test chain for the vault: a real anvil with the contracts deployed by anvil's first dev account
- * (the first Registry member), and a helper that anchors a batch root directly with viem.
- * (Replace with src/chain/testing/ helpers once they exist.)
+ * Test chain for the vault: a throw-away anvil (src/chain/testing) with the contracts deployed by
+ * anvil's first dev account (the first Registry member), and a helper that anchors a batch root
+ * directly with viem.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  type Account,
-  type Chain,
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  type Hex,
-  http,
-  type PublicClient,
-  type Transport,
-  type WalletClient,
-} from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import type { Account, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import type { ContractAddresses } from '../../chain/contractAddresses.ts';
 import { deployContracts } from '../../chain/deployContracts.ts';
-import { startEmbeddedAnvil } from '../../chain/embeddedAnvil.ts';
 import { anchorsAbi } from '../../chain/generated/contracts.ts';
-
-/** anvil's well-known first dev key (test only). */
-const DEV_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
+import { anvilAccount, createAnvilClients, startAnvil } from '../../chain/testing/anvil.ts';
 
 export interface AnvilAnchors {
   publicClient: PublicClient;
@@ -40,17 +22,10 @@ export interface AnvilAnchors {
 }
 
 export async function startAnvilAnchors(): Promise<AnvilAnchors> {
-  const dir = await mkdtemp(join(tmpdir(), 'medledger-anvil-'));
-  const anvil = await startEmbeddedAnvil({ chainDir: dir });
-  const chain = defineChain({
-    id: 31337,
-    name: 'anvil',
-    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
-    rpcUrls: { default: { http: [anvil.rpcUrl] } },
-  });
-  const transport = http(anvil.rpcUrl);
-  const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient;
-  const walletClient = createWalletClient({ chain, transport, account: privateKeyToAccount(DEV_KEY) });
+  const anvil = await startAnvil();
+  const clients = createAnvilClients(anvil.rpcUrl);
+  const publicClient: PublicClient = clients.publicClient;
+  const walletClient = clients.walletFor(anvilAccount(0));
   return {
     publicClient,
     walletClient,
@@ -70,9 +45,6 @@ export async function startAnvilAnchors(): Promise<AnvilAnchors> {
       const receipt = await publicClient.waitForTransactionReceipt({ hash });
       if (receipt.status !== 'success') throw new Error(`anchor transaction ${hash} reverted`);
     },
-    async stop() {
-      await anvil.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: () => anvil.stop(),
   };
 }
