@@ -3,29 +3,31 @@
  * open is the one generic {@link DecryptionError}.
  * @see https://nvlpubs.nist.gov/nistpubs/Legacy/SP/nistspecialpublication800-38d.pdf
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { DecryptionError } from './DecryptionError.ts';
 
 export const AES_KEY_BYTES = 32;
 export const GCM_IV_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
 
+/**
+ * A key as raw bytes, or as a KeyObject made once with `createSecretKey` (long-lived keys such as
+ * KEKs: node:crypto then skips importing the raw key on every call).
+ */
+export type AesKey = Uint8Array | KeyObject;
+
 /** Encrypts `plaintext`; returns ciphertext with the tag appended. */
-export function aesGcmEncrypt(
-  key: Uint8Array,
-  iv: Uint8Array,
-  plaintext: Uint8Array,
-  aad: Uint8Array,
-): Buffer {
+export function aesGcmEncrypt(key: AesKey, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
   cipher.setAAD(aad);
   return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
 /** Opens `ciphertext ‖ tag`; throws {@link DecryptionError} on any mismatch or malformed input. */
-export function aesGcmDecrypt(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
+export function aesGcmDecrypt(key: AesKey, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer {
   try {
-    if (key.length !== AES_KEY_BYTES || iv.length !== GCM_IV_BYTES || sealed.length < GCM_TAG_BYTES) {
+    const keyBytes = key instanceof Uint8Array ? key.length : key.symmetricKeySize;
+    if (keyBytes !== AES_KEY_BYTES || iv.length !== GCM_IV_BYTES || sealed.length < GCM_TAG_BYTES) {
       throw new RangeError('malformed key, iv or ciphertext');
     }
     const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });

@@ -32,11 +32,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
 
 async function openEmbedded(dataDir: string | undefined): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite');
-  if (!dataDir || dataDir === 'memory://') return pgliteDb(await PGlite.create());
+  if (!dataDir || dataDir === 'memory://') return pgliteDb(await PGlite.create(BYTEA_CODEC));
   const dir = join(dataDir, 'pgdata');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
-    return pgliteDb(await PGlite.create(dir));
+    return pgliteDb(await PGlite.create(dir, BYTEA_CODEC));
   } catch (error) {
     throw new StoreError(
       `could not open the embedded database in ${dir}: is another medledger using it?`,
@@ -44,6 +44,29 @@ async function openEmbedded(dataDir: string | undefined): Promise<Db> {
     );
   }
 }
+
+const BYTEA = 17;
+
+/**
+ * PGlite's own bytea codec converts one byte at a time in JavaScript (`Array.from(...).map`,
+ * `parseInt` per pair), which dominates statements that move a few hundred bytes. Node's hex
+ * codec does the same conversion natively; values stay plain `Uint8Array`s as before.
+ */
+const BYTEA_CODEC = {
+  serializers: {
+    [BYTEA]: (value: unknown): string => {
+      if (!(value instanceof Uint8Array)) throw new TypeError('bytea parameters must be Uint8Array');
+      return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+    },
+  },
+  parsers: {
+    [BYTEA]: (text: string): Uint8Array => {
+      const bytes = new Uint8Array((text.length - 2) >>> 1);
+      Buffer.from(bytes.buffer).write(text.slice(2), 'hex');
+      return bytes;
+    },
+  },
+};
 
 async function openServer(databaseUrl: string, schema: string | undefined): Promise<Db> {
   const { default: pg } = await import('pg');

@@ -15,15 +15,8 @@ import { type AnvilAnchors, startAnvilAnchors } from './testing/anvilAnchors.ts'
 import { openTestVault, type TestVault } from './testing/openTestVault.ts';
 import type { WriteResult } from './types.ts';
 
-const BYTE_COLUMNS = [
-  'ciphertext',
-  'iv',
-  'wrapped_key',
-  'leaf',
-  'proof',
-  'content_commitment',
-  'ciphertext_hash',
-] as const;
+/** Every stored byte column of a version (`ciphertext` holds `iv ‖ ciphertext ‖ tag`). */
+const BYTE_COLUMNS = ['ciphertext', 'wrapped_key', 'leaf', 'proof', 'content_commitment'] as const;
 const SWAPPED = [...BYTE_COLUMNS, 'kek_id', 'batch_index'] as const;
 const RESOURCE_COUNT = 6;
 

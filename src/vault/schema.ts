@@ -1,9 +1,11 @@
 /**
  * Tables of the record vault and of anchoring.
  *
- * - `record_versions`: one row per FHIR resource version, encrypted, with its commitments and leaf.
- *   `seq` is the global write order the batcher follows. Batch columns are filled by the batcher;
- *   `proof` is the concatenation of 32-byte sibling nodes, bottom-up.
+ * - `record_versions`: one row per FHIR resource version, encrypted, with its commitment and leaf.
+ *   `ciphertext` is `iv ‖ ciphertext ‖ tag` (its sha256 is the ciphertext hash in the leaf, so
+ *   that hash is not stored twice). `seq` is the global write order the batcher follows.
+ *   Batch columns are filled by the batcher; `proof` is the concatenation of 32-byte sibling
+ *   nodes, bottom-up.
  * - `anchor_batches`: per kind (0 records, 1 audit) a contiguous sequence of Merkle roots, each
  *   enqueued in the chain outbox in the same transaction.
  * - `integrity_alerts`: every failed check on read, for the operator.
@@ -23,11 +25,9 @@ CREATE TABLE record_versions (
   deleted boolean NOT NULL DEFAULT false,
   last_updated timestamptz NOT NULL,
   ciphertext bytea NOT NULL,
-  iv bytea NOT NULL,
   wrapped_key bytea,
   kek_id text NOT NULL,
   content_commitment bytea NOT NULL,
-  ciphertext_hash bytea NOT NULL,
   leaf bytea NOT NULL,
   batch_sequence bigint,
   batch_index integer,

@@ -2,12 +2,11 @@
 export interface StoredVersionRow {
   version_id: number;
   deleted: boolean;
+  /** `iv ‖ ciphertext ‖ tag`. */
   ciphertext: Uint8Array;
-  iv: Uint8Array;
   wrapped_key: Uint8Array | null;
   kek_id: string;
   content_commitment: Uint8Array;
-  ciphertext_hash: Uint8Array;
   leaf: Uint8Array;
   batch_sequence: string | null;
   batch_index: number | null;
@@ -18,8 +17,7 @@ export interface StoredVersionRow {
 
 // A scalar subquery plans cheaper than a join (measurably so on PGlite); few columns, no casts we don't need.
 export const SELECT_VERSIONS = `
-SELECT v.version_id, v.deleted, v.ciphertext, v.iv, v.wrapped_key, v.kek_id, v.content_commitment, v.ciphertext_hash,
-  v.leaf, v.batch_sequence::text AS batch_sequence, v.batch_index, v.proof, v.erased_at IS NOT NULL AS erased,
+SELECT v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, v.batch_sequence::text AS batch_sequence, v.batch_index, v.proof, v.erased_at IS NOT NULL AS erased,
   (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = v.batch_sequence) AS batch_root
 FROM record_versions v
 WHERE v.resource_type = $1 AND v.resource_id = $2`;

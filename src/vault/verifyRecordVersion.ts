@@ -1,14 +1,15 @@
 /**
- * Every check a read makes before it serves a version: ciphertext hash, decryption (which
+ * Every check a read makes before it serves a version: decryption (which
  * authenticates type, id, version and deleted flag), content commitment, leaf, the resource's own
  * identity, and — once batched — the Merkle proof against the local batch root and that root
  * against the one anchored on chain. The first failure throws {@link RecordCheckFailure}.
  */
-import { bytesToHex, type Hex } from 'viem';
-import { verifyMerkleProof } from '../chain/merkle.ts';
+import type { Hex } from 'viem';
+import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment, recordLeaf } from '../crypto/recordLeaf.ts';
 import { openRecord } from '../crypto/sealRecord.ts';
+import { verifyMerkleInclusion } from './merkleInclusion.ts';
 import type { RootSource } from './RootSource.ts';
 import type { StoredVersionRow } from './storedVersionRow.ts';
 import { toBuffer } from './toBuffer.ts';
@@ -37,11 +38,10 @@ export async function verifyRecordVersion(
   rootSource: RootSource,
 ): Promise<VerifiedVersion> {
   const version = { resourceType, id, versionId: row.version_id, deleted: row.deleted };
-  const iv = toBuffer(row.iv);
-  const ciphertext = toBuffer(row.ciphertext);
-  if (!ciphertextHash(iv, ciphertext).equals(toBuffer(row.ciphertext_hash))) {
-    throw new RecordCheckFailure('ciphertext-hash');
-  }
+  const stored = toBuffer(row.ciphertext);
+  if (stored.length <= GCM_IV_BYTES) throw new RecordCheckFailure('ciphertext');
+  const iv = stored.subarray(0, GCM_IV_BYTES);
+  const ciphertext = stored.subarray(GCM_IV_BYTES);
   if (row.wrapped_key === null) throw new RecordCheckFailure('wrapped-key-missing');
   const kek = await keyring.get(row.kek_id);
   if (!kek) throw new RecordCheckFailure('unknown-kek');
@@ -54,7 +54,8 @@ export async function verifyRecordVersion(
   const commitment = contentCommitment(opened.salt, opened.canonicalJson);
   if (!commitment.equals(toBuffer(row.content_commitment)))
     throw new RecordCheckFailure('content-commitment');
-  const leaf = recordLeaf(version, commitment, toBuffer(row.ciphertext_hash));
+  // The leaf covers sha256(iv ‖ ciphertext ‖ tag) of the stored bytes: any change to them shows here.
+  const leaf = recordLeaf(version, commitment, ciphertextHash(iv, ciphertext));
   if (!leaf.equals(toBuffer(row.leaf))) throw new RecordCheckFailure('leaf');
   const resource = parseResource(opened.canonicalJson);
   if (
@@ -72,22 +73,26 @@ async function verifyAnchor(
   row: StoredVersionRow,
   rootSource: RootSource,
 ): Promise<AnchorStatus> {
-  const leaf = bytesToHex(leafBytes);
+  const leaf = toHex(leafBytes);
   if (row.batch_sequence === null) return { status: 'pending', leaf };
   if (row.batch_root === null || row.proof === null || row.batch_index === null) {
     throw new RecordCheckFailure('batch-missing');
   }
   const proofBytes = toBuffer(row.proof);
-  if (proofBytes.length % 32 !== 0) throw new RecordCheckFailure('proof');
-  const proof: Hex[] = [];
-  for (let i = 0; i < proofBytes.length; i += 32) proof.push(bytesToHex(proofBytes.subarray(i, i + 32)));
-  const root = bytesToHex(toBuffer(row.batch_root));
-  if (!verifyMerkleProof(root, leaf, proof)) throw new RecordCheckFailure('proof');
+  const rootBytes = toBuffer(row.batch_root);
+  if (!verifyMerkleInclusion(rootBytes, leafBytes, proofBytes)) throw new RecordCheckFailure('proof');
+  const root = toHex(rootBytes);
   const batchSequence = BigInt(row.batch_sequence);
   const anchored = await rootSource.rootOf(0, batchSequence);
   if (anchored === undefined) return { status: 'pending', leaf, batchSequence };
   if (anchored.toLowerCase() !== root) throw new RecordCheckFailure('anchored-root');
+  const proof: Hex[] = [];
+  for (let i = 0; i < proofBytes.length; i += 32) proof.push(toHex(proofBytes.subarray(i, i + 32)));
   return { status: 'anchored', leaf, batchSequence, batchIndex: row.batch_index, root, proof };
+}
+
+function toHex(bytes: Buffer): Hex {
+  return `0x${bytes.toString('hex')}`;
 }
 
 function parseResource(json: Buffer): FhirResource {

@@ -21,17 +21,16 @@ export interface WriteRecordVersionParameters {
   kek: KeyEncryptionKey;
 }
 
-/** Version 1 needs no guard: a plain insert (the unique key still rejects a duplicate). */
+/** Version 1 needs no guard: a plain insert (the unique key still rejects a duplicate), no RETURNING. */
 const INSERT_FIRST = `
-INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext, iv,
-  wrapped_key, kek_id, content_commitment, ciphertext_hash, leaf)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-RETURNING version_id`;
+INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
+  wrapped_key, kek_id, content_commitment, leaf)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
 
 const INSERT_NEXT = `
-INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext, iv,
-  wrapped_key, kek_id, content_commitment, ciphertext_hash, leaf)
-SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10, $11, $12
+INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
+  wrapped_key, kek_id, content_commitment, leaf)
+SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10
 WHERE $3 = 1 OR EXISTS (
   SELECT 1 FROM record_versions WHERE resource_type = $1 AND resource_id = $2 AND version_id = $3 - 1)
 RETURNING version_id`;
@@ -50,27 +49,26 @@ export async function writeRecordVersion(
     stored,
     p.kek,
   );
+  const first = p.versionId === 1;
   let rows: unknown[];
   try {
-    rows = await q.query(p.versionId === 1 ? INSERT_FIRST : INSERT_NEXT, [
+    rows = await q.query(first ? INSERT_FIRST : INSERT_NEXT, [
       p.resourceType,
       p.id,
       p.versionId,
       p.deleted,
       lastUpdated,
-      sealed.ciphertext,
-      sealed.iv,
+      Buffer.concat([sealed.iv, sealed.ciphertext]),
       sealed.wrappedKey,
       sealed.kekId,
       sealed.contentCommitment,
-      sealed.ciphertextHash,
       sealed.leaf,
     ]);
   } catch (error) {
     if (isUniqueViolation(error)) throw new VersionConflictError();
     throw error;
   }
-  if (rows.length === 0) throw new VersionConflictError();
+  if (!first && rows.length === 0) throw new VersionConflictError();
   return {
     resource: stored,
     versionId: p.versionId,
