@@ -1,55 +1,84 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../store/db.ts';
 import { testDatabases } from '../store/testing/databases.ts';
-import type { AuditEventInput } from './AuditSink.ts';
-import { tableAuditSink } from './tableAuditSink.ts';
+import { memoryAuditSink } from './tableAuditSink.ts';
+import { openTestAudit, sampleAuditEvent, type TestAudit } from './testing/openTestAudit.ts';
 
-const event = (patient: string, outcome: AuditEventInput['outcome']): AuditEventInput => ({
-  type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
-  subtype: 'read',
-  action: 'R',
-  recorded: new Date().toISOString(),
-  outcome,
-  outcomeDesc: outcome === '0' ? 'consent (grant)' : 'no consent',
-  agent: { clientId: 'c-1', address: '0x00000000000000000000000000000000000000bb', network: '10.0.0.7' },
-  source: { observer: '0x00000000000000000000000000000000000000aa' },
-  entity: { patient, resources: ['Observation/9'] },
-  purposeOfUse: 'TREAT',
-  consent: { basis: outcome === '0' ? 'grant' : 'none', block: '42', sourceBlock: '40' },
-});
-
-describe.each(testDatabases)('table audit sink on $name', ({ open }) => {
-  let db: Db;
+describe.each(testDatabases)('sealed audit log on $name', (database) => {
+  let t: TestAudit;
   beforeAll(async () => {
-    db = await open();
+    t = await openTestAudit(database);
   });
   afterAll(async () => {
-    await db?.close();
+    await t?.close();
   });
 
-  it('appends allowed and denied events durably, queryable by patient', async () => {
-    const sink = tableAuditSink(db);
-    await sink.append(event('Patient/p-1', '0'));
-    await sink.append(event('Patient/p-1', '4'));
-    await sink.append(event('Patient/p-2', '0'));
-    const rows = await db.query<{ outcome: number; consent_block: string; event: AuditEventInput | string }>(
-      `SELECT outcome, consent_block::text AS consent_block, event FROM audit_events WHERE patient = 'Patient/p-1' ORDER BY seq`,
+  it('concurrent appends are all committed before they resolve, with gap-free ordered seqs', async () => {
+    const before = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events');
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        t.sink.append(sampleAuditEvent(`Patient/p-${i % 3}`, { outcomeDesc: `n${i}` })),
+      ),
     );
-    expect(rows.map((r) => r.outcome)).toEqual([0, 4]);
-    expect(rows[0]!.consent_block).toBe('42');
-    const stored = typeof rows[1]!.event === 'string' ? JSON.parse(rows[1]!.event) : rows[1]!.event;
-    expect({ ...stored, recorded: 'x' }).toEqual({ ...event('Patient/p-1', '4'), recorded: 'x' });
+    const rows = await t.db.query<{ seq: string }>(
+      'SELECT e.seq::text AS seq FROM audit_events e ORDER BY e.seq',
+    );
+    expect(rows.length).toBe((before[0]?.n ?? 0) + 300);
+    expect(rows.map((r) => Number(r.seq))).toEqual(rows.map((_, i) => i + 1));
   });
 
-  it('refuses to change or delete a recorded event', async () => {
-    await tableAuditSink(db).append(event('Patient/p-3', '0'));
-    await expect(
-      db.query(`UPDATE audit_events SET event = '{}'::jsonb WHERE patient = 'Patient/p-3'`),
-    ).rejects.toThrow(/append-only/);
-    await expect(db.query(`DELETE FROM audit_events WHERE patient = 'Patient/p-3'`)).rejects.toThrow(
+  it('stores neither the patient, the agent nor the content in clear', async () => {
+    await t.sink.append(sampleAuditEvent('Patient/secret-patient-42', { breakGlassReason: 'unconscious' }));
+    const rows = await t.db.query<Record<string, unknown>>('SELECT * FROM audit_events');
+    const dump = JSON.stringify(rows, (_, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v,
+    );
+    for (const secret of [
+      'secret-patient-42',
+      'dr.house',
+      'Practitioner/7',
+      'ehr-app',
+      'unconscious',
+      '10.0.0.7',
+    ])
+      expect(dump).not.toContain(secret);
+    const columns = Object.keys(rows[0] ?? {});
+    expect(columns).not.toContain('event');
+    expect(columns).not.toContain('patient');
+  });
+
+  it('refuses to change or delete a recorded event, but lets the batcher set batch columns once', async () => {
+    await expect(t.db.query(`UPDATE audit_events SET outcome = 4 WHERE seq = 1`)).rejects.toThrow(
       /append-only/,
     );
-    const rows = await db.query(`SELECT 1 FROM audit_events WHERE patient = 'Patient/p-3'`);
-    expect(rows).toHaveLength(1);
+    await expect(
+      t.db.query(`UPDATE audit_events SET ciphertext = '\\x00'::bytea WHERE seq = 1`),
+    ).rejects.toThrow(/append-only/);
+    await expect(t.db.query('DELETE FROM audit_events WHERE seq = 1')).rejects.toThrow(/append-only/);
+    await expect(t.db.query('TRUNCATE audit_events')).rejects.toThrow(/append-only/);
+    const [batch] = await t.batcher.flush();
+    expect(batch?.kind).toBe(1);
+    expect(batch?.leafCount).toBe(301);
+    await expect(t.db.query('UPDATE audit_events SET batch_index = 7 WHERE seq = 1')).rejects.toThrow(
+      /batch columns are set once/,
+    );
+    const [row] = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM audit_events WHERE batch_sequence IS NOT NULL',
+    );
+    expect(row?.n).toBe(301);
+  });
+
+  it('an append that cannot be committed rejects with ERR_AUDIT_WRITE', async () => {
+    const broken = sampleAuditEvent('Patient/p-1', { recorded: 'not a time' });
+    await expect(t.sink.append(broken)).rejects.toMatchObject({ code: 'ERR_AUDIT_WRITE' });
+    await expect(t.sink.append(sampleAuditEvent('Patient/p-1'))).resolves.toBeUndefined();
+  });
+});
+
+describe('memory audit sink', () => {
+  it('collects events in order', async () => {
+    const sink = memoryAuditSink();
+    await sink.append(sampleAuditEvent('Patient/a'));
+    await sink.append(sampleAuditEvent('Patient/b'));
+    expect(sink.events.map((e) => e.entity.patient)).toEqual(['Patient/a', 'Patient/b']);
   });
 });

@@ -4,6 +4,8 @@
  * reverse order. The HTTP layer and the CLI are thin layers over the returned context.
  */
 import { mkdir } from 'node:fs/promises';
+import { AUDIT_ANCHORS } from '../audit/auditAnchors.ts';
+import { type TableAuditSink, tableAuditSink } from '../audit/tableAuditSink.ts';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
 import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
 import { indexedRootSource } from '../chain/indexer/indexedRootSource.ts';
@@ -30,6 +32,10 @@ export interface NodeContext {
   keyring: Keyring;
   vault: Vault;
   recordBatcher: AnchorBatcher;
+  /** Batches and anchors audit events (kind 1). */
+  auditBatcher: AnchorBatcher;
+  /** The one write path of the audit log (sealed, group-committed). */
+  audit: TableAuditSink;
   logger: Logger;
 }
 
@@ -85,6 +91,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       onError: onError('anchoring'),
       onBatch: () => outbox.notify(),
     });
+    const auditBatcher = new AnchorBatcher(db, AUDIT_ANCHORS, {
+      maxLeaves: config.anchoring.maxLeaves,
+      maxDelayMs: config.anchoring.maxDelayMs,
+      onError: onError('audit anchoring'),
+      onBatch: () => outbox.notify(),
+    });
+    const audit = tableAuditSink(db, { keyring, batcher: auditBatcher });
     const vault = new Vault({
       db,
       keyring,
@@ -95,6 +108,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       outbox.start();
       indexer.start();
       recordBatcher.start();
+      auditBatcher.start();
     }
     const connected = chain;
     return {
@@ -107,9 +121,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       keyring,
       vault,
       recordBatcher,
+      auditBatcher,
+      audit,
       logger,
       async stop() {
+        await audit.flush();
         await recordBatcher.stop();
+        await auditBatcher.stop();
         await outbox.stop();
         await indexer.stop();
         await db.close();

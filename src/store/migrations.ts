@@ -3,6 +3,8 @@ import { accessMigrations } from '../access/schema.ts';
 import { auditMigrations } from '../audit/schema.ts';
 import { indexerMigrations } from '../chain/indexer/schema.ts';
 import { outboxMigrations } from '../chain/outbox/schema.ts';
+import { ehrMigrations } from '../ehr/schema.ts';
+import { fhirMigrations } from '../fhir/schema.ts';
 import { vaultMigrations } from '../vault/schema.ts';
 import type { Migration } from './migrate.ts';
 
@@ -12,4 +14,6 @@ export const migrations: readonly Migration[] = [
   ...indexerMigrations,
   ...accessMigrations,
   ...auditMigrations,
+  ...fhirMigrations,
+  ...ehrMigrations,
 ];

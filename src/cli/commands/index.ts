@@ -6,6 +6,7 @@ import { clientCreateCommand } from './clientCreate.ts';
 import { eraseCommand } from './erase.ts';
 import { keysRotateCommand } from './keysRotate.ts';
 import { userCreateCommand } from './userCreate.ts';
+import { verifyCommand } from './verify.ts';
 
 export const commands: readonly Command[] = [
   chainDeployCommand,
@@ -14,6 +15,7 @@ export const commands: readonly Command[] = [
   eraseCommand,
   clientCreateCommand,
   userCreateCommand,
+  verifyCommand,
 ];
 
 export function findCommand(words: readonly string[]): Command | undefined {

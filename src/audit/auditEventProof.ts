@@ -1,0 +1,28 @@
+/**
+ * `GET /fhir/AuditEvent/{id}/$proof`: the event's leaf, inclusion proof, batch root and anchoring
+ * transaction as a FHIR Parameters resource (see {@link proofParameters}); `pending` while not on chain.
+ */
+import type { AuditContext } from './AuditContext.ts';
+import { type AnchorProof, anchorProof, proofParameters } from './anchorProof.ts';
+import { NotFoundError } from './errors.ts';
+
+export interface AuditEventProofResult {
+  proof: AnchorProof;
+  parameters: Record<string, unknown>;
+}
+
+export async function auditEventProof(ctx: AuditContext, id: string): Promise<AuditEventProofResult> {
+  if (!/^[1-9]\d{0,18}$/.test(id)) throw new NotFoundError(`AuditEvent/${id} not found`);
+  const [row] = await ctx.db.query<{
+    leaf: Uint8Array;
+    batch_sequence: string | null;
+    batch_index: number | null;
+    proof: Uint8Array | null;
+  }>(
+    'SELECT e.leaf, e.batch_sequence::text AS batch_sequence, e.batch_index, e.proof FROM audit_events e WHERE e.seq = $1::bigint',
+    [id],
+  );
+  if (!row) throw new NotFoundError(`AuditEvent/${id} not found`);
+  const proof = await anchorProof(ctx.db, ctx.anchoring, `AuditEvent/${id}`, 1, row);
+  return { proof, parameters: proofParameters(proof) };
+}

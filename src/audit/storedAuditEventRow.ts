@@ -1,0 +1,28 @@
+/** The columns an audit read selects, with the batch root, and the statement prefix that selects them. */
+export interface StoredAuditEventRow {
+  seq: string;
+  recorded: Date | string;
+  action: string;
+  outcome: number;
+  patient_index: Uint8Array | null;
+  /** Agent blind indexes, hex, comma-separated, in stored order (null when none). */
+  agent_hex: string | null;
+  /** `iv ‖ ciphertext ‖ tag`: its sha256 is the ciphertext hash in the leaf. */
+  ciphertext: Uint8Array;
+  wrapped_key: Uint8Array;
+  kek_id: string;
+  content_commitment: Uint8Array;
+  leaf: Uint8Array;
+  batch_sequence: string | null;
+  batch_index: number | null;
+  proof: Uint8Array | null;
+  batch_root: Uint8Array | null;
+}
+
+export const SELECT_AUDIT_EVENTS = `
+SELECT e.seq::text AS seq, e.recorded, e.action, e.outcome, e.patient_index,
+  (SELECT string_agg(encode(a, 'hex'), ',') FROM unnest(e.agent_index) AS a) AS agent_hex, e.ciphertext,
+  e.wrapped_key, e.kek_id, e.content_commitment, e.leaf, e.batch_sequence::text AS batch_sequence,
+  e.batch_index, e.proof,
+  (SELECT b.root FROM anchor_batches b WHERE b.kind = 1 AND b.sequence = e.batch_sequence) AS batch_root
+FROM audit_events e`;

@@ -1,0 +1,16 @@
+/**
+ * The per-resource access check a repository applies to what it reads and writes on behalf of
+ * one request: search results and includes are filtered, a forbidden read looks missing.
+ * Decisions here are not audited (the request's one audit event comes from checkAccess).
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { Interaction } from '../access/scopes.ts';
+import type { Queryable } from '../store/db.ts';
+
+export interface ResourceGuard {
+  /** `q` is the handle reads go through (the open transaction, if any). */
+  allows(resource: Resource, interaction: Interaction, q: Queryable): Promise<boolean>;
+}
+
+/** No per-resource checks (the bench baseline). */
+export const OPEN_GUARD: ResourceGuard = { allows: async () => true };

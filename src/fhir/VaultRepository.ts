@@ -1,0 +1,365 @@
+/**
+ * @medplum/fhir-router's FhirRepository over the medledger vault: the router supplies REST
+ * semantics (batch/transaction Bundles, urn:uuid resolution, conditional create/update,
+ * If-Match), this class supplies storage. Every write is validated, stored encrypted through
+ * the vault and indexed in the blind search index in one database transaction; a transaction
+ * Bundle runs in one transaction (withTransaction), so it is all or nothing. One instance per
+ * request: it carries that request's access guard and open transaction.
+ * @see https://hl7.org/fhir/R4/http.html
+ */
+import {
+  badRequest,
+  forbidden,
+  notFound,
+  OperationOutcomeError,
+  parseSearchRequest,
+  preconditionFailed,
+  type SearchRequest,
+  type WithId,
+} from '@medplum/core';
+import { FhirRepository, type RepositoryMode } from '@medplum/fhir-router';
+import type { Bundle, BundleEntry, OperationOutcome, Reference, Resource } from '@medplum/fhirtypes';
+import { applyPatch, type Operation } from 'rfc6902';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import type { Queryable } from '../store/db.ts';
+import { NotFoundError, VersionConflictError } from '../vault/errors.ts';
+import type { FhirResource } from '../vault/types.ts';
+import type { FhirService } from './FhirService.ts';
+import { ADDRESS_SYSTEM, patientAddressOf } from './patientCompartment.ts';
+import type { ResourceGuard } from './ResourceGuard.ts';
+import { readVersionIn } from './readVersionIn.ts';
+import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
+import { type SearchVaultOptions, searchVault } from './search/searchVault.ts';
+import { writeSearchIndex } from './search/writeSearchIndex.ts';
+import { asOutcomeError } from './toOperationOutcome.ts';
+import { validateFhirResource } from './validateFhirResource.ts';
+
+export class VaultRepository extends FhirRepository<Queryable> {
+  readonly #service: FhirService;
+
+  /** The same request's repository (sharing its verified reads) with another guard. */
+  withGuard(guard: ResourceGuard): VaultRepository {
+    const next = new VaultRepository(this.#service, guard);
+    for (const [k, v] of this.#seen) next.#seen.set(k, v);
+    return next;
+  }
+
+  get service(): FhirService {
+    return this.#service;
+  }
+  readonly #guard: ResourceGuard;
+  #tx: Queryable | undefined;
+  /** Current versions read (and verified) earlier in this request, until something is written. */
+  readonly #seen = new Map<string, Resource>();
+
+  constructor(service: FhirService, guard: ResourceGuard) {
+    super();
+    this.#service = service;
+    this.#guard = guard;
+  }
+
+  setMode(_mode: RepositoryMode): void {}
+
+  generateId(): string {
+    return crypto.randomUUID();
+  }
+
+  async withTransaction<R>(callback: (client: Queryable) => Promise<R>): Promise<R> {
+    if (this.#tx) return callback(this.#tx);
+    try {
+      return await this.#service.ctx.db.transaction(async (tx) => {
+        this.#tx = tx;
+        try {
+          return await callback(tx);
+        } finally {
+          this.#tx = undefined;
+        }
+      });
+    } catch (error) {
+      throw asOutcomeError(error);
+    }
+  }
+
+  async createResource<T extends Resource>(
+    resource: T,
+    options?: { assignedId?: boolean },
+  ): Promise<WithId<T>> {
+    return this.#wrap(async () => {
+      const input = prepare(resource);
+      checkIds(input);
+      if (!options?.assignedId) delete input.id;
+      await this.#resolveReferences(input);
+      if (input.resourceType === 'Patient') ensurePatientAddress(input);
+      validateFhirResource(input);
+      await this.#require(input, 'c', forbidden);
+      return (await this.#write(async (tx) => {
+        const { vault } = this.#service.ctx;
+        const result = input.id
+          ? await vault.updateIn(tx, input as FhirResource)
+          : await vault.createIn(tx, input as FhirResource);
+        await this.#index(tx, result.resource as WithId<Resource>);
+        return result.resource;
+      })) as unknown as WithId<T>;
+    });
+  }
+
+  async updateResource<T extends Resource>(resource: T, options?: { ifMatch?: string }): Promise<WithId<T>> {
+    return this.#wrap(async () => {
+      const input = prepare(resource);
+      if (!input.id) throw new OperationOutcomeError(badRequest('Missing id', `${input.resourceType}.id`));
+      checkIds(input);
+      await this.#resolveReferences(input);
+      const existing = await this.#readOrUndefined(input.resourceType, input.id);
+      if (existing) {
+        await this.#require(existing, 'u', notFound);
+        if (input.resourceType === 'Patient' && !patientAddressOf(input as never)) {
+          const address = patientAddressOf(existing as never);
+          if (address) ensurePatientAddress(input, address);
+        }
+      } else if (input.resourceType === 'Patient') ensurePatientAddress(input);
+      validateFhirResource(input);
+      await this.#require(input, existing ? 'u' : 'c', forbidden);
+      const ifMatch = options?.ifMatch === undefined ? undefined : Number(options.ifMatch);
+      if (ifMatch !== undefined && (!Number.isInteger(ifMatch) || !existing))
+        throw new OperationOutcomeError(preconditionFailed);
+      try {
+        return (await this.#write(async (tx) => {
+          const result = await this.#service.ctx.vault.updateIn(tx, input as FhirResource, { ifMatch });
+          await this.#index(tx, result.resource as WithId<Resource>);
+          return result.resource;
+        })) as unknown as WithId<T>;
+      } catch (error) {
+        if (error instanceof VersionConflictError && ifMatch !== undefined)
+          throw new OperationOutcomeError(preconditionFailed);
+        throw error;
+      }
+    });
+  }
+
+  async patchResource<T extends Resource>(
+    resourceType: string,
+    id: string,
+    patch: Operation[],
+  ): Promise<WithId<T>> {
+    return this.#wrap(async () => {
+      const current = await this.readResource<T>(resourceType, id);
+      const versionId = current.meta?.versionId;
+      const patched = structuredClone(current) as Resource;
+      const errors = applyPatch(patched, patch).filter(Boolean);
+      if (errors.length > 0)
+        throw new OperationOutcomeError(
+          badRequest(errors.map((e) => e?.message ?? 'patch failed').join('; ')),
+        );
+      if (patched.resourceType !== resourceType || patched.id !== id)
+        throw new OperationOutcomeError(badRequest('A patch may not change resourceType or id'));
+      return this.updateResource(patched as T, versionId === undefined ? {} : { ifMatch: versionId });
+    });
+  }
+
+  async deleteResource(resourceType: string, id: string): Promise<void> {
+    await this.#wrap(async () => {
+      const existing = await this.#readOrUndefined(resourceType, id);
+      if (existing) await this.#require(existing, 'd', notFound);
+      await this.#write(async (tx) => {
+        await this.#service.ctx.vault.deleteIn(tx, resourceType, id);
+        await writeSearchIndex(tx, this.#service.key, resourceType, id, undefined);
+      });
+      if (resourceType === 'Patient') this.#service.forgetPatient(id);
+    });
+  }
+
+  async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    return this.#wrap(async () => {
+      const resource = await this.#readUnguarded(resourceType, id);
+      await this.#require(resource, 'r', notFound);
+      return resource as WithId<T>;
+    });
+  }
+
+  readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
+    const [type, id] = (reference.reference ?? '').split('/');
+    if (!type || !id) throw new OperationOutcomeError(badRequest('Invalid reference'));
+    return this.readResource<T>(type, id);
+  }
+
+  readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
+    return Promise.all(references.map((r) => this.readReference(r).catch((e: Error) => e)));
+  }
+
+  async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    return this.#wrap(async () => {
+      const version = Number(vid);
+      if (!Number.isInteger(version) || version < 1) throw new OperationOutcomeError(notFound);
+      const resource = this.#tx
+        ? await readVersionIn(this.#tx, this.#service.ctx, resourceType, id, version)
+        : (await this.#service.ctx.vault.vread(resourceType, id, version)).resource;
+      await this.#require(resource as Resource, 'r', notFound);
+      return resource as unknown as WithId<T>;
+    });
+  }
+
+  async readHistory<T extends Resource>(
+    resourceType: string,
+    id: string,
+    options?: { offset?: number; limit?: number },
+  ): Promise<Bundle<WithId<T>>> {
+    return this.#wrap(async () => {
+      const entries = await this.#service.ctx.vault.history(resourceType, id);
+      const latest = entries.find((e) => !e.deleted);
+      if (latest && !latest.deleted) await this.#require(latest.resource as Resource, 'r', notFound);
+      const offset = options?.offset ?? 0;
+      const page = entries.slice(offset, offset + (options?.limit ?? 100));
+      return historyBundle(page.map((e) => this.#service.historyEntry(e))) as Bundle<WithId<T>>;
+    });
+  }
+
+  async search<T extends Resource>(
+    request: SearchRequest<T>,
+    options: SearchVaultOptions = {},
+  ): Promise<Bundle<WithId<T>>> {
+    return this.#wrap(async () => {
+      const bundle = await searchVault(
+        {
+          q: this.#q(),
+          key: this.#service.key,
+          baseUrl: this.#service.baseUrl,
+          read: (type, id) => this.readAllowed(type, id, 's'),
+        },
+        request as SearchRequest,
+        options,
+        options.compartmentPatient
+          ? `Patient/${options.compartmentPatient}/${request.resourceType}`
+          : request.resourceType,
+      );
+      return bundle as Bundle<WithId<T>>;
+    });
+  }
+
+  async searchByReference<T extends Resource>(
+    request: SearchRequest<T>,
+    referenceField: string,
+    references: string[],
+  ): Promise<Record<string, WithId<T>[]>> {
+    const results: Record<string, WithId<T>[]> = {};
+    for (const reference of references) {
+      const filters = [
+        ...(request.filters ?? []),
+        { code: referenceField, operator: 'eq' as const, value: reference },
+      ];
+      results[reference] = await this.searchResources({ ...request, filters });
+    }
+    return results;
+  }
+
+  /** A verified current version with no access check, or undefined if missing or gone. */
+  async #readOrUndefined(resourceType: string, id: string): Promise<Resource | undefined> {
+    try {
+      return await this.#readUnguarded(resourceType, id);
+    } catch (error) {
+      if (error instanceof NotFoundError || (error as { code?: string }).code === 'ERR_GONE')
+        return undefined;
+      throw error;
+    }
+  }
+
+  async #readUnguarded(resourceType: string, id: string): Promise<Resource> {
+    const key = `${resourceType}/${id}`;
+    const seen = this.#seen.get(key);
+    if (seen) return structuredClone(seen);
+    const resource = this.#tx
+      ? await readVersionIn(this.#tx, this.#service.ctx, resourceType, id)
+      : (await this.#service.ctx.vault.read(resourceType, id)).resource;
+    this.#seen.set(key, structuredClone(resource) as unknown as Resource);
+    return resource as unknown as Resource;
+  }
+
+  async #require(resource: Resource, interaction: 'c' | 'r' | 'u' | 'd' | 's', denied: OperationOutcome) {
+    if (!(await this.#guard.allows(resource, interaction, this.#q())))
+      throw new OperationOutcomeError(denied);
+  }
+
+  async #index(tx: Queryable, resource: WithId<Resource>): Promise<void> {
+    await writeSearchIndex(tx, this.#service.key, resource.resourceType, resource.id, resource);
+    if (resource.resourceType === 'Patient') this.#service.forgetPatient(resource.id);
+  }
+
+  #resolveReferences(resource: Resource): Promise<void> {
+    return resolveConditionalReferences(resource, (query) =>
+      this.searchResources({ ...parseSearchRequest(query), count: 2 }),
+    );
+  }
+
+  #q(): Queryable {
+    return this.#tx ?? this.#service.ctx.db;
+  }
+
+  /** A verified current version the caller may read, or undefined (missing, gone or not allowed). */
+  async readAllowed(
+    resourceType: string,
+    id: string,
+    interaction: 'r' | 's' = 'r',
+  ): Promise<Resource | undefined> {
+    const resource = await this.#readOrUndefined(resourceType, id);
+    return resource && (await this.#guard.allows(resource, interaction, this.#q())) ? resource : undefined;
+  }
+
+  /** A verified current version with no access check (the HTTP layer's pre-decision look-up). */
+  peek(resourceType: string, id: string): Promise<Resource | undefined> {
+    return this.#wrap(() => this.#readOrUndefined(resourceType, id));
+  }
+
+  /** Runs a write in the open transaction, or in a new one. */
+  #write<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
+    this.#seen.clear();
+    return this.#tx ? fn(this.#tx) : this.#service.ctx.db.transaction(fn);
+  }
+
+  async #wrap<R>(fn: () => Promise<R>): Promise<R> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw asOutcomeError(error);
+    }
+  }
+}
+
+/** Resource and contained ids must be FHIR ids even where the server assigns its own. */
+function checkIds(resource: Resource): void {
+  const ids: [unknown, string][] = [[resource.id, `${resource.resourceType}.id`]];
+  const contained = (resource as { contained?: { id?: unknown }[] }).contained ?? [];
+  for (const [i, c] of contained.entries()) ids.push([c.id, `${resource.resourceType}.contained[${i}].id`]);
+  for (const [id, path] of ids) {
+    if (id !== undefined && (typeof id !== 'string' || !FHIR_ID.test(id)))
+      throw new OperationOutcomeError(badRequest(`Invalid resource id ${JSON.stringify(id)}`, path));
+  }
+}
+
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** A copy without server-managed meta (the vault sets versionId and lastUpdated). */
+function prepare<T extends Resource>(resource: T): T {
+  if (typeof resource !== 'object' || resource === null || Array.isArray(resource))
+    throw new OperationOutcomeError(badRequest('The body is not a FHIR resource'));
+  const copy = structuredClone(resource);
+  if (copy.meta) {
+    const { versionId: _v, lastUpdated: _l, ...meta } = copy.meta;
+    if (Object.keys(meta).length > 0) copy.meta = meta;
+    else delete copy.meta;
+  }
+  return copy;
+}
+
+/**
+ * A Patient carries its pseudonymous chain address; one created without gets a fresh random
+ * address whose key is kept nowhere (the patient claims the record by another flow).
+ */
+function ensurePatientAddress(patient: Resource, address?: string): void {
+  const p = patient as { identifier?: { system?: string; value?: string }[] };
+  if (p.identifier?.some((i) => i.system === ADDRESS_SYSTEM)) return;
+  const value = address ?? privateKeyToAccount(generatePrivateKey()).address.toLowerCase();
+  p.identifier = [...(p.identifier ?? []), { system: ADDRESS_SYSTEM, value }];
+}
+
+export function historyBundle(entry: BundleEntry[]): Bundle {
+  return { resourceType: 'Bundle', type: 'history', total: entry.length, ...(entry.length ? { entry } : {}) };
+}

@@ -1,0 +1,38 @@
+/**
+ * `Patient/{id}/$everything`: the patient and every resource in their compartment that the
+ * caller may read. Candidates are the resources whose blind index references `Patient/{id}`
+ * (one index look-up across all types); each is read, verified, checked for compartment
+ * membership and filtered by access.
+ * @see https://hl7.org/fhir/R4/patient-operation-everything.html
+ */
+import { allOk, notFound, OperationOutcomeError } from '@medplum/core';
+import type { FhirRequest, FhirResponse } from '@medplum/fhir-router';
+import type { BundleEntry, Resource } from '@medplum/fhirtypes';
+import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
+import { referencingResources } from '../search/lookupCandidates.ts';
+import type { VaultRepository } from '../VaultRepository.ts';
+
+export async function everything(req: FhirRequest, repo: VaultRepository): Promise<FhirResponse> {
+  const patientId = req.params.id as string;
+  const patient = await repo.readAllowed('Patient', patientId);
+  if (!patient) throw new OperationOutcomeError(notFound);
+  const { service } = repo;
+  const entry: BundleEntry[] = [entryOf(service.baseUrl, patient)];
+  const candidates = await referencingResources(service.ctx.db, service.key, `Patient/${patientId}`);
+  candidates.sort((a, b) => a.resourceType.localeCompare(b.resourceType) || a.id.localeCompare(b.id));
+  for (const { resourceType, id } of candidates) {
+    if (!compartmentParams(resourceType)) continue;
+    const resource = await repo.readAllowed(resourceType, id);
+    if (resource && compartmentPatients(resource).includes(patientId))
+      entry.push(entryOf(service.baseUrl, resource));
+  }
+  return [allOk, { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry }];
+}
+
+function entryOf(baseUrl: string, resource: Resource): BundleEntry {
+  return {
+    fullUrl: `${baseUrl}/${resource.resourceType}/${resource.id}`,
+    resource,
+    search: { mode: 'match' },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * The FHIR R4 REST API's HTTP edge under `/fhir` (fastify). Thin: parse the body, decide
+ * access once (one audit event), hand the request to Medplum's FhirRouter over a per-request
+ * VaultRepository, and write the FHIR response (ETag, Last-Modified, Location, `Prefer`,
+ * `_format`, `_pretty`). Every failure is an OperationOutcome (toOperationOutcome).
+ * @see https://hl7.org/fhir/R4/http.html
+ */
+import type { HttpMethod } from '@medplum/fhir-router';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { NodeContext } from '../node/startNode.ts';
+import { capabilityStatement } from './capabilityStatement.ts';
+import { decideAccess } from './decideAccess.ts';
+import { FhirService } from './FhirService.ts';
+import { parseFhirBody, sendFhir } from './fhirHttp.ts';
+import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
+import { OPEN_GUARD } from './ResourceGuard.ts';
+import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
+import { VaultRepository } from './VaultRepository.ts';
+
+export interface FhirRoutesOptions {
+  /** Route prefix; `/fhir` in production. */
+  prefix?: string;
+  /**
+   * Skip token, consent and audit (the bench's baseline only). createServer never sets it,
+   * so it is not reachable in production.
+   */
+  unchecked?: boolean;
+  /** Largest accepted body in bytes (default 16 MiB). */
+  bodyLimit?: number;
+}
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+export async function registerFhirRoutes(
+  app: FastifyInstance,
+  ctx: NodeContext,
+  options: FhirRoutesOptions = {},
+): Promise<FhirService> {
+  const service = await FhirService.create(ctx);
+  const prefix = options.prefix ?? '/fhir';
+  await app.register(
+    async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser(
+        '*',
+        { parseAs: 'buffer', bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 },
+        parseFhirBody,
+      );
+      scope.setErrorHandler((error: Error, _request, reply) => {
+        const status = (error as { statusCode?: number }).statusCode ?? 500;
+        const carried = (error as { outcome?: OperationOutcome }).outcome;
+        const result = carried
+          ? carried
+          : status === 413
+            ? outcome('medledger-payload-too-large', 'too-costly', 'The request body is too large')
+            : status >= 400 && status < 500
+              ? outcome(undefined, 'invalid', error.message)
+              : toOperationOutcome(error).outcome;
+        const code = carried ? status : statusOf(result);
+        if (code >= 500) ctx.logger.warn(`fhir: ${error.message}`);
+        return sendFhir(reply, code, result, {});
+      });
+      scope.setNotFoundHandler((_request, reply) =>
+        sendFhir(reply, 404, outcome('not-found', 'not-found', 'No such route'), {}),
+      );
+      scope.get('/metadata', (request, reply) =>
+        sendFhir(reply, 200, capabilityStatement(service), request.query as Record<string, string>),
+      );
+      const handler = (request: FastifyRequest, reply: FastifyReply) =>
+        handle(service, options, request, reply);
+      for (const method of METHODS) {
+        scope.route({ method, url: '/', handler });
+        scope.route({ method, url: '/*', handler });
+      }
+    },
+    { prefix },
+  );
+  return service;
+}
+
+async function handle(
+  service: FhirService,
+  options: FhirRoutesOptions,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const query = { ...(request.query as Record<string, string | string[] | undefined>) };
+  const format = one(query._format);
+  if (format && !/json/.test(format))
+    return sendFhir(
+      reply,
+      406,
+      outcome('medledger-not-acceptable', 'not-supported', 'Only JSON is supported'),
+      query,
+    );
+  const accept = request.headers.accept;
+  if (accept && !/json|\*\/\*/.test(accept) && !format)
+    return sendFhir(
+      reply,
+      406,
+      outcome('medledger-not-acceptable', 'not-supported', 'Only JSON is supported'),
+      query,
+    );
+  const method = request.method as HttpMethod;
+  const prefixLength = (options.prefix ?? '/fhir').length;
+  const [rawPath = '', rawQuery = ''] = request.url.slice(prefixLength).split('?', 2) as [string, string?];
+  const path = decodeURI(rawPath).replace(/^\/+|\/+$/g, '');
+  const cleanQuery = new URLSearchParams(rawQuery);
+  cleanQuery.delete('_format');
+  cleanQuery.delete('_pretty');
+  const queryString = cleanQuery.toString();
+  let body = request.body;
+  if (method === 'POST' && path.endsWith('/_search'))
+    body = Object.fromEntries(new URLSearchParams(String(body ?? '')));
+
+  const route = service.router.find(method, path);
+  if (!route) return sendFhir(reply, 404, outcome('not-found', 'not-found', 'No such route'), query);
+  const interaction =
+    route.data?.interaction === 'batch' && (body as { type?: string } | undefined)?.type === 'transaction'
+      ? 'transaction'
+      : (route.data?.interaction ?? 'operation');
+
+  let guard = OPEN_GUARD;
+  // The pre-decision look-up and the served read share one verified read (same request).
+  const lookups = new VaultRepository(service, OPEN_GUARD);
+  if (!options.unchecked) {
+    const access = await decideAccess(
+      service,
+      lookups,
+      { interaction, params: route.params, query: route.query ?? query, method, body },
+      {
+        authorization: request.headers.authorization,
+        headers: request.headers,
+        network: request.ip,
+        queryString,
+      },
+    );
+    if (access.status !== 200 || !access.decision.allowed) {
+      const status = access.status === 200 ? 403 : access.status;
+      if (status === 401) reply.header('www-authenticate', 'Bearer realm="medledger"');
+      const text =
+        status === 404 ? 'Not found' : status === 401 ? 'Authentication required' : access.decision.reason;
+      const id = { 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 503: 'medledger-unavailable' }[
+        status
+      ];
+      const code =
+        status === 404 ? 'not-found' : status === 503 ? 'transient' : status === 401 ? 'login' : 'forbidden';
+      return sendFhir(reply, status, outcome(id, code, text), query);
+    }
+    guard = service.guardFor(access.principal, {
+      purpose: access.decision.purpose,
+      ...(accessHeadersReason(request.headers) ?? {}),
+    });
+  }
+  const repo = lookups.withGuard(guard);
+
+  if (method === 'PATCH' && isFhirPathPatch(body)) {
+    const id = route.params.id;
+    const type = route.params.resourceType;
+    if (!id || !type)
+      return sendFhir(reply, 400, outcome(undefined, 'invalid', 'FHIRPath Patch needs an id'), query);
+    const current = await repo.readResource(type, id);
+    const patched = applyFhirPathPatch(current, body);
+    const ifMatch = current.meta?.versionId;
+    const updated = await repo.updateResource(patched, ifMatch === undefined ? {} : { ifMatch });
+    return sendFhir(reply, 200, updated, query, one(request.headers.prefer));
+  }
+
+  const [result, resource] = await service.router.handleRequest(
+    {
+      method,
+      url: queryString ? `${path}?${queryString}` : path,
+      pathname: '',
+      params: {},
+      query: {},
+      body,
+      headers: request.headers,
+      config: { transactions: true },
+    },
+    repo,
+  );
+  const status = statusOf(result);
+  if (status >= 500) service.ctx.logger.warn(`fhir: ${JSON.stringify(result.issue?.[0]?.details)}`);
+  if (!resource || status >= 400) return sendFhir(reply, status, result, query);
+  if (status === 201) {
+    reply.header(
+      'location',
+      `${service.baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId ?? '1'}`,
+    );
+  }
+  return sendFhir(reply, status, resource, query, one(request.headers.prefer), result);
+}
+
+function accessHeadersReason(headers: FastifyRequest['headers']): { breakGlassReason: string } | undefined {
+  const raw = headers['x-break-glass-reason'];
+  const reason = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  return reason ? { breakGlassReason: reason } : undefined;
+}
+
+function one(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[value.length - 1] : value;
+}

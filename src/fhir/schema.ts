@@ -1,0 +1,24 @@
+/**
+ * Tables of the FHIR API. `fhir_search_index` is the blind search index: one row per
+ * (current resource version, search parameter, normalized value), the value as a keyed
+ * HMAC-SHA256, never in clear (docs/search.md). Rows are replaced in the transaction that
+ * writes the version they describe.
+ */
+import type { Migration } from '../store/migrate.ts';
+
+export const fhirMigrations: readonly Migration[] = [
+  {
+    id: '0040_fhir_search_index',
+    sql: `
+CREATE TABLE fhir_search_index (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  value bytea NOT NULL
+);
+CREATE INDEX fhir_search_index_lookup ON fhir_search_index (resource_type, code, value);
+CREATE INDEX fhir_search_index_value ON fhir_search_index (value);
+CREATE INDEX fhir_search_index_resource ON fhir_search_index (resource_type, resource_id);
+`,
+  },
+];

@@ -1,0 +1,66 @@
+/**
+ * The key of the blind search index: 32 random bytes in `<dataDir>/keys/search-index.key`
+ * (mode 0600), generated on first use. Index values are HMAC-SHA256 under this key, so the
+ * database holds no plaintext identifier and a database administrator without the key can
+ * test no guessed value against it.
+ * @see https://www.rfc-editor.org/rfc/rfc2104
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export class SearchIndexKey {
+  readonly #key: Buffer;
+
+  private constructor(key: Buffer) {
+    this.#key = key;
+  }
+
+  /** Opens the key in `<dataDir>/keys`, creating it (exclusively) on first use. */
+  static async open(dataDir: string): Promise<SearchIndexKey> {
+    const dir = join(dataDir, 'keys');
+    const file = join(dir, 'search-index.key');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      return new SearchIndexKey(await readKey(file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    try {
+      await writeFile(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    await chmod(file, 0o600);
+    return new SearchIndexKey(await readKey(file));
+  }
+
+  /** A key held only in memory (tests). */
+  static ephemeral(): SearchIndexKey {
+    return new SearchIndexKey(randomBytes(32));
+  }
+
+  /** The blind value of one normalized index term. */
+  blind(term: string): Buffer {
+    return createHmac('sha256', this.#key).update(term, 'utf8').digest();
+  }
+}
+
+async function readKey(file: string): Promise<Buffer> {
+  const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+  if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
+  return key;
+}
+
+const loaded = new Map<string, Promise<SearchIndexKey>>();
+
+/** One key per data directory per process. */
+export function searchIndexKeyFor(dataDir: string): Promise<SearchIndexKey> {
+  let key = loaded.get(dataDir);
+  if (!key) {
+    key = SearchIndexKey.open(dataDir);
+    key.catch(() => loaded.delete(dataDir));
+    loaded.set(dataDir, key);
+  }
+  return key;
+}

@@ -1,0 +1,113 @@
+/**
+ * Candidate ids from the blind index: for each indexed search filter the ids having any of its
+ * values (OR within a parameter), intersected across parameters (AND). `undefined` means no
+ * filter could use the index: the caller scans the type.
+ */
+import { type Filter, getSearchParameter, Operator } from '@medplum/core';
+import type { Queryable } from '../../store/db.ts';
+import {
+  idTerm,
+  isIndexed,
+  localReference,
+  referenceTerms,
+  stringQueryTerm,
+  tokenTerms,
+  uriTerm,
+} from './indexTerms.ts';
+import type { SearchIndexKey } from './SearchIndexKey.ts';
+
+/** Operators the index can narrow by (everything else is checked on decrypted candidates only). */
+const INDEXED_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT]);
+
+export async function lookupCandidates(
+  q: Queryable,
+  key: SearchIndexKey,
+  resourceType: string,
+  filters: readonly Filter[],
+): Promise<Set<string> | undefined> {
+  let result: Set<string> | undefined;
+  for (const filter of filters) {
+    const terms = filterTerms(resourceType, filter);
+    if (!terms) continue;
+    const ids = await idsWithAny(q, key, resourceType, filter.code, terms);
+    result = result ? new Set([...result].filter((id) => ids.has(id))) : ids;
+    if (result.size === 0) break;
+  }
+  return result;
+}
+
+/** The ids of `resourceType` whose `code` index holds any of `terms`. */
+export async function idsWithAny(
+  q: Queryable,
+  key: SearchIndexKey,
+  resourceType: string,
+  code: string,
+  terms: readonly string[],
+): Promise<Set<string>> {
+  const values = terms.map((t) => `\\x${key.blind(t).toString('hex')}`);
+  const rows = await q.query<{ resource_id: string }>(
+    `SELECT DISTINCT resource_id FROM fhir_search_index
+     WHERE resource_type = $1 AND code = $2 AND value = ANY($3::text[]::bytea[])`,
+    [resourceType, code, values],
+  );
+  return new Set(rows.map((r) => r.resource_id));
+}
+
+/** Every current id of a type (each current version has an `_id` row). */
+export async function allIds(q: Queryable, resourceType: string): Promise<Set<string>> {
+  const rows = await q.query<{ resource_id: string }>(
+    `SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`,
+    [resourceType],
+  );
+  return new Set(rows.map((r) => r.resource_id));
+}
+
+/** Resources of any type that reference `reference` (`Patient/1`) in an indexed parameter. */
+export async function referencingResources(
+  q: Queryable,
+  key: SearchIndexKey,
+  reference: string,
+): Promise<{ resourceType: string; id: string }[]> {
+  const value = `\\x${key.blind(`ref:${localReference(reference)}`).toString('hex')}`;
+  const rows = await q.query<{ resource_type: string; resource_id: string }>(
+    'SELECT DISTINCT resource_type, resource_id FROM fhir_search_index WHERE value = $1::text::bytea',
+    [value],
+  );
+  return rows.map((r) => ({ resourceType: r.resource_type, id: r.resource_id }));
+}
+
+function filterTerms(resourceType: string, filter: Filter): string[] | undefined {
+  if (!INDEXED_OPERATORS.has(filter.operator)) return undefined;
+  const param = getSearchParameter(resourceType, filter.code);
+  if (!param || !isIndexed(param)) return undefined;
+  const values = splitValues(filter.value);
+  if (values.length === 0) return undefined;
+  if (filter.code === '_id') return values.map(idTerm);
+  switch (param.type) {
+    case 'token':
+      return values.map((v) => {
+        const bar = v.indexOf('|');
+        if (bar < 0) return `tok:${v.toLowerCase()}`;
+        const system = v.slice(0, bar);
+        const code = v.slice(bar + 1);
+        if (!system) return `tok:${code.toLowerCase()}`; // `|code`: the exact check enforces "no system"
+        return tokenTerms({ system, value: code }).at(code ? 1 : 0) ?? `tok:${system}|`;
+      });
+    case 'reference':
+      return values.map((v) => referenceTerms(v)[0] ?? `ref:${v}`);
+    case 'uri':
+      return values.map(uriTerm);
+    case 'string':
+      return values.map(stringQueryTerm);
+    default:
+      return undefined;
+  }
+}
+
+/** Comma separates alternatives (OR); `\,` is a literal comma. */
+function splitValues(value: string): string[] {
+  return value
+    .split(/(?<!\\),/)
+    .map((v) => v.replace(/\\,/g, ','))
+    .filter((v) => v.length > 0);
+}

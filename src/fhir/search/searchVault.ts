@@ -1,0 +1,265 @@
+/**
+ * FHIR search over encrypted data (docs/search.md): candidates from the blind index, each
+ * candidate read through the vault (decrypted and verified), matched exactly with
+ * @medplum/core's matchesSearchRequest, filtered by the caller's access, then sorted, paged
+ * and joined with `_include` / `_revinclude`.
+ * @see https://hl7.org/fhir/R4/search.html
+ */
+import {
+  evalFhirPath,
+  type Filter,
+  formatSearchQuery,
+  getSearchParameter,
+  matchesSearchRequest,
+  Operator,
+  type SearchRequest,
+  type SortRule,
+} from '@medplum/core';
+import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../../store/db.ts';
+import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
+import { normalizeText } from './indexTerms.ts';
+import { allIds, idsWithAny, lookupCandidates } from './lookupCandidates.ts';
+import { isQuantityFilter, matchesQuantity } from './matchesQuantity.ts';
+import type { SearchIndexKey } from './SearchIndexKey.ts';
+
+export const DEFAULT_COUNT = 20;
+export const MAX_COUNT = 1000;
+
+export interface SearchVaultContext {
+  q: Queryable;
+  key: SearchIndexKey;
+  /** Reads a current version, verified; undefined when missing, gone or not allowed. */
+  read(resourceType: string, id: string): Promise<Resource | undefined>;
+  /** Base URL for links: `http://host/fhir`. */
+  baseUrl: string;
+}
+
+export interface SearchVaultOptions {
+  /** Limit to one patient's compartment (`/Patient/{id}/Observation`). */
+  compartmentPatient?: string;
+}
+
+/** All matching resources (unpaged), in the requested order. */
+export async function findMatches(
+  ctx: SearchVaultContext,
+  request: SearchRequest,
+  options: SearchVaultOptions = {},
+): Promise<Resource[]> {
+  const filters = (request.filters ?? []).map((f) => qualifyReference(request.resourceType, f));
+  let candidates = await lookupCandidates(ctx.q, ctx.key, request.resourceType, filters);
+  if (options.compartmentPatient) {
+    const inCompartment = await compartmentIds(ctx, request.resourceType, options.compartmentPatient);
+    candidates = candidates ? new Set([...candidates].filter((id) => inCompartment.has(id))) : inCompartment;
+  }
+  candidates ??= await allIds(ctx.q, request.resourceType);
+  // String filters are matched here (FHIR: case- and accent-insensitive prefix; :exact; :contains);
+  // every other filter by Medplum's matcher.
+  const stringFilters = filters.filter((f) => isStringFilter(request.resourceType, f));
+  const quantityFilters = filters.filter((f) => isQuantityFilter(request.resourceType, f));
+  const matchRequest: SearchRequest = {
+    resourceType: request.resourceType,
+    filters: filters.filter((f) => !stringFilters.includes(f) && !quantityFilters.includes(f)),
+  };
+  const matches: Resource[] = [];
+  for (const id of [...candidates].sort()) {
+    const resource = await ctx.read(request.resourceType, id);
+    if (!resource) continue;
+    if (!matchesSearchRequest(resource, matchRequest)) continue;
+    if (!stringFilters.every((f) => matchesString(resource, f))) continue;
+    if (!quantityFilters.every((f) => matchesQuantity(resource, f))) continue;
+    if (options.compartmentPatient && !compartmentPatients(resource).includes(options.compartmentPatient))
+      continue;
+    matches.push(resource);
+  }
+  return sortResources(matches, request.sortRules);
+}
+
+export async function searchVault(
+  ctx: SearchVaultContext,
+  request: SearchRequest,
+  options: SearchVaultOptions = {},
+  path: string = request.resourceType,
+): Promise<Bundle> {
+  const matches = await findMatches(ctx, request, options);
+  const offset = Math.max(0, request.offset ?? 0);
+  const count = Math.min(MAX_COUNT, Math.max(0, request.count ?? DEFAULT_COUNT));
+  const page = matches.slice(offset, offset + count);
+  const entry: BundleEntry[] = page.map((resource) => ({
+    fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
+    resource,
+    search: { mode: 'match' },
+  }));
+  if (count > 0) entry.push(...(await includes(ctx, request, page)));
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: matches.length,
+    link: pageLinks(ctx.baseUrl, path, request, offset, count, matches.length),
+    ...(entry.length ? { entry } : {}),
+  };
+}
+
+/** Ids of a type whose compartment parameters reference the patient (candidates; membership is rechecked). */
+async function compartmentIds(ctx: SearchVaultContext, resourceType: string, patientId: string) {
+  if (resourceType === 'Patient') return new Set([patientId]);
+  const ids = new Set<string>();
+  for (const code of compartmentParams(resourceType) ?? []) {
+    for (const id of await idsWithAny(ctx.q, ctx.key, resourceType, code, [`ref:Patient/${patientId}`]))
+      ids.add(id);
+  }
+  return ids;
+}
+
+/** `patient=123` means `patient=Patient/123` when the parameter targets one type (FHIR search, reference). */
+function qualifyReference(resourceType: string, filter: Filter): Filter {
+  const param = getSearchParameter(resourceType, filter.code);
+  if (param?.type !== 'reference' || param.target?.length !== 1) return filter;
+  const target = param.target[0] as string;
+  const value = filter.value
+    .split(',')
+    .map((v) => (v.includes('/') || v === '' ? v : `${target}/${v}`))
+    .join(',');
+  return { ...filter, value };
+}
+
+const STRING_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT, Operator.CONTAINS]);
+
+function isStringFilter(resourceType: string, filter: Filter): boolean {
+  return (
+    STRING_OPERATORS.has(filter.operator) && getSearchParameter(resourceType, filter.code)?.type === 'string'
+  );
+}
+
+/**
+ * FHIR string search: by default a value matches when it, or one of its words, starts with the
+ * query (case and accents ignored); `:exact` is whole-value equality; `:contains` any substring.
+ * @see https://hl7.org/fhir/R4/search.html#string
+ */
+function matchesString(resource: Resource, filter: Filter): boolean {
+  const param = getSearchParameter(resource.resourceType, filter.code);
+  if (!param?.expression) return false;
+  let values: string[];
+  try {
+    values = evalFhirPath(param.expression, resource).flatMap(stringsOf);
+  } catch {
+    return false;
+  }
+  const wanted = filter.value.split(/(?<!\\),/).map((v) => v.replace(/\\,/g, ','));
+  if (filter.operator === Operator.EXACT) return values.some((v) => wanted.includes(v));
+  const normalized = values.map(normalizeText);
+  return wanted
+    .map(normalizeText)
+    .some((w) =>
+      normalized.some((v) =>
+        filter.operator === Operator.CONTAINS
+          ? v.includes(w)
+          : v.startsWith(w) || v.split(/[\s,.;:()\-/]+/).some((word) => word.startsWith(w)),
+      ),
+    );
+}
+
+/** String leaves of a value (a HumanName or Address yields its parts). */
+function stringsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsOf);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(stringsOf);
+  return [];
+}
+
+export function sortResources(resources: Resource[], rules: readonly SortRule[] | undefined): Resource[] {
+  if (!rules?.length) return resources;
+  const keyed = resources.map((resource) => ({
+    resource,
+    keys: rules.map((rule) => sortKey(resource, rule.code)),
+  }));
+  keyed.sort((a, b) => {
+    for (let i = 0; i < rules.length; i++) {
+      const x = a.keys[i] ?? '';
+      const y = b.keys[i] ?? '';
+      if (x === y) continue;
+      if (x === '') return 1; // missing values last
+      if (y === '') return -1;
+      const order = x < y ? -1 : 1;
+      return rules[i]?.descending ? -order : order;
+    }
+    return 0;
+  });
+  return keyed.map((k) => k.resource);
+}
+
+function sortKey(resource: Resource, code: string): string {
+  if (code === '_id') return resource.id ?? '';
+  if (code === '_lastUpdated') return resource.meta?.lastUpdated ?? '';
+  const param = getSearchParameter(resource.resourceType, code);
+  if (!param?.expression) return '';
+  let values: unknown[];
+  try {
+    values = evalFhirPath(param.expression, resource);
+  } catch {
+    return '';
+  }
+  const first = values[0];
+  if (first === undefined) return '';
+  if (typeof first === 'string') return param.type === 'string' ? normalizeText(first) : first;
+  if (typeof first === 'number') return first.toFixed(10).padStart(30, '0');
+  if (typeof first === 'object' && first !== null) {
+    const o = first as Record<string, unknown>;
+    const v = o.start ?? o.value ?? o.family ?? o.code ?? o.reference ?? stringsOf(o)[0];
+    return typeof v === 'number' ? v.toFixed(10).padStart(30, '0') : normalizeText(String(v ?? ''));
+  }
+  return String(first);
+}
+
+async function includes(ctx: SearchVaultContext, request: SearchRequest, page: Resource[]) {
+  const seen = new Set(page.map((r) => `${r.resourceType}/${r.id}`));
+  const out: BundleEntry[] = [];
+  const add = (resource: Resource | undefined) => {
+    if (!resource) return;
+    const key = `${resource.resourceType}/${resource.id}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ fullUrl: `${ctx.baseUrl}/${key}`, resource, search: { mode: 'include' } });
+  };
+  for (const include of request.include ?? []) {
+    const param = getSearchParameter(include.resourceType, include.searchParam);
+    if (!param?.expression) continue;
+    for (const resource of page.filter((r) => r.resourceType === include.resourceType)) {
+      for (const value of evalFhirPath(param.expression, resource)) {
+        const reference = (value as { reference?: unknown }).reference;
+        if (typeof reference !== 'string') continue;
+        const [type, id] = reference.split('/').slice(-2);
+        if (!type || !id || (include.targetType && include.targetType !== type)) continue;
+        add(await ctx.read(type, id));
+      }
+    }
+  }
+  for (const rev of request.revInclude ?? []) {
+    const references = page.map((r) => `${r.resourceType}/${r.id}`);
+    if (references.length === 0) continue;
+    const found = await findMatches(ctx, {
+      resourceType: rev.resourceType as Resource['resourceType'],
+      filters: [{ code: rev.searchParam, operator: Operator.EQUALS, value: references.join(',') }],
+    });
+    for (const resource of found) add(resource);
+  }
+  return out;
+}
+
+function pageLinks(
+  baseUrl: string,
+  path: string,
+  request: SearchRequest,
+  offset: number,
+  count: number,
+  total: number,
+): BundleLink[] {
+  const at = (o: number) => `${baseUrl}/${path}${formatSearchQuery({ ...request, offset: o, count })}`;
+  const links: BundleLink[] = [{ relation: 'self', url: at(offset) }];
+  if (count > 0) {
+    links.push({ relation: 'first', url: at(0) });
+    if (offset + count < total) links.push({ relation: 'next', url: at(offset + count) });
+    if (offset > 0) links.push({ relation: 'previous', url: at(Math.max(0, offset - count)) });
+  }
+  return links;
+}
