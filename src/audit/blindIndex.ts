@@ -16,7 +16,9 @@ import { AuditKeyError } from './errors.ts';
 export type BlindIndexField = 'patient' | 'agent';
 
 const PURPOSE = 'blind-index';
-const AAD = Buffer.from('medledger.audit-index-key.v1');
+/** Associated data the blind-index key is wrapped with (key rotation re-wraps it). */
+export const BLIND_INDEX_KEY_AAD = Buffer.from('medledger.audit-index-key.v1');
+const AAD = BLIND_INDEX_KEY_AAD;
 
 export function blindIndex(key: Uint8Array, field: BlindIndexField, value: string): Buffer {
   return createHmac('sha256', key).update(`${field}\n${value}`).digest().subarray(0, 16);

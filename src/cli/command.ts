@@ -30,6 +30,11 @@ export interface Command {
   /** Whether it needs the outbox and indexer running while it works. */
   workers: boolean;
   run(ctx: NodeContext, parameters: CommandParameters): Promise<CommandResult>;
+  /**
+   * Runs in the CLI process before any node is opened; a result ends the command there
+   * (work that needs no database, such as checking an exported bundle against the chain).
+   */
+  standalone?(parameters: CommandParameters): Promise<CommandResult | undefined>;
 }
 
 /** Options every command that touches a node's data takes (INTERFACE.md). */

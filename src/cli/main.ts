@@ -54,9 +54,12 @@ async function main(argv: string[]): Promise<number> {
     name: flags.name,
   });
   const parameters = { values: values as Record<string, string | boolean | undefined>, positionals };
-  const socket = config.databaseUrl ? undefined : await findRunningNode(config.dataDir);
+  const standalone = await command.standalone?.(parameters);
+  const socket = standalone || config.databaseUrl ? undefined : await findRunningNode(config.dataDir);
   let result: CommandResult;
-  if (socket) {
+  if (standalone) {
+    result = standalone;
+  } else if (socket) {
     result = await runOnNode(socket, command.name, parameters);
   } else {
     const logger = stderrLogger({ quiet: true });

@@ -5,10 +5,9 @@
  * instead of making another. Old KEKs no wrapped key references any more are retired at the end.
  */
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
-import { dataKeyAad } from '../crypto/sealRecord.ts';
 import type { Db } from '../store/db.ts';
 import { toBuffer } from './toBuffer.ts';
-import { recordIntegrityAlert } from './Vault.ts';
+import { RECORD_WRAPPED_KEYS, type WrappedKeyRow, type WrappedKeyTable } from './wrappedKeyTables.ts';
 
 export interface RotateKeysOptions {
   /** Wrapped keys re-wrapped per transaction. Default 500. */
@@ -27,84 +26,100 @@ export interface RotateKeysResult {
   retired: string[];
 }
 
-interface WrappedKeyRow {
-  seq: string;
-  resource_type: string;
-  resource_id: string;
-  version_id: number;
-  wrapped_key: Uint8Array;
-  kek_id: string;
-}
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
+/**
+ * Re-wraps every data key in `tables` (default: record versions only; the node passes every
+ * module's tables, see {@link WrappedKeyTable}) under a new current KEK, then retires the KEKs
+ * no table references any more.
+ */
 export async function rotateKeys(
   db: Db,
   keyring: Keyring,
-  options: RotateKeysOptions = {},
+  options: RotateKeysOptions & { tables?: readonly WrappedKeyTable[] } = {},
 ): Promise<RotateKeysResult> {
   const chunkSize = options.chunkSize ?? 500;
-  const unfinished = await db.query(
-    'SELECT 1 FROM record_versions WHERE kek_id <> $1 AND wrapped_key IS NOT NULL LIMIT 1',
-    [keyring.current().id],
-  );
-  const newKey = unfinished.length === 0;
+  const tables = options.tables ?? [RECORD_WRAPPED_KEYS];
+  for (const t of tables) {
+    for (const name of [t.table, t.keyColumn, ...t.columns]) {
+      if (!IDENTIFIER.test(name)) throw new RangeError(`not an SQL identifier: ${name}`);
+    }
+  }
+  const newKey = !(await anyUsesOtherThan(db, tables, keyring.current().id));
   const target = newKey ? await keyring.rotate() : keyring.current();
   let rewrapped = 0;
   let failed = 0;
-  let after = '0';
-  for (;;) {
-    const chunk = await db.transaction(async (tx) => {
-      const rows = await tx.query<WrappedKeyRow>(
-        `SELECT seq::text AS seq, resource_type, resource_id, version_id, wrapped_key, kek_id FROM record_versions
-         WHERE kek_id <> $1 AND wrapped_key IS NOT NULL AND seq > $2::bigint ORDER BY record_versions.seq LIMIT $3 FOR UPDATE`,
-        [target.id, after, chunkSize],
-      );
-      const seqs: string[] = [];
-      const wrapped: string[] = [];
-      for (const row of rows) {
-        const version = { resourceType: row.resource_type, id: row.resource_id, versionId: row.version_id };
-        try {
-          const old = await keyring.get(row.kek_id);
-          if (!old) throw new Error('unknown key-encryption key');
-          const dataKey = await old.unwrap(toBuffer(row.wrapped_key), dataKeyAad(version));
-          const rewrappedKey = await target.wrap(dataKey, dataKeyAad(version));
-          dataKey.fill(0);
-          seqs.push(row.seq);
-          wrapped.push(toBuffer(rewrappedKey).toString('hex'));
-        } catch {
-          failed++;
-          await recordIntegrityAlert(
-            tx,
-            row.resource_type,
-            row.resource_id,
-            row.version_id,
-            'rotation-unwrap',
+  for (const t of tables) {
+    let after = t.keyType === 'bigint' ? '-9223372036854775808' : '';
+    for (;;) {
+      const chunk = await db.transaction(async (tx) => {
+        const rows = await tx.query<WrappedKeyRow>(
+          `SELECT ${t.keyColumn}::text AS row_key, wrapped_key, kek_id${t.columns.map((c) => `, ${c}`).join('')}
+           FROM ${t.table}
+           WHERE kek_id <> $1 AND wrapped_key IS NOT NULL AND ${t.keyColumn} > $2::${t.keyType}
+           ORDER BY ${t.table}.${t.keyColumn} LIMIT $3 FOR UPDATE`,
+          [target.id, after, chunkSize],
+        );
+        const keys: string[] = [];
+        const wrapped: string[] = [];
+        for (const row of rows) {
+          try {
+            const old = await keyring.get(row.kek_id);
+            if (!old) throw new Error('unknown key-encryption key');
+            const aad = t.aad(row);
+            const dataKey = await old.unwrap(toBuffer(row.wrapped_key), aad);
+            const rewrappedKey = await target.wrap(dataKey, aad);
+            dataKey.fill(0);
+            keys.push(row.row_key);
+            wrapped.push(toBuffer(rewrappedKey).toString('hex'));
+          } catch {
+            failed++;
+            await t.alert(tx, row);
+          }
+        }
+        if (keys.length > 0) {
+          await tx.query(
+            `UPDATE ${t.table} AS t SET wrapped_key = decode(u.wrapped, 'hex'), kek_id = $3
+             FROM unnest($1::${t.keyType}[], $2::text[]) AS u(row_key, wrapped) WHERE t.${t.keyColumn} = u.row_key`,
+            [keys, wrapped, target.id],
           );
         }
-      }
-      if (seqs.length > 0) {
-        await tx.query(
-          `UPDATE record_versions AS t SET wrapped_key = decode(u.wrapped, 'hex'), kek_id = $3
-           FROM unnest($1::bigint[], $2::text[]) AS u(seq, wrapped) WHERE t.seq = u.seq`,
-          [seqs, wrapped, target.id],
-        );
-      }
-      return { count: rows.length, rewrapped: seqs.length, last: rows[rows.length - 1]?.seq };
-    });
-    if (chunk.count === 0 || chunk.last === undefined) break;
-    after = chunk.last;
-    rewrapped += chunk.rewrapped;
-    await options.afterChunk?.(rewrapped);
+        return { count: rows.length, rewrapped: keys.length, last: rows[rows.length - 1]?.row_key };
+      });
+      if (chunk.count === 0 || chunk.last === undefined) break;
+      after = chunk.last;
+      rewrapped += chunk.rewrapped;
+      await options.afterChunk?.(rewrapped);
+    }
   }
   const retired: string[] = [];
   for (const id of await keyring.ids()) {
     if (id === target.id) continue;
-    const used = await db.query(
-      'SELECT 1 FROM record_versions WHERE kek_id = $1 AND wrapped_key IS NOT NULL LIMIT 1',
-      [id],
-    );
-    if (used.length > 0) continue;
+    if (await anyUses(db, tables, id)) continue;
     await keyring.retire(id);
     retired.push(id);
   }
   return { kekId: target.id, newKey, rewrapped, failed, retired };
+}
+
+async function anyUses(db: Db, tables: readonly WrappedKeyTable[], kekId: string): Promise<boolean> {
+  for (const t of tables) {
+    const rows = await db.query(
+      `SELECT 1 FROM ${t.table} WHERE kek_id = $1 AND wrapped_key IS NOT NULL LIMIT 1`,
+      [kekId],
+    );
+    if (rows.length > 0) return true;
+  }
+  return false;
+}
+
+async function anyUsesOtherThan(db: Db, tables: readonly WrappedKeyTable[], kekId: string): Promise<boolean> {
+  for (const t of tables) {
+    const rows = await db.query(
+      `SELECT 1 FROM ${t.table} WHERE kek_id <> $1 AND wrapped_key IS NOT NULL LIMIT 1`,
+      [kekId],
+    );
+    if (rows.length > 0) return true;
+  }
+  return false;
 }

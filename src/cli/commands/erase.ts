@@ -4,6 +4,7 @@
  * chain stay valid. The erasure itself is recorded.
  */
 import { userInfo } from 'node:os';
+import { auditOperatorAction } from '../auditOperatorAction.ts';
 import type { Command } from '../command.ts';
 import { nodeOptions } from '../command.ts';
 
@@ -28,6 +29,12 @@ export const eraseCommand: Command = {
     const result = await ctx.vault.erase(resourceType, id, {
       erasedBy: `cli:${userInfo().username}`,
       reason,
+    });
+    await auditOperatorAction(ctx, {
+      action: 'D',
+      description: `erasure (crypto-shredding) of ${resourceType}/${id}${reason ? `: ${reason}` : ''}`,
+      resources: result.versionIds.map((v) => `${resourceType}/${id}/_history/${v}`),
+      ...(resourceType === 'Patient' ? { patient: `Patient/${id}` } : {}),
     });
     return { exitCode: 0, json: result, text: `erased ${resourceType}/${id}: ${JSON.stringify(result)}` };
   },

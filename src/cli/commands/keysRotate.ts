@@ -3,7 +3,10 @@
  * data key under it, chunk by chunk, without touching ciphertexts. Interrupted, it is
  * safe to run again: the re-run finishes the job with the same new key.
  */
+import { AUDIT_WRAPPED_KEYS } from '../../audit/auditWrappedKeys.ts';
 import { rotateKeys } from '../../vault/rotateKeys.ts';
+import { RECORD_WRAPPED_KEYS } from '../../vault/wrappedKeyTables.ts';
+import { auditOperatorAction } from '../auditOperatorAction.ts';
 import type { Command } from '../command.ts';
 import { nodeOptions } from '../command.ts';
 
@@ -14,7 +17,14 @@ export const keysRotateCommand: Command = {
   options: nodeOptions,
   workers: false,
   async run(ctx) {
-    const result = await rotateKeys(ctx.db, ctx.keyring);
+    const result = await rotateKeys(ctx.db, ctx.keyring, {
+      tables: [RECORD_WRAPPED_KEYS, ...AUDIT_WRAPPED_KEYS],
+    });
+    await auditOperatorAction(ctx, {
+      action: 'E',
+      description: `key rotation to ${result.kekId}: ${result.rewrapped} data keys re-wrapped, ${result.failed} failed`,
+      outcome: result.failed > 0 ? '4' : '0',
+    });
     const json = { ...result };
     const text = [
       `${result.newKey ? 'new' : 'resumed with'} key-encryption key ${result.kekId}: ${result.rewrapped} data keys re-wrapped`,

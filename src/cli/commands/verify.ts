@@ -19,24 +19,29 @@ export const verifyCommand: Command = {
   usage: 'medledger verify [--json] [--no-keys] [--bundle FILE] [--data-dir DIR] [--rpc-url URL]',
   options: { ...nodeOptions, 'no-keys': { type: 'boolean' }, bundle: { type: 'string' } },
   workers: false,
-  async run(ctx, { values }) {
-    if (typeof values.bundle === 'string') {
-      let bundle: unknown;
-      try {
-        bundle = JSON.parse(await readFile(values.bundle, 'utf8'));
-      } catch (error) {
-        const message = `cannot read ${values.bundle}: ${error instanceof Error ? error.message : String(error)}`;
-        return { exitCode: 2, json: { error: message }, text: message };
-      }
-      const rpcUrl = typeof values['rpc-url'] === 'string' ? values['rpc-url'] : undefined;
-      try {
-        const result = await standaloneReportCheck(bundle, rpcUrl === undefined ? {} : { rpcUrl });
-        return { exitCode: result.ok ? 0 : 1, json: result, text: formatBundleResult(values.bundle, result) };
-      } catch (error) {
-        const message = `could not check ${values.bundle}: ${error instanceof Error ? error.message : String(error)}`;
-        return { exitCode: 2, json: { error: message }, text: message };
-      }
+  // An exported access report is checked against the chain alone: no database, no node.
+  async standalone({ values }) {
+    if (typeof values.bundle !== 'string') return undefined;
+    let bundle: unknown;
+    try {
+      bundle = JSON.parse(await readFile(values.bundle, 'utf8'));
+    } catch (error) {
+      const message = `cannot read ${values.bundle}: ${error instanceof Error ? error.message : String(error)}`;
+      return { exitCode: 2, json: { error: message }, text: message };
     }
+    const rpcUrl = typeof values['rpc-url'] === 'string' ? values['rpc-url'] : undefined;
+    try {
+      const result = await standaloneReportCheck(bundle, rpcUrl === undefined ? {} : { rpcUrl });
+      return { exitCode: result.ok ? 0 : 1, json: result, text: formatBundleResult(values.bundle, result) };
+    } catch (error) {
+      const message = `could not check ${values.bundle}: ${error instanceof Error ? error.message : String(error)}`;
+      return { exitCode: 2, json: { error: message }, text: message };
+    }
+  },
+  async run(ctx, parameters) {
+    const bundleResult = await this.standalone?.(parameters);
+    if (bundleResult) return bundleResult;
+    const { values } = parameters;
     const bar = progressBar(process.stderr);
     try {
       const report = await verifyDatabase({
