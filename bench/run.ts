@@ -7,6 +7,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { auditSection } from './sections/auditSection.ts';
+import { fhirSection } from './sections/fhirSection.ts';
 import { gasSection } from './sections/gasSection.ts';
 import { vaultSection } from './sections/vaultSection.ts';
 
@@ -17,7 +19,7 @@ export interface BenchSection {
   run(): Promise<string>;
 }
 
-const sections: BenchSection[] = [gasSection, vaultSection];
+const sections: BenchSection[] = [gasSection, vaultSection, auditSection, fhirSection];
 
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? sections.filter((s) => wanted.includes(s.name)) : sections;
