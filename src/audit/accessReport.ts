@@ -29,6 +29,8 @@ export interface AccessReportParameters {
   agent?: AuditAgent;
   /** Purpose of the request (audited). Default PATRQT (patient requested). */
   purposeOfUse?: string;
+  /** The caller's access check already appended this request's audit event (the FHIR route). */
+  alreadyAudited?: boolean;
 }
 
 export interface AccessReportBundle {
@@ -81,22 +83,23 @@ export async function accessReport(
     parameters.start === undefined ? undefined : `start=${parameters.start}`,
     parameters.end === undefined ? undefined : `end=${parameters.end}`,
   ].filter((q): q is string => q !== undefined);
-  await ctx.audit.append({
-    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
-    subtype: 'operation',
-    action: 'E',
-    recorded: new Date().toISOString(),
-    outcome: '0',
-    outcomeDesc: `access report of ${entry.length} events`,
-    agent: parameters.agent ?? {},
-    source: { observer: member.toLowerCase() },
-    entity: {
-      patient,
-      resources: [`${patient}/$access-report`],
-      ...(query.length > 0 ? { query: query.join('&') } : {}),
-    },
-    purposeOfUse: parameters.purposeOfUse ?? 'PATRQT',
-  });
+  if (!parameters.alreadyAudited)
+    await ctx.audit.append({
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+      subtype: 'operation',
+      action: 'E',
+      recorded: new Date().toISOString(),
+      outcome: '0',
+      outcomeDesc: `access report of ${entry.length} events`,
+      agent: parameters.agent ?? {},
+      source: { observer: member.toLowerCase() },
+      entity: {
+        patient,
+        resources: [`${patient}/$access-report`],
+        ...(query.length > 0 ? { query: query.join('&') } : {}),
+      },
+      purposeOfUse: parameters.purposeOfUse ?? 'PATRQT',
+    });
   return {
     resourceType: 'Bundle',
     type: 'collection',

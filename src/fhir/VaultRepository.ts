@@ -31,6 +31,7 @@ import { readVersionIn } from './readVersionIn.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
 import { type SearchVaultOptions, searchVault } from './search/searchVault.ts';
 import { writeSearchIndex } from './search/writeSearchIndex.ts';
+import { writeSearchIndexMany } from './search/writeSearchIndexMany.ts';
 import { asOutcomeError } from './toOperationOutcome.ts';
 import { validateFhirResource } from './validateFhirResource.ts';
 
@@ -51,6 +52,16 @@ export class VaultRepository extends FhirRepository<Queryable> {
   #tx: Queryable | undefined;
   /** Current versions read (and verified) earlier in this request, until something is written. */
   readonly #seen = new Map<string, Resource>();
+  /** Versions whose index rows are not yet written (deferIndexWrites): flushed before a search and at commit. */
+  #unindexed: WithId<Resource>[] | undefined;
+
+  /**
+   * Bulk import: index rows of this repository's writes are written together, before the next
+   * search and before the transaction commits (searches never see a stale index).
+   */
+  deferIndexWrites(): void {
+    this.#unindexed ??= [];
+  }
 
   constructor(service: FhirService, guard: ResourceGuard) {
     super();
@@ -70,7 +81,9 @@ export class VaultRepository extends FhirRepository<Queryable> {
       return await this.#service.ctx.db.transaction(async (tx) => {
         this.#tx = tx;
         try {
-          return await callback(tx);
+          const result = await callback(tx);
+          await this.#flushIndex();
+          return result;
         } finally {
           this.#tx = undefined;
         }
@@ -136,6 +149,25 @@ export class VaultRepository extends FhirRepository<Queryable> {
     });
   }
 
+  /**
+   * A conditional update or delete needs search criteria: without them "PUT Location/" (an
+   * entry missing its id) would create a resource and a criteria-less DELETE would match all.
+   * @see https://hl7.org/fhir/R4/http.html#cond-update
+   */
+  override conditionalUpdate<T extends Resource>(
+    resource: T,
+    search: SearchRequest,
+    options?: Parameters<FhirRepository<Queryable>['conditionalUpdate']>[2],
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    requireCriteria(search, 'update');
+    return super.conditionalUpdate(resource, search, options);
+  }
+
+  override conditionalDelete(search: SearchRequest): Promise<void> {
+    requireCriteria(search, 'delete');
+    return super.conditionalDelete(search);
+  }
+
   async patchResource<T extends Resource>(
     resourceType: string,
     id: string,
@@ -160,6 +192,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
     await this.#wrap(async () => {
       const existing = await this.#readOrUndefined(resourceType, id);
       if (existing) await this.#require(existing, 'd', notFound);
+      await this.#flushIndex();
       await this.#write(async (tx) => {
         await this.#service.ctx.vault.deleteIn(tx, resourceType, id);
         await writeSearchIndex(tx, this.#service.key, resourceType, id, undefined);
@@ -218,6 +251,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
     options: SearchVaultOptions = {},
   ): Promise<Bundle<WithId<T>>> {
     return this.#wrap(async () => {
+      await this.#flushIndex();
       const bundle = await searchVault(
         {
           q: this.#q(),
@@ -279,6 +313,11 @@ export class VaultRepository extends FhirRepository<Queryable> {
   }
 
   async #index(tx: Queryable, resource: WithId<Resource>): Promise<void> {
+    if (this.#unindexed && this.#tx) {
+      this.#unindexed.push(resource);
+      if (resource.resourceType === 'Patient') this.#service.forgetPatient(resource.id);
+      return;
+    }
     await writeSearchIndex(tx, this.#service.key, resource.resourceType, resource.id, resource);
     if (resource.resourceType === 'Patient') this.#service.forgetPatient(resource.id);
   }
@@ -287,6 +326,12 @@ export class VaultRepository extends FhirRepository<Queryable> {
     return resolveConditionalReferences(resource, (query) =>
       this.searchResources({ ...parseSearchRequest(query), count: 2 }),
     );
+  }
+
+  async #flushIndex(): Promise<void> {
+    if (!this.#unindexed?.length || !this.#tx) return;
+    const resources = this.#unindexed.splice(0);
+    await writeSearchIndexMany(this.#tx, this.#service.key, resources);
   }
 
   #q(): Queryable {
@@ -362,4 +407,14 @@ function ensurePatientAddress(patient: Resource, address?: string): void {
 
 export function historyBundle(entry: BundleEntry[]): Bundle {
   return { resourceType: 'Bundle', type: 'history', total: entry.length, ...(entry.length ? { entry } : {}) };
+}
+
+function requireCriteria(search: SearchRequest, interaction: 'update' | 'delete'): void {
+  if (search.filters?.length) return;
+  throw new OperationOutcomeError(
+    badRequest(
+      `Conditional ${interaction} needs search criteria; to ${interaction} one resource use ${search.resourceType}/[id]`,
+      `${search.resourceType}.id`,
+    ),
+  );
 }

@@ -6,12 +6,18 @@ import { sharedDataDir } from './testing/sharedData.ts';
 import { startTestNode, type TestNode } from './testing/startTestNode.ts';
 
 /**
- * Official HL7 R4 examples that @medplum/core's validator rejects, each with the reason. They
- * must be rejected with a 400 OperationOutcome (and are therefore not round-tripped).
+ * Official HL7 R4 examples that are genuinely invalid, each with the reason (the HL7 Java
+ * validator reports the same errors). They must be rejected with a 400 OperationOutcome (and
+ * are therefore not round-tripped).
  */
+const FULL_URL_MISMATCH =
+  "a fullUrl that looks like a RESTful URL disagrees with its resource's id (R4 Bundle.entry.fullUrl: it SHALL NOT disagree with Resource.id), so references by fullUrl resolve to the wrong entry";
 const INVALID_PER_VALIDATOR: Record<string, string> = {
   'DiagnosticReport-gingival-mass.json':
     'presentedForm[0].data (a 745 kB PDF) contains a space: not valid base64Binary (RFC 4648 alphabet), so validation rejects it',
+  'Bundle-10bb101f-a121-4264-a920-67be9cb82c74.json': `entry[2] http://acme.com/ehr/fhir/Patient/pat12 holds Patient/pat2: ${FULL_URL_MISMATCH}`,
+  'Bundle-3a0707d3-549e-4467-b8b8-5a2ab3800efe.json': `entry[3] http://acme.com/ehr/fhir/Patient/pat12 holds Patient/pat2: ${FULL_URL_MISMATCH}`,
+  'Bundle-lri-example.json': `entries from 1 on (e.g. .../Observation/lri-gramstain1 holds Observation/gramstain1): ${FULL_URL_MISMATCH}`,
 };
 
 describe('every official HL7 R4 example round-trips through create and read', () => {

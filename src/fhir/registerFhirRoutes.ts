@@ -9,7 +9,9 @@ import type { HttpMethod } from '@medplum/fhir-router';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeContext } from '../node/startNode.ts';
+import { registerAuditRoutes } from './audit/registerAuditRoutes.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
+import { registerConsentRoutes } from './consent/registerConsentRoutes.ts';
 import { decideAccess } from './decideAccess.ts';
 import { FhirService } from './FhirService.ts';
 import { parseFhirBody, sendFhir } from './fhirHttp.ts';
@@ -69,6 +71,11 @@ export async function registerFhirRoutes(
       );
       const handler = (request: FastifyRequest, reply: FastifyReply) =>
         handle(service, options, request, reply);
+      // Chain-derived Consent (and $grant/$revoke); anything else about Consent falls back to `handler`.
+      if (!options.unchecked) {
+        await registerConsentRoutes(scope, service, handler);
+        await registerAuditRoutes(scope, service);
+      }
       for (const method of METHODS) {
         scope.route({ method, url: '/', handler });
         scope.route({ method, url: '/*', handler });

@@ -1,29 +1,54 @@
 /**
- * Validation of every write against the R4 definitions with @medplum/core's validator.
- * Errors become a 400 OperationOutcome whose issues carry the element path in `expression`.
+ * Validation of every write against the R4 definitions: @medplum/core's validator (structure,
+ * cardinality, primitive formats, invariants) plus medledger's extra rules (validation/:
+ * required bindings, per-1, attachment sizes, extension contexts, Bundle rules). Errors become
+ * one 400 OperationOutcome whose issues carry the element path in `expression`.
  * @see https://hl7.org/fhir/R4/validation.html
  */
 import { OperationOutcomeError, validateResource } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { outcome } from './toOperationOutcome.ts';
+import { checkWriteRules } from './validation/checkWriteRules.ts';
 
 const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
+export type ValidateResourceForWriteResult =
+  | { ok: true; resource: Resource }
+  | { ok: false; outcome: OperationOutcome };
+
+/** Throws a 400 OperationOutcomeError listing every error issue, unless the resource is valid. */
 export function validateFhirResource(resource: unknown): asserts resource is Resource {
+  const result = validateResourceForWrite(resource);
+  if (!result.ok) throw new OperationOutcomeError(result.outcome);
+}
+
+/**
+ * The same validation as every FHIR write, as a value: for callers that report per item
+ * (`medledger import`, one NDJSON line at a time) rather than failing the request.
+ */
+export function validateResourceForWrite(resource: unknown): ValidateResourceForWriteResult {
   loadFhirDefinitions();
-  if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) {
-    throw new OperationOutcomeError(outcome(undefined, 'invalid', 'The body is not a FHIR resource'));
-  }
+  if (typeof resource !== 'object' || resource === null || Array.isArray(resource))
+    return { ok: false, outcome: outcome(undefined, 'invalid', 'The body is not a FHIR resource') };
   const candidate = resource as { resourceType?: unknown; id?: unknown };
-  if (typeof candidate.resourceType !== 'string' || candidate.resourceType === '') {
-    throw new OperationOutcomeError(outcome(undefined, 'invalid', 'Missing resourceType', ['resourceType']));
-  }
-  if (candidate.id !== undefined && (typeof candidate.id !== 'string' || !RESOURCE_ID.test(candidate.id))) {
-    throw new OperationOutcomeError(
-      outcome(undefined, 'invalid', 'Invalid resource id', [`${candidate.resourceType}.id`]),
+  if (typeof candidate.resourceType !== 'string' || candidate.resourceType === '')
+    return { ok: false, outcome: outcome(undefined, 'invalid', 'Missing resourceType', ['resourceType']) };
+  if (candidate.id !== undefined && (typeof candidate.id !== 'string' || !RESOURCE_ID.test(candidate.id)))
+    return {
+      ok: false,
+      outcome: outcome(undefined, 'invalid', 'Invalid resource id', [`${candidate.resourceType}.id`]),
+    };
+  const issues: OperationOutcomeIssue[] = [];
+  try {
+    validateResource(resource as Resource); // warnings pass; errors throw with every issue
+  } catch (error) {
+    if (!(error instanceof OperationOutcomeError)) throw error;
+    issues.push(
+      ...(error.outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal'),
     );
   }
-  // Throws an OperationOutcomeError (issues with expression paths) on any error; warnings pass.
-  validateResource(resource as Resource);
+  issues.push(...checkWriteRules(resource));
+  if (issues.length === 0) return { ok: true, resource: resource as Resource };
+  return { ok: false, outcome: { resourceType: 'OperationOutcome', issue: issues } };
 }

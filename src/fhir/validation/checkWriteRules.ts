@@ -1,0 +1,32 @@
+/**
+ * The checks medledger makes on every write beside @medplum/core's validateResource (which
+ * covers structure, cardinality, primitive formats and most invariants): required bindings,
+ * per-1 with FHIRPath date semantics, attachment sizes, extension contexts and Bundle rules.
+ * One schema-aware walk feeds all of them; ValueSet expansions and extension contexts are
+ * loaded once and kept.
+ * @see https://hl7.org/fhir/R4/validation.html
+ */
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { checkAttachmentSize } from './checkAttachmentSize.ts';
+import { checkBundleRules } from './checkBundleRules.ts';
+import { checkExtensionContext } from './checkExtensionContext.ts';
+import { checkPeriodOrder } from './checkPeriodOrder.ts';
+import { checkRequiredBinding } from './checkRequiredBindings.ts';
+import { walkElements } from './walkElements.ts';
+
+const CHECKS = [
+  checkRequiredBinding,
+  checkPeriodOrder,
+  checkAttachmentSize,
+  checkExtensionContext,
+  checkBundleRules,
+];
+
+/** The error issues of a resource under medledger's extra rules (empty when it passes). */
+export function checkWriteRules(resource: unknown): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  walkElements(resource, (visited) => {
+    for (const check of CHECKS) check(visited, issues);
+  });
+  return issues;
+}
