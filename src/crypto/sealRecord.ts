@@ -5,27 +5,25 @@
  * Associated data binds type, id, version and the deleted flag, so ciphertexts cannot be moved
  * between rows or a tombstone passed off as content.
  */
-import { randomBytes } from 'node:crypto';
-import { AES_KEY_BYTES, aesGcmDecrypt, aesGcmEncrypt, GCM_IV_BYTES } from './aesGcm.ts';
 import { canonicalJsonBytes } from './canonicalJson.ts';
-import { DecryptionError } from './DecryptionError.ts';
+import {
+  type EnvelopeAad,
+  type OpenedEnvelope,
+  openEnvelope,
+  SALT_BYTES,
+  type SealedEnvelope,
+  sealEnvelope,
+} from './envelope.ts';
 import type { KeyEncryptionKey } from './KeyEncryptionKey.ts';
-import { ciphertextHash, contentCommitment, type RecordVersionId, recordLeaf } from './recordLeaf.ts';
+import { type RecordVersionId, recordLeaf } from './recordLeaf.ts';
 
-export const SALT_BYTES = 32;
+export { SALT_BYTES };
 
 export interface SealedVersionId extends RecordVersionId {
   deleted: boolean;
 }
 
-export interface SealedRecord {
-  /** AES-GCM ciphertext with its 16-byte tag appended. */
-  ciphertext: Buffer;
-  iv: Buffer;
-  wrappedKey: Uint8Array;
-  kekId: string;
-  contentCommitment: Buffer;
-  ciphertextHash: Buffer;
+export interface SealedRecord extends SealedEnvelope {
   leaf: Buffer;
 }
 
@@ -47,42 +45,22 @@ export async function sealRecord(
   resource: unknown,
   kek: KeyEncryptionKey,
 ): Promise<SealedRecord> {
-  const json = canonicalJsonBytes(resource);
-  const random = randomBytes(AES_KEY_BYTES + GCM_IV_BYTES + SALT_BYTES);
-  const dataKey = random.subarray(0, AES_KEY_BYTES);
-  const iv = Buffer.from(random.subarray(AES_KEY_BYTES, AES_KEY_BYTES + GCM_IV_BYTES));
-  const salt = random.subarray(AES_KEY_BYTES + GCM_IV_BYTES);
-  const ciphertext = aesGcmEncrypt(dataKey, iv, Buffer.concat([salt, json]), contentAad(version));
-  const wrappedKey = await kek.wrap(dataKey, dataKeyAad(version));
-  random.fill(0, 0, AES_KEY_BYTES);
-  const commitment = contentCommitment(salt, json);
-  const cipherHash = ciphertextHash(iv, ciphertext);
-  return {
-    ciphertext,
-    iv,
-    wrappedKey,
-    kekId: kek.id,
-    contentCommitment: commitment,
-    ciphertextHash: cipherHash,
-    leaf: recordLeaf(version, commitment, cipherHash),
-  };
+  const sealed = await sealEnvelope(canonicalJsonBytes(resource), recordAad(version), kek);
+  return { ...sealed, leaf: recordLeaf(version, sealed.contentCommitment, sealed.ciphertextHash) };
 }
 
-export interface OpenedRecord {
-  salt: Buffer;
-  /** The canonical JSON bytes exactly as committed. */
-  canonicalJson: Buffer;
-}
+const recordAad = (version: SealedVersionId): EnvelopeAad => ({
+  content: contentAad(version),
+  dataKey: dataKeyAad(version),
+});
+
+export type OpenedRecord = OpenedEnvelope;
 
 /** Unwraps the data key and decrypts; every failure is the one generic {@link DecryptionError}. */
-export async function openRecord(
+export function openRecord(
   version: SealedVersionId,
   sealed: { ciphertext: Uint8Array; iv: Uint8Array; wrappedKey: Uint8Array },
   kek: KeyEncryptionKey,
 ): Promise<OpenedRecord> {
-  const dataKey = await kek.unwrap(sealed.wrappedKey, dataKeyAad(version));
-  const plaintext = aesGcmDecrypt(dataKey, sealed.iv, sealed.ciphertext, contentAad(version));
-  dataKey.fill(0);
-  if (plaintext.length < SALT_BYTES) throw new DecryptionError();
-  return { salt: plaintext.subarray(0, SALT_BYTES), canonicalJson: plaintext.subarray(SALT_BYTES) };
+  return openEnvelope(sealed, recordAad(version), kek);
 }
