@@ -35,6 +35,11 @@ export interface Command {
    * (work that needs no database, such as checking an exported bundle against the chain).
    */
   standalone?(parameters: CommandParameters): Promise<CommandResult | undefined>;
+  /**
+   * Runs in the CLI process first, before the command runs here or is routed to a running node:
+   * e.g. makes file paths absolute against the CLI's working directory.
+   */
+  prepare?(parameters: CommandParameters): CommandParameters;
 }
 
 /** Options every command that touches a node's data takes (INTERFACE.md). */

@@ -53,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
     'rpc-url': flags['rpc-url'],
     name: flags.name,
   });
-  const parameters = { values: values as Record<string, string | boolean | undefined>, positionals };
+  const parsed = { values: values as Record<string, string | boolean | undefined>, positionals };
+  const parameters = command.prepare ? command.prepare(parsed) : parsed;
   const standalone = await command.standalone?.(parameters);
   const socket = standalone || config.databaseUrl ? undefined : await findRunningNode(config.dataDir);
   let result: CommandResult;

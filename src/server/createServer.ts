@@ -5,6 +5,7 @@
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
+import { registerClaimRoute } from '../ehr/registerClaimRoute.ts';
 import { registerFhirRoutes } from '../fhir/registerFhirRoutes.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { readiness } from './readiness.ts';
@@ -17,6 +18,7 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
     return reply.code(report.ready ? 200 : 503).send(report);
   });
   await registerAuthRoutes(app, ctx);
-  await registerFhirRoutes(app, ctx);
+  const fhir = await registerFhirRoutes(app, ctx);
+  await registerClaimRoute(app, fhir);
   return app;
 }

@@ -4,6 +4,7 @@ import { chainDeployCommand } from './chainDeploy.ts';
 import { chainStatusCommand } from './chainStatus.ts';
 import { clientCreateCommand } from './clientCreate.ts';
 import { eraseCommand } from './erase.ts';
+import { importCommand } from './import.ts';
 import { keysRotateCommand } from './keysRotate.ts';
 import { userCreateCommand } from './userCreate.ts';
 import { verifyCommand } from './verify.ts';
@@ -15,6 +16,7 @@ export const commands: readonly Command[] = [
   eraseCommand,
   clientCreateCommand,
   userCreateCommand,
+  importCommand,
   verifyCommand,
 ];
 
