@@ -10,6 +10,7 @@ import { cpus, totalmem } from 'node:os';
 import { auditSection } from './sections/auditSection.ts';
 import { fhirSection } from './sections/fhirSection.ts';
 import { gasSection } from './sections/gasSection.ts';
+import { importSection } from './sections/importSection.ts';
 import { vaultSection } from './sections/vaultSection.ts';
 
 export interface BenchSection {
@@ -19,7 +20,7 @@ export interface BenchSection {
   run(): Promise<string>;
 }
 
-const sections: BenchSection[] = [gasSection, vaultSection, auditSection, fhirSection];
+const sections: BenchSection[] = [gasSection, vaultSection, auditSection, fhirSection, importSection];
 
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? sections.filter((s) => wanted.includes(s.name)) : sections;
