@@ -8,6 +8,7 @@ import { type Address, type Hex, type Log, type PublicClient, parseEventLogs } f
 import type { Db, Queryable } from '../../store/db.ts';
 import type { ContractAddresses } from '../contractAddresses.ts';
 import { anchorsAbi, consentAbi, registryAbi } from '../generated/contracts.ts';
+import { PollingLoop } from '../PollingLoop.ts';
 import { ConsentCache } from './ConsentCache.ts';
 
 export interface ChainIndexerOptions {
@@ -35,14 +36,12 @@ export class ChainIndexer {
   readonly consent = new ConsentCache();
   readonly #options: ChainIndexerOptions;
   #status: IndexerStatus = { block: -1n, head: -1n, polledAt: 0 };
-  #stopped = true;
-  #running: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #wake: (() => void) | undefined;
+  readonly #loop: PollingLoop;
   #listeners = new Set<() => void>();
 
   constructor(options: ChainIndexerOptions) {
     this.#options = options;
+    this.#loop = new PollingLoop(() => this.poll(), options.pollIntervalMs ?? 100, options.onError);
   }
 
   get status(): IndexerStatus {
@@ -61,16 +60,11 @@ export class ChainIndexer {
   }
 
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#running = this.#loop();
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wake?.();
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** Resolves once the indexer has applied `block` (e.g. the block a write was mined in). */
@@ -78,7 +72,7 @@ export class ChainIndexer {
     const deadline = Date.now() + timeoutMs;
     while (this.#status.block < block) {
       if (Date.now() > deadline) throw new Error(`indexer did not reach block ${block} in ${timeoutMs} ms`);
-      this.#wake?.();
+      this.#loop.wake();
       await new Promise<void>((resolve) => {
         const done = () => {
           this.#listeners.delete(done);
@@ -86,20 +80,6 @@ export class ChainIndexer {
         };
         this.#listeners.add(done);
         setTimeout(done, 50);
-      });
-    }
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        await this.poll();
-      } catch (error) {
-        this.#options.onError?.(error);
-      }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        this.#timer = setTimeout(resolve, this.#options.pollIntervalMs ?? 100);
       });
     }
   }

@@ -26,6 +26,7 @@ import {
 import type { Db } from '../../store/db.ts';
 import type { ContractAddresses } from '../contractAddresses.ts';
 import { contractFor } from '../contractFor.ts';
+import { PollingLoop } from '../PollingLoop.ts';
 import type { OutboxContract } from './enqueueChainWrite.ts';
 
 export type OutboxCrashPoint = 'after-sign' | 'after-broadcast';
@@ -54,46 +55,24 @@ interface OutboxRow {
 
 export class OutboxWorker {
   readonly #options: OutboxWorkerOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = true;
-  #wake: (() => void) | undefined;
+  readonly #loop: PollingLoop;
 
   constructor(options: OutboxWorkerOptions) {
     this.#options = options;
+    this.#loop = new PollingLoop(() => this.processNext(), options.pollIntervalMs ?? 200, options.onError);
   }
 
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#running = this.#loop();
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wake?.();
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** Asks the worker to look at the outbox now rather than at the next poll. */
   notify(): void {
-    this.#wake?.();
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        const worked = await this.processNext();
-        if (worked) continue;
-      } catch (error) {
-        this.#options.onError?.(error);
-      }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        this.#timer = setTimeout(resolve, this.#options.pollIntervalMs ?? 200);
-      });
-    }
+    this.#loop.wake();
   }
 
   /** Drives the oldest open entry to a final state. Returns false when there was none. */

@@ -1,0 +1,57 @@
+/**
+ * A background loop that runs a step, then sleeps until the next poll or until woken
+ * (`wake()`), and stops cleanly: `stop()` resolves once the running step has finished.
+ * A step that reports it did work runs again at once; failures go to `onError` and the
+ * loop carries on at the next poll.
+ */
+export class PollingLoop {
+  readonly #step: () => Promise<boolean | undefined | void>;
+  readonly #intervalMs: number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  #wake: (() => void) | undefined;
+
+  constructor(
+    step: () => Promise<boolean | undefined | void>,
+    intervalMs: number,
+    onError?: (error: unknown) => void,
+  ) {
+    this.#step = step;
+    this.#intervalMs = intervalMs;
+    this.#onError = onError;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#running = this.#loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.wake();
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** Runs the next step now rather than at the next poll. */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        if (await this.#step()) continue;
+      } catch (error) {
+        this.#onError?.(error);
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#timer = setTimeout(resolve, this.#intervalMs);
+      });
+    }
+  }
+}
