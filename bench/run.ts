@@ -3,9 +3,10 @@
  * machine, the command and the date. Each figure stands next to a baseline measured
  * in the same run, as a ratio, because the machine is shared and noisy.
  *   npm run bench                 # all sections
- *   npm run bench -- gas vault    # only these
+ *   npm run bench -- gas vault    # only these: their sections in BENCHMARKS.md are replaced,
+ *                                 # the others are kept (each section says when it was measured)
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { auditSection } from './sections/auditSection.ts';
 import { fhirSection } from './sections/fhirSection.ts';
@@ -25,22 +26,39 @@ const sections: BenchSection[] = [gasSection, vaultSection, auditSection, fhirSe
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? sections.filter((s) => wanted.includes(s.name)) : sections;
 const started = new Date();
-const parts: string[] = [];
+const measured: { title: string; text: string }[] = [];
 for (const section of selected) {
   process.stderr.write(`bench: ${section.title}...\n`);
   const t0 = performance.now();
   const body = await section.run();
   process.stderr.write(`bench: ${section.title} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  parts.push(`## ${section.title}\n\n${body.trim()}\n`);
+  const command = `npm run bench -- ${section.name}`;
+  const when = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${wanted.length > 0 ? command : 'npm run bench'}\`._`;
+  measured.push({ title: section.title, text: `## ${section.title}\n\n${when}\n\n${body.trim()}\n` });
 }
-const command = `npm run bench${wanted.length > 0 ? ` -- ${wanted.join(' ')}` : ''}`;
+const previous = wanted.length > 0 ? await readFile('BENCHMARKS.md', 'utf8').catch(() => '') : '';
+const parts = sections.flatMap((section) => {
+  const fresh = measured.find((m) => m.title === section.title);
+  if (fresh) return [fresh.text];
+  const kept = previousSection(previous, section.title);
+  return kept ? [kept] : [];
+});
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const document = `# Benchmarks
 
-Produced by \`${command}\` on ${started.toISOString().slice(0, 10)}.
+Produced by \`npm run bench\` (all sections) or \`npm run bench -- NAME...\` (those sections; the
+others kept from their last run, each dated). Last run ${started.toISOString().slice(0, 10)}.
 Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}.
 The machine is shared and noisy: compare the ratios, each against a baseline measured in the same run.
 
 ${parts.join('\n')}`;
 await writeFile('BENCHMARKS.md', document);
 process.stdout.write(document);
+
+/** A section of an earlier BENCHMARKS.md, from its heading to the next `## `. */
+function previousSection(markdown: string, title: string): string | undefined {
+  const start = markdown.indexOf(`## ${title}\n`);
+  if (start < 0) return undefined;
+  const next = markdown.indexOf('\n## ', start + 3);
+  return `${markdown.slice(start, next < 0 ? undefined : next).trim()}\n`;
+}
