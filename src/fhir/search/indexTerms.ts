@@ -16,8 +16,13 @@ import {
 } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 
-/** Longest string prefix kept; longer query values are looked up by their first this-many characters. */
-export const MAX_PREFIX = 12;
+/**
+ * The string prefix lengths kept in the index. A query value is looked up by its longest prefix
+ * of one of these lengths (`stringQueryTerm`) and then matched exactly on the decrypted
+ * candidates, so fewer lengths cost candidate reads, not correctness: four rows per word instead
+ * of twelve made the index (and import) about twice as cheap.
+ */
+export const PREFIX_LENGTHS = [1, 3, 6, 12] as const;
 const INDEXED_TYPES = new Set(['token', 'reference', 'uri', 'string']);
 
 export interface IndexTerm {
@@ -47,6 +52,7 @@ export function indexTerms(resource: Resource & { id: string }): IndexTerm[] {
   add('_id', idTerm(resource.id));
   for (const param of Object.values(getSearchParameters(resource.resourceType) ?? {})) {
     if (param.code === '_id' || !isIndexed(param) || !param.expression) continue;
+    if (indexCodeOf(resource.resourceType, param.code as string) !== param.code) continue; // shares another's rows
     const code = param.code as string;
     let values: ReturnType<typeof evalFhirPathTyped>;
     try {
@@ -101,18 +107,32 @@ export function localReference(reference: string): string {
   return match?.[1] ?? withoutHistory;
 }
 
-/** Prefixes (1..MAX_PREFIX chars) of the whole normalized string and of each of its words. */
+/**
+ * The index code a parameter's terms are stored under. `phonetic` (Patient, Practitioner,
+ * Person, RelatedPerson) has the same FHIRPath as `name` in R4 and medledger matches it like
+ * `name`, so it is looked up in `name`'s rows rather than writing every name twice.
+ */
+export function indexCodeOf(resourceType: string, code: string): string {
+  if (code !== 'phonetic') return code;
+  const params = getSearchParameters(resourceType) ?? {};
+  const phonetic = params.phonetic?.expression;
+  return phonetic && phonetic === params.name?.expression ? 'name' : code;
+}
+
+/** Prefixes (of the `PREFIX_LENGTHS`) of the whole normalized string and of each of its words. */
 export function stringTerms(value: string): string[] {
   const normalized = normalizeText(value);
   const starts = [normalized, ...normalized.split(/[\s,.;:()\-/]+/).filter(Boolean)];
   const terms = new Set<string>();
   for (const start of starts) {
-    for (let n = 1; n <= Math.min(MAX_PREFIX, start.length); n++) terms.add(`str:${start.slice(0, n)}`);
+    for (const n of PREFIX_LENGTHS) if (n <= start.length) terms.add(`str:${start.slice(0, n)}`);
   }
   return [...terms];
 }
 
-/** The one term a string query value is looked up by. */
+/** The one term a string query value is looked up by: its longest indexed prefix. */
 export function stringQueryTerm(value: string): string {
-  return `str:${normalizeText(value).slice(0, MAX_PREFIX)}`;
+  const normalized = normalizeText(value);
+  const length = PREFIX_LENGTHS.filter((n) => n <= normalized.length).at(-1) ?? 0;
+  return `str:${normalized.slice(0, length)}`;
 }

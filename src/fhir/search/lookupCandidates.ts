@@ -7,6 +7,7 @@ import { type Filter, getSearchParameter, Operator } from '@medplum/core';
 import type { Queryable } from '../../store/db.ts';
 import {
   idTerm,
+  indexCodeOf,
   isIndexed,
   localReference,
   referenceTerms,
@@ -29,7 +30,7 @@ export async function lookupCandidates(
   for (const filter of filters) {
     const terms = filterTerms(resourceType, filter);
     if (!terms) continue;
-    const ids = await idsWithAny(q, key, resourceType, filter.code, terms);
+    const ids = await idsWithAny(q, key, resourceType, indexCodeOf(resourceType, filter.code), terms);
     result = result ? new Set([...result].filter((id) => ids.has(id))) : ids;
     if (result.size === 0) break;
   }

@@ -78,6 +78,19 @@ describe('search over the blind index, matched on decrypted candidates', () => {
     expect((await search('Patient?family:exact=muller')).total).toBe(0);
   });
 
+  it('string: query lengths between the indexed prefix lengths, and phonetic over name rows', async () => {
+    // Indexed prefixes are 1, 3, 6 and 12 characters; 2, 4, 5 and 7+ are narrowed exactly.
+    expect(matchIds(await search('Patient?family=mu')).sort()).toEqual([ids.ana, ids.ben].sort());
+    expect(matchIds(await search('Patient?family=mull')).sort()).toEqual([ids.ana, ids.ben].sort()); // müller, mullins
+    expect(matchIds(await search('Patient?family=mulle'))).toEqual([ids.ana]);
+    expect(matchIds(await search('Patient?family=mulli'))).toEqual([ids.ben]);
+    expect(matchIds(await search('Patient?family=mullins'))).toEqual([ids.ben]);
+    expect((await search('Patient?family=mullinsx')).total).toBe(0);
+    expect(matchIds(await search('Patient?name=ana'))).toEqual([ids.ana]);
+    expect(matchIds(await search('Patient?phonetic=ben'))).toEqual([ids.ben]);
+    expect((await search('Patient?phonetic=zed')).total).toBe(0);
+  });
+
   it('date with prefixes, quantity, reference and _id', async () => {
     expect(matchIds(await search('Patient?birthdate=ge1990'))).toEqual([ids.ben]);
     expect(matchIds(await search('Patient?birthdate=lt1990-01-01'))).toEqual([ids.ana]);
