@@ -3,9 +3,13 @@ import type { Command } from '../command.ts';
 import { chainDeployCommand } from './chainDeploy.ts';
 import { chainStatusCommand } from './chainStatus.ts';
 import { clientCreateCommand } from './clientCreate.ts';
+import { consortiumInitCommand } from './consortiumInit.ts';
 import { eraseCommand } from './erase.ts';
 import { importCommand } from './import.ts';
 import { keysRotateCommand } from './keysRotate.ts';
+import { memberListCommand } from './memberList.ts';
+import { memberProposeAdmitCommand, memberProposeRemoveCommand } from './memberPropose.ts';
+import { memberVoteCommand } from './memberVote.ts';
 import { userCreateCommand } from './userCreate.ts';
 import { verifyCommand } from './verify.ts';
 
@@ -18,6 +22,11 @@ export const commands: readonly Command[] = [
   userCreateCommand,
   importCommand,
   verifyCommand,
+  consortiumInitCommand,
+  memberProposeAdmitCommand,
+  memberProposeRemoveCommand,
+  memberVoteCommand,
+  memberListCommand,
 ];
 
 export function findCommand(words: readonly string[]): Command | undefined {
