@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/MedledgerError.ts';
+import type { ValidationPolicy } from '../fhir/validation/ValidationPolicy.ts';
 
 export interface Config {
   /** Where PGlite, anvil state, keys and contract addresses live. */
@@ -29,10 +30,19 @@ export interface Config {
   confirmations: number;
   /** Key-encryption key supplied by configuration (base64, 32 bytes); unset = keyring file in the data dir. */
   kek: string | undefined;
+  /** HTTPS certificate chain and key (PEM files); undefined = plain HTTP. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** FHIR API requests per minute per client (token client id, else IP); 0 = no limit. */
+  rateLimitPerMinute: number;
+  /** What writes may carry beyond R4's rules (unknown extensions, example URLs): `validation/ValidationPolicy.ts`. */
+  validation: ValidationPolicy;
 }
 
 export type ConfigFlags = Partial<
-  Record<'data-dir' | 'port' | 'host' | 'database-url' | 'rpc-url' | 'name', string | undefined>
+  Record<
+    'data-dir' | 'port' | 'host' | 'database-url' | 'rpc-url' | 'name' | 'tls-cert' | 'tls-key',
+    string | undefined
+  >
 >;
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -48,6 +58,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
   if (rpcUrl !== undefined && !/^(https?|wss?):\/\//.test(rpcUrl)) {
     throw new ConfigError('MEDLEDGER_RPC_URL / --rpc-url must be an http(s):// or ws(s):// JSON-RPC URL');
   }
+  const tlsCert = flags['tls-cert'] ?? env.MEDLEDGER_TLS_CERT;
+  const tlsKey = flags['tls-key'] ?? env.MEDLEDGER_TLS_KEY;
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) {
+    throw new ConfigError('TLS needs both --tls-cert / MEDLEDGER_TLS_CERT and --tls-key / MEDLEDGER_TLS_KEY');
+  }
+  const tls = tlsCert && tlsKey ? { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } : undefined;
   return {
     dataDir: resolve(flags['data-dir'] ?? env.MEDLEDGER_DATA_DIR ?? './.medledger'),
     port,
@@ -55,7 +71,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
     databaseUrl: databaseUrl || undefined,
     rpcUrl: rpcUrl || undefined,
     institutionName: flags.name ?? env.MEDLEDGER_NAME ?? 'medledger node',
-    publicUrl: env.MEDLEDGER_PUBLIC_URL ?? `http://${host}:${port}`,
+    publicUrl: env.MEDLEDGER_PUBLIC_URL ?? `${tls ? 'https' : 'http'}://${host}:${port}`,
     anchoring: {
       maxLeaves: parseInteger(
         'MEDLEDGER_BATCH_MAX_LEAVES',
@@ -72,7 +88,24 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
     },
     confirmations: parseInteger('MEDLEDGER_CONFIRMATIONS', env.MEDLEDGER_CONFIRMATIONS ?? '1', 1, 64),
     kek: env.MEDLEDGER_KEK || undefined,
+    tls,
+    rateLimitPerMinute: parseInteger(
+      'MEDLEDGER_RATE_LIMIT_PER_MINUTE',
+      env.MEDLEDGER_RATE_LIMIT_PER_MINUTE ?? '60000',
+      0,
+      100_000_000,
+    ),
+    validation: {
+      unknownExtensions: parsePolicy('MEDLEDGER_UNKNOWN_EXTENSIONS', env.MEDLEDGER_UNKNOWN_EXTENSIONS),
+      exampleUrls: parsePolicy('MEDLEDGER_EXAMPLE_URLS', env.MEDLEDGER_EXAMPLE_URLS),
+    },
   };
+}
+
+function parsePolicy(name: string, value: string | undefined): 'accept' | 'reject' {
+  if (value === undefined || value === '' || value === 'accept') return 'accept';
+  if (value === 'reject') return 'reject';
+  throw new ConfigError(`${name} must be "accept" or "reject" (got "${value}")`);
 }
 
 function parseInteger(name: string, value: string, min: number, max: number): number {

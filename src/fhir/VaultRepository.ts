@@ -103,7 +103,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
       if (!options?.assignedId) delete input.id;
       await this.#resolveReferences(input);
       if (input.resourceType === 'Patient') ensurePatientAddress(input);
-      validateFhirResource(input);
+      validateFhirResource(input, this.#service.ctx.config.validation);
       await this.#require(input, 'c', forbidden);
       return (await this.#write(async (tx) => {
         const { vault } = this.#service.ctx;
@@ -130,7 +130,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
           if (address) ensurePatientAddress(input, address);
         }
       } else if (input.resourceType === 'Patient') ensurePatientAddress(input);
-      validateFhirResource(input);
+      validateFhirResource(input, this.#service.ctx.config.validation);
       await this.#require(input, existing ? 'u' : 'c', forbidden);
       const ifMatch = options?.ifMatch === undefined ? undefined : Number(options.ifMatch);
       if (ifMatch !== undefined && (!Number.isInteger(ifMatch) || !existing))

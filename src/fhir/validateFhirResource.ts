@@ -10,6 +10,7 @@ import type { OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { outcome } from './toOperationOutcome.ts';
 import { checkWriteRules } from './validation/checkWriteRules.ts';
+import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './validation/ValidationPolicy.ts';
 
 const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -18,8 +19,11 @@ export type ValidateResourceForWriteResult =
   | { ok: false; outcome: OperationOutcome };
 
 /** Throws a 400 OperationOutcomeError listing every error issue, unless the resource is valid. */
-export function validateFhirResource(resource: unknown): asserts resource is Resource {
-  const result = validateResourceForWrite(resource);
+export function validateFhirResource(
+  resource: unknown,
+  policy: ValidationPolicy = DEFAULT_VALIDATION_POLICY,
+): asserts resource is Resource {
+  const result = validateResourceForWrite(resource, policy);
   if (!result.ok) throw new OperationOutcomeError(result.outcome);
 }
 
@@ -27,7 +31,10 @@ export function validateFhirResource(resource: unknown): asserts resource is Res
  * The same validation as every FHIR write, as a value: for callers that report per item
  * (`medledger import`, one NDJSON line at a time) rather than failing the request.
  */
-export function validateResourceForWrite(resource: unknown): ValidateResourceForWriteResult {
+export function validateResourceForWrite(
+  resource: unknown,
+  policy: ValidationPolicy = DEFAULT_VALIDATION_POLICY,
+): ValidateResourceForWriteResult {
   loadFhirDefinitions();
   if (typeof resource !== 'object' || resource === null || Array.isArray(resource))
     return { ok: false, outcome: outcome(undefined, 'invalid', 'The body is not a FHIR resource') };
@@ -48,7 +55,7 @@ export function validateResourceForWrite(resource: unknown): ValidateResourceFor
       ...(error.outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal'),
     );
   }
-  issues.push(...checkWriteRules(resource));
+  issues.push(...checkWriteRules(resource, policy));
   if (issues.length === 0) return { ok: true, resource: resource as Resource };
   return { ok: false, outcome: { resourceType: 'OperationOutcome', issue: issues } };
 }

@@ -48,6 +48,8 @@ const now = () => Math.floor(Date.now() / 1000);
 export interface StartTestNodeOptions {
   /** Registers more routes before the app listens (the bench's unchecked baseline). */
   extraRoutes?: (app: FastifyInstance, node: RunningNode) => Promise<void>;
+  /** More configuration, as environment variables (`MEDLEDGER_UNKNOWN_EXTENSIONS: 'reject'`). */
+  env?: Record<string, string>;
 }
 
 export async function startTestNode(options: StartTestNodeOptions = {}): Promise<TestNode> {
@@ -55,7 +57,7 @@ export async function startTestNode(options: StartTestNodeOptions = {}): Promise
   const port = await freePort();
   const config = loadConfig(
     { 'data-dir': dataDir, port: String(port), host: '127.0.0.1' },
-    { MEDLEDGER_BATCH_MAX_DELAY_MS: '200' },
+    { MEDLEDGER_BATCH_MAX_DELAY_MS: '200', ...options.env },
   );
   const node = await startNode({ config, logger: stderrLogger({ quiet: true }) });
   let app: FastifyInstance;

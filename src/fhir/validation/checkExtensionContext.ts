@@ -51,6 +51,11 @@ function elementContexts(
   return paths;
 }
 
+/** Whether R4 itself defines an extension with this URL (extension-definitions.json). */
+export function isKnownExtension(url: string): boolean {
+  return load().has(url);
+}
+
 export function checkExtensionContext(visited: VisitedElement, issues: OperationOutcomeIssue[]): void {
   if (visited.extensions.length === 0) return;
   const registry = load();

@@ -11,7 +11,9 @@ import { checkAttachmentSize } from './checkAttachmentSize.ts';
 import { checkBundleRules } from './checkBundleRules.ts';
 import { checkExtensionContext } from './checkExtensionContext.ts';
 import { checkPeriodOrder } from './checkPeriodOrder.ts';
+import { checkPolicyRules } from './checkPolicyRules.ts';
 import { checkRequiredBinding } from './checkRequiredBindings.ts';
+import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './ValidationPolicy.ts';
 import { walkElements } from './walkElements.ts';
 
 const CHECKS = [
@@ -23,10 +25,15 @@ const CHECKS = [
 ];
 
 /** The error issues of a resource under medledger's extra rules (empty when it passes). */
-export function checkWriteRules(resource: unknown): OperationOutcomeIssue[] {
+export function checkWriteRules(
+  resource: unknown,
+  policy: ValidationPolicy = DEFAULT_VALIDATION_POLICY,
+): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
+  const strict = policy.unknownExtensions === 'reject' || policy.exampleUrls === 'reject';
   walkElements(resource, (visited) => {
     for (const check of CHECKS) check(visited, issues);
+    if (strict) checkPolicyRules(visited, issues, policy);
   });
   return issues;
 }
