@@ -10,6 +10,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeContext } from '../node/startNode.ts';
 import { registerAuditRoutes } from './audit/registerAuditRoutes.ts';
+import { registerBulkExportRoutes } from './bulk/registerBulkExportRoutes.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
 import { registerConsentRoutes } from './consent/registerConsentRoutes.ts';
 import { decideAccess } from './decideAccess.ts';
@@ -75,6 +76,7 @@ export async function registerFhirRoutes(
       if (!options.unchecked) {
         await registerConsentRoutes(scope, service, handler);
         await registerAuditRoutes(scope, service);
+        await registerBulkExportRoutes(scope, service);
       }
       for (const method of METHODS) {
         scope.route({ method, url: '/', handler });
