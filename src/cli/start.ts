@@ -6,13 +6,14 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.ts';
 import { stderrLogger } from '../node/logger.ts';
 import { startNode } from '../node/startNode.ts';
+import { buildWebAppIfMissing } from '../portal/buildWebApp.ts';
 import { createServer } from '../server/createServer.ts';
 import { serveAdminSocket } from './adminSocket.ts';
 
 export const startUsage = {
   summary: 'run a node (embedded chain and database unless configured otherwise)',
   usage:
-    'medledger start [--data-dir DIR] [--port N] [--host H] [--database-url URL] [--rpc-url URL] [--name INSTITUTION]',
+    'medledger start [--data-dir DIR] [--port N] [--host H] [--database-url URL] [--rpc-url URL] [--name INSTITUTION] [--tls-cert FILE --tls-key FILE]',
 };
 
 export async function runStart(argv: string[]): Promise<number> {
@@ -25,6 +26,8 @@ export async function runStart(argv: string[]): Promise<number> {
       'database-url': { type: 'string' },
       'rpc-url': { type: 'string' },
       name: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -49,8 +52,10 @@ export async function runStart(argv: string[]): Promise<number> {
   logger.info(
     `database: ${config.databaseUrl ? 'PostgreSQL server' : 'embedded PGlite'}; node account ${node.identity.account.address}`,
   );
+  void buildWebAppIfMissing(logger);
+  const scheme = config.tls ? 'https' : 'http';
   logger.info(
-    `medledger listening on http://${config.host}:${port} (FHIR base http://${config.host}:${port}/fhir)`,
+    `medledger listening on ${scheme}://${config.host}:${port} (FHIR base ${scheme}://${config.host}:${port}/fhir)`,
   );
 
   await new Promise<void>((resolve) => {

@@ -177,7 +177,13 @@ export class VaultRepository extends FhirRepository<Queryable> {
       const current = await this.readResource<T>(resourceType, id);
       const versionId = current.meta?.versionId;
       const patched = structuredClone(current) as Resource;
-      const errors = applyPatch(patched, patch).filter(Boolean);
+      let errors: ReturnType<typeof applyPatch>;
+      try {
+        errors = applyPatch(patched, patch).filter(Boolean);
+      } catch (error) {
+        // rfc6902 throws (rather than reports) on a malformed operation, e.g. a path without '/'.
+        throw new OperationOutcomeError(badRequest(`Invalid JSON Patch: ${(error as Error).message}`));
+      }
       if (errors.length > 0)
         throw new OperationOutcomeError(
           badRequest(errors.map((e) => e?.message ?? 'patch failed').join('; ')),

@@ -6,19 +6,46 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
 import { registerClaimRoute } from '../ehr/registerClaimRoute.ts';
+import { registerExchangeRoutes } from '../exchange/registerExchangeRoutes.ts';
 import { registerFhirRoutes } from '../fhir/registerFhirRoutes.ts';
 import type { NodeContext } from '../node/startNode.ts';
+import { registerPortal } from '../portal/registerPortal.ts';
 import { readiness } from './readiness.ts';
+import { registerApiRateLimit } from './security/apiRateLimit.ts';
+import { limitBodyDepth } from './security/bodyDepthLimit.ts';
+import { noStoreByDefault } from './security/noStore.ts';
+import {
+  answerErrorsWithOutcomes,
+  clientErrorOutcome,
+  frameworkErrorOutcome,
+} from './security/outcomeErrors.ts';
+import { tlsServerOptions } from './security/tlsOptions.ts';
 
 export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
+  const https = ctx.config.tls ? { https: tlsServerOptions(ctx.config.tls) } : {};
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024 * 1024,
+    frameworkErrors: frameworkErrorOutcome,
+    clientErrorHandler: clientErrorOutcome,
+    ...https,
+  }) as unknown as FastifyInstance;
   await app.register(helmet, { contentSecurityPolicy: false });
+  noStoreByDefault(app);
+  answerErrorsWithOutcomes(app, ctx.logger);
   app.get('/healthz', async (_request, reply) => {
     const report = await readiness(ctx);
     return reply.code(report.ready ? 200 : 503).send(report);
   });
   await registerAuthRoutes(app, ctx);
-  const fhir = await registerFhirRoutes(app, ctx);
-  await registerClaimRoute(app, fhir);
+  // The FHIR API (and $claim) in one scope, rate-limited per client; the auth routes keep their own limit.
+  await app.register(async (api) => {
+    await registerApiRateLimit(api, ctx, { perMinute: ctx.config.rateLimitPerMinute });
+    limitBodyDepth(api);
+    const fhir = await registerFhirRoutes(api, ctx);
+    await registerClaimRoute(api, fhir);
+    await registerPortal(api, fhir);
+    await registerExchangeRoutes(api, fhir);
+  });
   return app;
 }

@@ -17,8 +17,12 @@ export type ParameterValues = ReadonlyMap<string, readonly string[]>;
 export function parameterValues(body: unknown): ParameterValues {
   if (!isParameters(body)) throw invalid('body', 'the body must be a Parameters resource');
   const values = new Map<string, string[]>();
+  if (body.parameter !== undefined && !Array.isArray(body.parameter))
+    throw invalid('parameter', 'Parameters.parameter must be an array');
   for (const p of body.parameter ?? []) {
-    if (!p.name) continue;
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      throw invalid('parameter', 'each Parameters.parameter must be an object');
+    if (typeof p.name !== 'string' || !p.name) continue;
     const value = scalar(p);
     if (value === undefined) throw invalid(p.name, `parameter ${p.name} has no value`);
     values.set(p.name, [...(values.get(p.name) ?? []), value]);
