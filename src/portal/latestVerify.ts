@@ -1,0 +1,57 @@
+/**
+ * `medledger verify` run from the portal (the privacy officer's button): the same
+ * verifyDatabase as the CLI, with the keys, one run at a time. The latest result is kept in
+ * `<data-dir>/portal/latest-verify.json` (counts and findings: row references, no content), so
+ * it survives a restart and every node process on the data directory shows the same one.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PENDING_SLACK_MS } from '../cli/commands/verify.ts';
+import type { NodeContext } from '../node/startNode.ts';
+import type { VerifyReport } from '../verify/VerifyReport.ts';
+import { verifyDatabase } from '../verify/verifyDatabase.ts';
+
+export interface StoredVerifyResult {
+  /** ISO instant the run finished. */
+  at: string;
+  /** Who ran it (username). */
+  by: string;
+  report: VerifyReport;
+}
+
+const fileOf = (dataDir: string) => join(dataDir, 'portal', 'latest-verify.json');
+
+export async function readLatestVerify(dataDir: string): Promise<StoredVerifyResult | undefined> {
+  const text = await readFile(fileOf(dataDir), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as StoredVerifyResult);
+}
+
+let running: Promise<StoredVerifyResult> | undefined;
+
+/** Runs verify (or joins the run in progress) and stores its result. */
+export function runVerify(ctx: NodeContext, by: string): Promise<StoredVerifyResult> {
+  running ??= (async () => {
+    try {
+      const report = await verifyDatabase({
+        db: ctx.db,
+        chain: {
+          publicClient: ctx.chain.publicClient,
+          anchors: ctx.chain.addresses.anchors,
+          member: ctx.identity.account.address,
+          fromBlock: BigInt(ctx.chain.addresses.deployBlock),
+        },
+        keyring: ctx.keyring,
+        maxPendingAgeMs: ctx.config.anchoring.maxDelayMs + PENDING_SLACK_MS,
+      });
+      const result: StoredVerifyResult = { at: new Date().toISOString(), by, report };
+      const file = fileOf(ctx.config.dataDir);
+      await mkdir(join(ctx.config.dataDir, 'portal'), { recursive: true, mode: 0o700 });
+      await writeFile(`${file}.tmp`, JSON.stringify(result), { mode: 0o600 });
+      await rename(`${file}.tmp`, file);
+      return result;
+    } finally {
+      running = undefined;
+    }
+  })();
+  return running;
+}

@@ -1,0 +1,62 @@
+/**
+ * Access to the portal's own JSON endpoints (`/portal/api/...`): the caller's token is
+ * authenticated, its role checked, and the decision, allowed or denied, appended as one audit
+ * event in the same shape as every FHIR access (auditDecision). These endpoints read no
+ * patient's clinical data; those reads go through the FHIR API and its consent decisions.
+ */
+import type { FastifyRequest } from 'fastify';
+import { auditDecision } from '../access/auditDecision.ts';
+import type { AccessDecision } from '../access/authorizeAccess.ts';
+import type { Principal } from '../access/Principal.ts';
+import type { FhirService } from '../fhir/FhirService.ts';
+import { PortalError } from './PortalError.ts';
+
+export type PortalRole = Principal['kind'];
+
+export interface PortalAccessTarget {
+  /** Roles that may call the endpoint. */
+  roles: readonly PortalRole[];
+  /** What is read, for the audit event (`portal/chain-status`). */
+  resource: string;
+  interaction?: 'r' | 's' | 'c';
+  purpose?: string;
+}
+
+/** The caller, once allowed; a PortalError (401/403) otherwise. One audit event either way. */
+export async function portalAccess(
+  service: FhirService,
+  request: FastifyRequest,
+  target: PortalAccessTarget,
+): Promise<Principal> {
+  const principal = await service.access.tokens
+    .authenticate(request.headers.authorization)
+    .catch(() => undefined);
+  const purpose = target.purpose ?? 'HOPERAT';
+  const decide = (allowed: boolean, status: AccessDecision['status'], reason: string): AccessDecision => ({
+    allowed,
+    status,
+    reason,
+    basis: 'none',
+    purpose,
+  });
+  const decision =
+    principal === undefined
+      ? decide(false, 401, 'no valid access token')
+      : target.roles.includes(principal.kind)
+        ? decide(true, 200, `portal ${target.resource} for role ${principal.kind}`)
+        : decide(false, 403, `portal ${target.resource} is for ${target.roles.join(', ')} only`);
+  await service.ctx.audit.append(
+    auditDecision({
+      principal,
+      request: { resourceType: 'Basic', interaction: target.interaction ?? 'r' },
+      decision,
+      observer: service.ctx.identity.account.address,
+      subtype: 'operation',
+      resources: [target.resource],
+      network: request.ip,
+    }),
+  );
+  if (!decision.allowed || principal === undefined)
+    throw new PortalError(decision.status === 401 ? 401 : 403, decision.reason);
+  return principal;
+}

@@ -1,0 +1,165 @@
+/**
+ * The web portal's HTTP edge: the built app under `/portal/` (serveWebApp), its OAuth client,
+ * and the few JSON endpoints the FHIR API does not give, under `/portal/api/`:
+ *
+ * - `GET config`: where to sign in and what chain the node is on (no token needed).
+ * - `GET me`: who the token is for (role, username, chain address, patient or fhirUser).
+ * - `POST chain/rpc`: a read-only JSON-RPC call to the chain, for checking proofs in the browser.
+ * - `GET practitioners`: the practitioner directory (grantees a patient can choose).
+ * - `GET my-patients`: a clinician's active consents and break-glass windows, with the local
+ *   Patient id of each (the browser then reads the Patient through the FHIR API).
+ * - `POST patients/{id}/record-proofs`: inclusion proofs of many record versions at once.
+ * - `GET officer/overview`, `POST officer/verify`: the privacy officer's dashboard and verify run.
+ *
+ * Errors are `{ "error": code, "message" }` with the right status.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { authEndpoints } from '../access/accessTokensFor.ts';
+import { auditContextOf } from '../audit/AuditContext.ts';
+import { MedledgerError } from '../errors/MedledgerError.ts';
+import { patientIdByAddress } from '../fhir/consent/consentResources.ts';
+import type { FhirService } from '../fhir/FhirService.ts';
+import { forwardRpcCall, readOnlyCall } from './chainRpcProxy.ts';
+import { accessesOfGrantee, practitionerDirectory } from './directory.ts';
+import { runVerify } from './latestVerify.ts';
+import { officerOverview } from './officerOverview.ts';
+import { portalAccess } from './portalAccess.ts';
+import {
+  ensurePortalClient,
+  PORTAL_CLIENT_ID,
+  PORTAL_CLIENT_SCOPES,
+  portalRedirectUri,
+} from './portalClient.ts';
+import { recordProofs } from './recordProofs.ts';
+import { serveWebApp } from './serveWebApp.ts';
+
+export async function registerPortal(app: FastifyInstance, service: FhirService): Promise<void> {
+  const { ctx } = service;
+  await ensurePortalClient(ctx.db, ctx.config.publicUrl);
+  const endpoints = authEndpoints(ctx.config.publicUrl);
+  await serveWebApp(app);
+
+  await app.register(async (api) => {
+    api.addHook('onSend', async (_request, reply) => {
+      reply.header('cache-control', 'no-store');
+    });
+
+    api.get('/portal/api/config', async () => ({
+      clientId: PORTAL_CLIENT_ID,
+      redirectUri: portalRedirectUri(ctx.config.publicUrl),
+      scope: PORTAL_CLIENT_SCOPES,
+      authorizeUrl: endpoints.authorizationEndpoint,
+      tokenUrl: endpoints.tokenEndpoint,
+      fhirBaseUrl: endpoints.fhirBaseUrl,
+      institution: ctx.config.institutionName,
+      custodian: ctx.identity.account.address.toLowerCase(),
+      chainId: ctx.chain.addresses.chainId,
+      contracts: { consent: ctx.chain.addresses.consent, anchors: ctx.chain.addresses.anchors },
+    }));
+
+    api.get('/portal/api/me', (request, reply) =>
+      run(reply, async () => {
+        const principal = await service.access.tokens
+          .authenticate(request.headers.authorization)
+          .catch(() => {
+            throw new MedledgerError('ERR_PORTAL_401', 'no valid access token', { status: 401 });
+          });
+        return {
+          role: principal.kind,
+          username: principal.subject,
+          address: principal.address ?? null,
+          patient: principal.patient ?? null,
+          fhirUser: principal.fhirUser ?? null,
+          expiresAt: principal.expiresAt,
+        };
+      }),
+    );
+
+    api.post('/portal/api/chain/rpc', (request, reply) =>
+      run(reply, async () => {
+        await service.access.tokens.authenticate(request.headers.authorization).catch(() => {
+          throw new MedledgerError('ERR_PORTAL_401', 'sign in to read the chain', { status: 401 });
+        });
+        return forwardRpcCall(ctx.chain.rpcUrl, readOnlyCall(request.body));
+      }),
+    );
+
+    api.get('/portal/api/practitioners', (request, reply) =>
+      run(reply, async () => {
+        await portalAccess(service, request, {
+          roles: ['patient', 'practitioner', 'officer'],
+          resource: 'portal/practitioners',
+          interaction: 's',
+        });
+        return { practitioners: await practitionerDirectory(ctx.db) };
+      }),
+    );
+
+    api.get('/portal/api/my-patients', (request, reply) =>
+      run(reply, async () => {
+        const principal = await portalAccess(service, request, {
+          roles: ['practitioner'],
+          resource: 'portal/my-patients',
+          interaction: 's',
+          purpose: 'TREAT',
+        });
+        if (principal.address === undefined)
+          throw new MedledgerError(
+            'ERR_PORTAL_409',
+            'your account has no chain address, so no consent can name you',
+            {
+              status: 409,
+            },
+          );
+        const accesses = await accessesOfGrantee(ctx.db, principal.address, ctx.identity.account.address);
+        return {
+          address: principal.address,
+          accesses: await Promise.all(
+            accesses.map(async (a) => ({
+              ...a,
+              patientId: (await patientIdByAddress(service, a.patientAddress)) ?? null,
+            })),
+          ),
+        };
+      }),
+    );
+
+    api.post('/portal/api/patients/:id/record-proofs', (request, reply) =>
+      run(reply, async () => {
+        const { id } = request.params as { id: string };
+        const body = (request.body ?? {}) as { versions?: unknown };
+        return { proofs: await recordProofs(service, auditContextOf(ctx), request, id, body.versions) };
+      }),
+    );
+
+    api.get('/portal/api/officer/overview', (request, reply) =>
+      run(reply, async () => {
+        await portalAccess(service, request, { roles: ['officer'], resource: 'portal/officer-overview' });
+        return officerOverview(ctx);
+      }),
+    );
+
+    api.post('/portal/api/officer/verify', (request, reply) =>
+      run(reply, async () => {
+        const principal = await portalAccess(service, request, {
+          roles: ['officer'],
+          resource: 'portal/verify',
+          interaction: 'c',
+        });
+        return runVerify(ctx, principal.subject);
+      }),
+    );
+  });
+}
+
+async function run(reply: FastifyReply, handler: () => Promise<unknown>): Promise<FastifyReply> {
+  try {
+    return reply.send(await handler());
+  } catch (error) {
+    if (error instanceof MedledgerError && error.status >= 400 && error.status < 600) {
+      return reply.code(error.status).send({ error: error.code, message: error.message });
+    }
+    reply.log.warn(error);
+    return reply.code(500).send({ error: 'ERR_PORTAL_INTERNAL', message: 'internal error' });
+  }
+}

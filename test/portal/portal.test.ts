@@ -1,0 +1,215 @@
+/**
+ * The portal end to end, in Debian's Chromium driven by playwright-core, against a real node
+ * (anvil, PGlite, HTTP): a patient signs in and sets up their key with the claim code, sees their
+ * records verified against the chain, grants a clinician access by signing in the browser; the
+ * clinician sees the records; the patient revokes; the clinician is refused; the patient's access
+ * report shows both accesses, each verified in the browser. Then break-glass and the privacy
+ * officer's dashboard. Screenshots of each screen go to docs/screenshots/.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PortalNode, type PortalUser, startPortalNode } from './portalNode.ts';
+
+const SCREENSHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
+const WAIT = 30_000;
+
+let portal: PortalNode;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  [portal, browser] = await Promise.all([
+    startPortalNode(),
+    chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    }),
+  ]);
+}, 180_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await portal?.stop();
+});
+
+async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  return page;
+}
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+
+async function signIn(page: Page, user: PortalUser): Promise<void> {
+  await page.goto(`${portal.url}/portal/`);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // The node's own login page (authorization code + PKCE).
+  await page.getByLabel('Username').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** Clicks "Check again" on the access report until `done` holds for its rows. */
+async function reportUntil(page: Page, done: (rows: Row[]) => boolean): Promise<Row[]> {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    await page.getByTestId('report-summary').waitFor();
+    const rows = await page.getByTestId('access').evaluateAll((els) =>
+      els.map((el) => ({
+        who: el.getAttribute('data-who') ?? '',
+        allowed: el.getAttribute('data-allowed') === 'true',
+        verification: el.getAttribute('data-verification') ?? '',
+        text: el.textContent ?? '',
+      })),
+    );
+    if (done(rows)) return rows;
+    if (Date.now() > deadline) throw new Error(`access report never settled: ${JSON.stringify(rows)}`);
+    await page.getByRole('button', { name: 'Check again' }).click();
+    await page.getByRole('button', { name: 'Check again' }).and(page.locator(':enabled')).waitFor();
+  }
+}
+interface Row {
+  who: string;
+  allowed: boolean;
+  verification: string;
+  text: string;
+}
+
+describe('the web portal', () => {
+  it('patient grants, clinician reads, patient revokes, clinician is refused, report verifies both', async () => {
+    const patient = await newPage();
+    const clinician = await newPage();
+
+    // Patient: password on the node's login page, then a key made in the browser and bound by the claim code.
+    await signIn(patient, portal.patient);
+    await patient.getByRole('heading', { name: 'Set up your key' }).waitFor();
+    await patient.getByLabel('Claim code').fill(portal.claimCode);
+    await patient.getByLabel('New passphrase (at least 10 characters)').fill('correct horse battery');
+    await patient.getByLabel('The same passphrase again').fill('correct horse battery');
+    await patient.getByRole('button', { name: 'Create my key' }).click();
+    const words = await patient
+      .getByRole('list', { name: 'Recovery phrase' })
+      .getByRole('listitem')
+      .allTextContents();
+    expect(words).toHaveLength(12);
+    await shot(patient, '01-patient-recovery-phrase');
+    await patient.getByLabel('I have written down my recovery phrase').check();
+    await patient.getByRole('button', { name: 'Bind my key to my record' }).click();
+
+    // Records: a timeline, every entry verified against the chain in the browser.
+    await patient.getByRole('heading', { name: /^Records of / }).waitFor();
+    const summary = patient.getByTestId('verify-summary');
+    await expect
+      .poll(async () => summary.textContent(), { timeout: WAIT })
+      .toMatch(/^(\d+) of \1 records verified/);
+    const records = await patient.getByTestId('record').count();
+    expect(records).toBeGreaterThan(50);
+    expect(await patient.getByTestId('record').filter({ hasText: 'Verified on chain' }).count()).toBe(
+      records,
+    );
+    // Observations show their values with units.
+    await expect
+      .poll(() =>
+        patient
+          .getByTestId('record')
+          .filter({ hasText: /\d (kg|cm|mm\[Hg\]|kg\/m2|%)/ })
+          .count(),
+      )
+      .toBeGreaterThan(0);
+    await shot(patient, '02-patient-records');
+    await patient.setViewportSize({ width: 390, height: 844 });
+    await shot(patient, '02b-patient-records-phone');
+    await patient.setViewportSize({ width: 1100, height: 900 });
+    // The key is stored only encrypted.
+    const stored = await patient.evaluate(() => localStorage.getItem('medledger.key.chet'));
+    expect(JSON.parse(stored!)).toMatchObject({ kdf: { name: 'PBKDF2' }, cipher: { name: 'AES-GCM' } });
+    expect(stored).not.toContain(words.join(' '));
+
+    // Grant the clinician access, signed in the browser; pending until mined, then active.
+    await patient.getByRole('link', { name: 'Who has access' }).click();
+    await patient.getByLabel('Clinician').selectOption(portal.clinician.address);
+    await patient.getByRole('button', { name: 'Sign and give access' }).click();
+    const grant = patient.getByTestId('consent').filter({ hasText: portal.clinician.username });
+    await grant.getByText('Active').waitFor();
+    await shot(patient, '03-patient-access-granted');
+
+    // The clinician finds the patient and reads the records.
+    await signIn(clinician, portal.clinician);
+    const listed = clinician.getByTestId('my-patient');
+    await listed.first().waitFor();
+    expect(await listed.count()).toBe(1);
+    await shot(clinician, '04-clinician-patients');
+    await listed.getByRole('button', { name: /^View records of / }).click();
+    await clinician.getByRole('heading', { name: /^Records of / }).waitFor();
+    await expect.poll(() => clinician.getByTestId('record').count()).toBe(records);
+    await expect
+      .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
+      .toMatch(/^(\d+) of \1 records verified/);
+    await shot(clinician, '05-clinician-records');
+
+    // The patient revokes; the clinician is refused.
+    await patient.getByRole('button', { name: `Revoke access for ${portal.clinician.username}` }).click();
+    await grant.getByText('Revoked').waitFor();
+    await shot(patient, '06-patient-access-revoked');
+    await clinician.getByRole('button', { name: 'Reload' }).click();
+    await clinician.getByTestId('refused').waitFor();
+    expect(await clinician.getByTestId('record').count()).toBe(0);
+    await shot(clinician, '07-clinician-refused');
+
+    // The access report shows both, allowed and denied, each verified in the browser.
+    await patient.getByRole('link', { name: 'Access report' }).click();
+    const rows = await reportUntil(patient, (list) => {
+      const ada = list.filter((r) => r.who === portal.clinician.username);
+      return (
+        ada.some((r) => r.allowed) &&
+        ada.some((r) => !r.allowed) &&
+        ada.every((r) => r.verification === 'verified')
+      );
+    });
+    expect(rows.filter((r) => r.verification === 'failed')).toEqual([]);
+    expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
+    await shot(patient, '08-patient-access-report');
+  });
+
+  it('break-glass asks for a reason, shows its time limit, and the officer sees it', async () => {
+    const clinician = await newPage();
+    await signIn(clinician, portal.clinician);
+    await clinician.getByRole('link', { name: 'Emergency access' }).click();
+    await clinician.getByLabel('Patient ID').fill(portal.patientId);
+    const open = clinician.getByRole('button', { name: 'Open emergency access' });
+    expect(await open.isDisabled()).toBe(true);
+    await clinician.getByLabel('Reason (required)').fill('unconscious in the emergency department');
+    await clinician.getByLabel(/confirm this is an emergency/).check();
+    await shot(clinician, '09-clinician-break-glass');
+    await open.click();
+    await clinician.getByText(/Break-glass access — \d+ minutes left/).waitFor();
+    await expect.poll(() => clinician.getByTestId('record').count()).toBeGreaterThan(50);
+    await shot(clinician, '10-clinician-break-glass-records');
+
+    const officer = await newPage();
+    await signIn(officer, portal.officer);
+    await officer.getByTestId('block-height').waitFor();
+    expect(Number(await officer.getByTestId('block-height').textContent())).toBeGreaterThan(0);
+    await officer.getByRole('heading', { name: 'Break-glass to review (1)' }).waitFor();
+    await officer.getByRole('button', { name: 'Run verify now' }).click();
+    await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
+    await shot(officer, '11-officer-dashboard');
+  });
+});

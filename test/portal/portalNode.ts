@@ -1,0 +1,110 @@
+/**
+ * A real node for the portal's browser tests: embedded anvil + PGlite in a temp data dir, the
+ * HTTP app (portal included) on a free loopback port, one Synthea patient imported (so they get
+ * a claim code), and users made with `medledger user create`'s own code: the patient, a
+ * practitioner with a chain address (registered on chain, as the command does) and a privacy
+ * officer. The node runs consent-only (no treatment relationship), so the practitioner reads
+ * only what the patient's on-chain consent allows, as a clinician of another institution would.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { freePort } from '../../src/chain/embeddedAnvil.ts';
+import { userCreateCommand } from '../../src/cli/commands/userCreate.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { importFiles } from '../../src/ehr/importFiles.ts';
+import { sharedDataDir } from '../../src/fhir/testing/sharedData.ts';
+import { stderrLogger } from '../../src/node/logger.ts';
+import { type NodeContext, type RunningNode, startNode } from '../../src/node/startNode.ts';
+import { buildWebAppIfMissing } from '../../src/portal/buildWebApp.ts';
+import { createServer } from '../../src/server/createServer.ts';
+
+export interface PortalUser {
+  username: string;
+  password: string;
+}
+
+export interface PortalNode {
+  url: string;
+  node: RunningNode;
+  patientId: string;
+  claimCode: string;
+  patient: PortalUser;
+  clinician: PortalUser & { address: string };
+  officer: PortalUser;
+  stop(): Promise<void>;
+}
+
+const PATIENT_BUNDLE = 'Chet_Thompson_eda17701-070d-4fae-9f7d-c8cd6263b63a.json';
+
+export async function startPortalNode(): Promise<PortalNode> {
+  await buildWebAppIfMissing(stderrLogger({ quiet: true }));
+  const dataDir = await mkdtemp(join(tmpdir(), 'medledger-portal-'));
+  const port = await freePort();
+  const config = loadConfig(
+    { 'data-dir': dataDir, port: String(port), host: '127.0.0.1' },
+    { MEDLEDGER_BATCH_MAX_DELAY_MS: '200' },
+  );
+  const node = await startNode({ config, logger: stderrLogger({ quiet: true }) });
+  let app: FastifyInstance | undefined;
+  const stop = async () => {
+    await app?.close().catch(() => {});
+    await node.stop().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const consentOnly = { ...node, accessPolicy: { treatmentRelationship: false } } as NodeContext;
+    app = await createServer(consentOnly);
+    await app.listen({ port, host: '127.0.0.1' });
+
+    const summary = await importFiles(node, [join(sharedDataDir('synthea'), PATIENT_BUNDLE)], {
+      operator: 'test:portal',
+    });
+    const claim = summary.claims[0];
+    if (!claim) throw new Error('the imported patient got no claim code');
+    const patientId = claim.patient.replace(/^Patient\//, '');
+
+    const patient = { username: 'chet', password: 'chet-portal-pass' };
+    const clinician = {
+      username: 'dr.ada',
+      password: 'ada-portal-pass',
+      address: privateKeyToAccount(generatePrivateKey()).address.toLowerCase(),
+    };
+    const officer = { username: 'olive', password: 'olive-portal-pass' };
+    const create = (values: Record<string, string>) =>
+      userCreateCommand.run(node, { values, positionals: [] });
+    await create({ role: 'patient', ...patient, 'fhir-id': patientId });
+    await create({
+      role: 'practitioner',
+      username: clinician.username,
+      password: clinician.password,
+      address: clinician.address,
+    });
+    await create({ role: 'officer', ...officer });
+    // The practitioner is a grantee patients can choose once the Registry has them.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const rows = await node.db.query('SELECT 1 FROM chain_practitioners WHERE address = $1 AND active', [
+        clinician.address,
+      ]);
+      if (rows.length > 0) break;
+      if (Date.now() > deadline) throw new Error('the practitioner was not registered on chain');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return {
+      url: `http://127.0.0.1:${port}`,
+      node,
+      patientId,
+      claimCode: claim.claimCode,
+      patient,
+      clinician,
+      officer,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

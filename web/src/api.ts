@@ -1,0 +1,92 @@
+/**
+ * HTTP to the node: the portal's JSON endpoints and the FHIR API, with the signed-in user's
+ * token. Every failure becomes an ApiError whose message is the server's own explanation
+ * (OperationOutcome diagnostics, the portal's `message`, OAuth's `error_description`).
+ */
+import { currentSession } from './auth/session.ts';
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+export interface PortalConfig {
+  clientId: string;
+  redirectUri: string;
+  scope: string;
+  authorizeUrl: string;
+  tokenUrl: string;
+  fhirBaseUrl: string;
+  institution: string;
+  custodian: string;
+  chainId: number;
+  contracts: { consent: `0x${string}`; anchors: `0x${string}` };
+}
+
+let configPromise: Promise<PortalConfig> | undefined;
+export function portalConfig(): Promise<PortalConfig> {
+  configPromise ??= request<PortalConfig>('/portal/api/config', { auth: false }).catch((error) => {
+    configPromise = undefined;
+    throw error;
+  });
+  return configPromise;
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  auth?: boolean;
+}
+
+export async function request<T>(url: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json, application/fhir+json', ...options.headers };
+  if (options.auth !== false) {
+    const session = currentSession();
+    if (session) headers.authorization = `Bearer ${session.accessToken}`;
+  }
+  if (options.body !== undefined)
+    headers['content-type'] = url.includes('/fhir/') ? 'application/fhir+json' : 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+      headers,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+  } catch {
+    throw new ApiError(0, 'The node cannot be reached. Check your connection and try again.');
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) throw new ApiError(response.status, explain(response.status, json, text));
+  return json as T;
+}
+
+/** FHIR REST on this node's base URL (`Patient/1/$everything`). */
+export async function fhir<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const { fhirBaseUrl } = await portalConfig();
+  return request<T>(`${new URL(fhirBaseUrl).pathname}/${path}`, options);
+}
+
+function explain(status: number, json: unknown, text: string): string {
+  const body = json as
+    | { resourceType?: string; issue?: { diagnostics?: string; details?: { text?: string } }[] }
+    | { message?: string; error_description?: string }
+    | undefined;
+  if (body && 'issue' in body && body.issue?.[0])
+    return body.issue[0].diagnostics ?? body.issue[0].details?.text ?? `HTTP ${status}`;
+  if (body && 'message' in body && body.message) return body.message;
+  if (body && 'error_description' in body && body.error_description) return body.error_description;
+  if (status === 401) return 'Your session has ended. Please sign in again.';
+  return text.slice(0, 200) || `The node answered HTTP ${status}.`;
+}

@@ -1,0 +1,140 @@
+/**
+ * Who may see a patient's records: the chain-derived Consent resources of `GET Consent?patient=`
+ * read into plain rows, and granting or revoking by signing EIP-712 typed data with the
+ * patient's own key in this browser. The node hands out the typed data (`$consent-typed-data`,
+ * with the current nonce) and relays the signed message (`$grant`, `$revoke`); it answers at
+ * once with the change pending, which becomes active once mined and indexed.
+ * @see https://eips.ethereum.org/EIPS/eip-712
+ */
+import type { Hex, TypedDataDefinition } from 'viem';
+import type { PrivateKeyAccount } from 'viem/accounts';
+import { fhir } from '../api.ts';
+import type { Resource } from './records.ts';
+
+const CHAIN_EXTENSION = 'https://medledger.dev/fhir/StructureDefinition/consent-chain';
+const ADDRESS_SYSTEM = 'urn:medledger:address';
+
+export interface ConsentRow {
+  id: string;
+  /** active, proposed (grant pending), inactive (revoked or expired). */
+  status: 'active' | 'proposed' | 'inactive' | string;
+  /** What the chain says: active, pending, revoked, expired. */
+  chainState: string;
+  /** A relayed change not yet mined: grant or revoke. */
+  pendingChange: 'grant' | 'revoke' | undefined;
+  grantee: string;
+  custodian: string | undefined;
+  resourceTypes: string[];
+  purposes: string[];
+  start: string | undefined;
+  end: string | undefined;
+  transaction: string | undefined;
+}
+
+export function consentRow(c: Resource): ConsentRow {
+  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+  const chain = (c.extension ?? []).find((e: any) => e.url === CHAIN_EXTENSION)?.extension ?? [];
+  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+  const part = (url: string) => chain.find((e: any) => e.url === url);
+  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+  const relay = part('relay')?.extension ?? ([] as any[]);
+  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+  const relayStatus = relay.find((e: any) => e.url === 'status')?.valueCode;
+  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+  const relayKind = relay.find((e: any) => e.url === 'kind')?.valueCode;
+  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+  const actor = (code: string) =>
+    c.provision?.actor?.find((a: any) => a.role?.coding?.[0]?.code === code)?.reference?.identifier?.value;
+  return {
+    id: c.id ?? '',
+    status: c.status,
+    chainState: part('state')?.valueCode ?? c.status,
+    pendingChange: relayKind && relayStatus && relayStatus !== 'confirmed' && relayStatus !== 'failed' ? relayKind : undefined,
+    grantee: actor('IRCP') ?? '',
+    custodian: actor('CST'),
+    // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+    resourceTypes: (c.provision?.class ?? []).map((k: any) => k.code),
+    // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+    purposes: (c.provision?.purpose ?? []).map((p: any) => p.code),
+    start: c.provision?.period?.start,
+    end: c.provision?.period?.end,
+    transaction: part('transaction')?.valueString,
+  };
+}
+
+export async function listConsents(patientId: string): Promise<ConsentRow[]> {
+  const bundle = await fhir<{ entry?: { resource: Resource }[] }>(
+    `Consent?patient=${encodeURIComponent(patientId)}`,
+  );
+  return (bundle.entry ?? []).map((e) => consentRow(e.resource));
+}
+
+export interface GrantChoice {
+  grantee: string;
+  /** Empty: every resource type. */
+  resourceTypes: string[];
+  purposes: string[];
+  /** Unix seconds. */
+  expiry: number;
+}
+
+type Parameter = { name: string; valueString?: string; valueCode?: string };
+
+async function typedData(patientId: string, query: URLSearchParams) {
+  const answer = await fhir<{ parameter: Parameter[] }>(
+    `Patient/${encodeURIComponent(patientId)}/$consent-typed-data?${query}`,
+  );
+  const raw = answer.parameter.find((p) => p.name === 'typedData')?.valueString;
+  if (!raw) throw new Error('The node gave no typed data to sign.');
+  const parsed = JSON.parse(raw) as {
+    domain: TypedDataDefinition['domain'];
+    types: Record<string, { name: string; type: string }[]>;
+    primaryType: 'Grant' | 'Revoke';
+    message: Record<string, string | number>;
+  };
+  const { EIP712Domain: _domain, ...types } = parsed.types;
+  // uint values come as decimal strings (JSON has no 256-bit numbers): sign them as bigints.
+  const fields = types[parsed.primaryType] ?? [];
+  const message = Object.fromEntries(
+    Object.entries(parsed.message).map(([k, v]) => {
+      const type = fields.find((f) => f.name === k)?.type ?? '';
+      return [k, type.startsWith('uint') ? BigInt(v) : v];
+    }),
+  );
+  const parameters = answer.parameter.filter((p) => p.name !== 'typedData' && p.name !== 'action');
+  return { definition: { domain: parsed.domain, types, primaryType: parsed.primaryType, message }, parameters };
+}
+
+async function signAndRelay(
+  account: PrivateKeyAccount,
+  patientId: string,
+  operation: '$grant' | '$revoke',
+  query: URLSearchParams,
+): Promise<ConsentRow> {
+  const { definition, parameters } = await typedData(patientId, query);
+  const signature: Hex = await account.signTypedData(definition as unknown as TypedDataDefinition);
+  const consent = await fhir<Resource>(`Patient/${encodeURIComponent(patientId)}/${operation}`, {
+    method: 'POST',
+    body: { resourceType: 'Parameters', parameter: [...parameters, { name: 'signature', valueString: signature }] },
+  });
+  return consentRow(consent);
+}
+
+export function grantAccess(account: PrivateKeyAccount, patientId: string, choice: GrantChoice): Promise<ConsentRow> {
+  const query = new URLSearchParams({ action: 'grant', grantee: choice.grantee, expiry: String(choice.expiry) });
+  query.set('notBefore', String(Math.floor(Date.now() / 1000) - 60));
+  for (const type of choice.resourceTypes.length === 0 ? ['*'] : choice.resourceTypes) query.append('resourceType', type);
+  for (const purpose of choice.purposes) query.append('purpose', purpose);
+  return signAndRelay(account, patientId, '$grant', query);
+}
+
+export function revokeAccess(
+  account: PrivateKeyAccount,
+  patientId: string,
+  row: Pick<ConsentRow, 'grantee' | 'custodian'>,
+): Promise<ConsentRow> {
+  const query = new URLSearchParams({ action: 'revoke', grantee: row.grantee, custodian: row.custodian ?? 'any' });
+  return signAndRelay(account, patientId, '$revoke', query);
+}
+
+export { ADDRESS_SYSTEM };

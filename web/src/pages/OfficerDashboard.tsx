@@ -1,0 +1,168 @@
+/**
+ * The privacy officer's dashboard: chain status (block height, members, pending chain writes and
+ * anchors), the latest verify result with a button to run it, break-glass openings to review,
+ * and integrity alerts raised when a stored record failed its check.
+ */
+import { useState } from 'react';
+import { request } from '../api.ts';
+import type { Me } from '../App.tsx';
+import { Badge, ErrorMessage, formatDate, Loading, shortAddress, useAsync } from '../components/common.tsx';
+
+interface VerifyCounts {
+  rows: number;
+  anchored: number;
+  pending: number;
+  contentChecked: number;
+}
+interface LatestVerify {
+  at: string;
+  by: string;
+  report: {
+    ok: boolean;
+    counts: { records: VerifyCounts; audit: VerifyCounts };
+    findings: { check: string; row?: string; detail: string }[];
+    moreFindings: number;
+    durationMs: number;
+  };
+}
+interface Overview {
+  chain: { chainId: number; head: string; indexedBlock: string; node: string; members: { address: string; name: string; endpoint: string; active: boolean }[] };
+  outbox: { pending: number; signed: number; confirmed: number; failed: number };
+  pendingAnchors: { records: number; audit: number };
+  breakGlass: { patient: string; practitioner: string; member: string; expiresAt: string; block: string; txHash: string; open: boolean }[];
+  integrityAlerts: { id: string; subject: string; resource: string | null; code: string; detail: string; at: string }[];
+  latestVerify: LatestVerify | undefined;
+}
+
+export function OfficerDashboard({ me }: { me: Me }) {
+  const overview = useAsync(() => request<Overview>('/portal/api/officer/overview'), [me.username]);
+  const [running, setRunning] = useState(false);
+  const [verifyError, setVerifyError] = useState<unknown>();
+  const practitioners = useAsync(
+    () => request<{ practitioners: { address: string; username: string | null }[] }>('/portal/api/practitioners'),
+    [],
+  );
+  const names = new Map((practitioners.data?.practitioners ?? []).map((p) => [p.address, p.username]));
+  const o = overview.data;
+  return (
+    <main className="page wide" id="main">
+      <h1 tabIndex={-1}>Privacy and integrity</h1>
+      <div className="toolbar">
+        <button type="button" className="secondary" onClick={overview.reload} disabled={overview.loading}>
+          {overview.loading ? 'Refreshing…' : 'Refresh'}
+        </button>
+      </div>
+      {overview.error !== undefined && <ErrorMessage error={overview.error} onRetry={overview.reload} />}
+      {!o && !overview.error && <Loading>Reading the chain and the node…</Loading>}
+      {o && (
+        <div className="grid">
+          <section className="card" aria-labelledby="chain-title">
+            <h2 id="chain-title">Chain</h2>
+            <dl className="stats">
+              <dt>Block height</dt>
+              <dd data-testid="block-height">{o.chain.head}</dd>
+              <dt>Indexed to</dt>
+              <dd>{o.chain.indexedBlock}</dd>
+              <dt>Chain id</dt>
+              <dd>{o.chain.chainId}</dd>
+              <dt>Pending chain writes</dt>
+              <dd>
+                {o.outbox.pending + o.outbox.signed}
+                {o.outbox.failed > 0 && <Badge tone="bad">{o.outbox.failed} failed</Badge>}
+              </dd>
+              <dt>Pending anchors</dt>
+              <dd>
+                {o.pendingAnchors.records} record batches, {o.pendingAnchors.audit} audit batches
+              </dd>
+            </dl>
+            <h3>Members ({o.chain.members.length})</h3>
+            <ul className="plain">
+              {o.chain.members.map((m) => (
+                <li key={m.address}>
+                  {m.active ? <Badge tone="ok">active</Badge> : <Badge tone="neutral">removed</Badge>} {m.name}{' '}
+                  <span className="mono">{shortAddress(m.address)}</span>
+                  {m.address === o.chain.node && ' (this node)'}
+                </li>
+              ))}
+            </ul>
+          </section>
+          <section className="card" aria-labelledby="verify-title">
+            <h2 id="verify-title">Verify</h2>
+            {o.latestVerify ? (
+              <div data-testid="latest-verify">
+                <p>
+                  {o.latestVerify.report.ok ? <Badge tone="ok">All holds</Badge> : <Badge tone="bad">Findings</Badge>}{' '}
+                  {formatDate(o.latestVerify.at, true)} by {o.latestVerify.by}, {Math.round(o.latestVerify.report.durationMs)} ms
+                </p>
+                <p>
+                  Records: {o.latestVerify.report.counts.records.rows} versions ({o.latestVerify.report.counts.records.anchored} anchored, {o.latestVerify.report.counts.records.pending} pending).
+                  Audit: {o.latestVerify.report.counts.audit.rows} events ({o.latestVerify.report.counts.audit.anchored} anchored, {o.latestVerify.report.counts.audit.pending} pending).
+                </p>
+                {o.latestVerify.report.findings.length > 0 && (
+                  <ul className="plain findings">
+                    {o.latestVerify.report.findings.slice(0, 20).map((f, i) => (
+                      // biome-ignore lint/suspicious/noArrayIndexKey: findings have no identity
+                      <li key={i}>
+                        <strong>{f.check}</strong> {f.row} — {f.detail}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </div>
+            ) : (
+              <p>Not run from the portal yet.</p>
+            )}
+            {verifyError !== undefined && <ErrorMessage error={verifyError} />}
+            <button
+              type="button"
+              className="primary"
+              disabled={running}
+              onClick={() => {
+                setRunning(true);
+                setVerifyError(undefined);
+                request('/portal/api/officer/verify', { method: 'POST', body: {} })
+                  .then(overview.reload, setVerifyError)
+                  .finally(() => setRunning(false));
+              }}
+            >
+              {running ? 'Verifying every record and audit event…' : 'Run verify now'}
+            </button>
+          </section>
+          <section className="card" aria-labelledby="bg-title">
+            <h2 id="bg-title">Break-glass to review ({o.breakGlass.length})</h2>
+            {o.breakGlass.length === 0 ? (
+              <p>No emergency access in the last 30 days.</p>
+            ) : (
+              <ul className="plain">
+                {o.breakGlass.map((b) => (
+                  <li key={`${b.txHash}`} className="emergency-item">
+                    {b.open ? <Badge tone="alert">open</Badge> : <Badge tone="neutral">closed</Badge>}{' '}
+                    {names.get(b.practitioner) ?? shortAddress(b.practitioner)} → patient{' '}
+                    <span className="mono">{shortAddress(b.patient)}</span>, until {formatDate(b.expiresAt, true)} (block {b.block})
+                  </li>
+                ))}
+              </ul>
+            )}
+            <p className="hint">The reason of each opening is in the patient's audit log (AuditEvent search, purpose ETREAT).</p>
+          </section>
+          <section className="card" aria-labelledby="alerts-title">
+            <h2 id="alerts-title">Integrity alerts ({o.integrityAlerts.length})</h2>
+            {o.integrityAlerts.length === 0 ? (
+              <p>
+                <Badge tone="ok">None</Badge> No stored record has failed its check on read.
+              </p>
+            ) : (
+              <ul className="plain">
+                {o.integrityAlerts.map((a) => (
+                  <li key={a.id}>
+                    <Badge tone="bad">{a.code}</Badge> {a.resource ?? a.subject}: {a.detail} ({formatDate(a.at, true)})
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        </div>
+      )}
+    </main>
+  );
+}

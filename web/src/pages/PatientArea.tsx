@@ -1,0 +1,61 @@
+/**
+ * The patient's area: first their key (set up with a claim code, restored from the recovery
+ * phrase, or unlocked with the passphrase), then records, access and the access report.
+ */
+import { useState } from 'react';
+import type { PrivateKeyAccount } from 'viem/accounts';
+import type { PortalConfig } from '../api.ts';
+import { fhir } from '../api.ts';
+import type { Me } from '../App.tsx';
+import { ErrorMessage, Loading, useAsync } from '../components/common.tsx';
+import { patientAddress, type Resource } from '../fhir/records.ts';
+import { go, useRoute } from '../route.ts';
+import { AccessPage } from './patient/AccessPage.tsx';
+import { KeyGate } from './patient/KeyGate.tsx';
+import { RecordsPage } from './patient/RecordsPage.tsx';
+import { ReportPage } from './patient/ReportPage.tsx';
+
+const TABS = [
+  { route: '/records', label: 'My records' },
+  { route: '/access', label: 'Who has access' },
+  { route: '/report', label: 'Access report' },
+] as const;
+
+export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
+  const route = useRoute();
+  const [account, setAccount] = useState<PrivateKeyAccount>();
+  const patientId = me.patient;
+  const patient = useAsync(
+    () => (patientId ? fhir<Resource>(`Patient/${encodeURIComponent(patientId)}`) : Promise.reject(new Error('Your account is not linked to a patient record; ask the records office.'))),
+    [patientId, account?.address],
+  );
+
+  if (patient.error) return <main className="page" id="main"><ErrorMessage error={patient.error} onRetry={patient.reload} /></main>;
+  if (!patient.data || !patientId) return <main className="page" id="main"><Loading>Loading your record…</Loading></main>;
+  const address = patientAddress(patient.data);
+
+  if (!account)
+    return (
+      <main className="page" id="main">
+        <KeyGate me={me} patientId={patientId} patientAddress={address} onUnlocked={(a) => { setAccount(a); if (!route.startsWith('/')|| route === '/') go('/records'); }} />
+      </main>
+    );
+
+  const current = TABS.find((t) => route.startsWith(t.route))?.route ?? '/records';
+  return (
+    <>
+      <nav className="tabs" aria-label="Patient sections">
+        {TABS.map((t) => (
+          <a key={t.route} href={`#${t.route}`} aria-current={current === t.route ? 'page' : undefined}>
+            {t.label}
+          </a>
+        ))}
+      </nav>
+      <main className={current === '/report' ? 'page wide' : 'page'} id="main">
+        {current === '/records' && <RecordsPage patientId={patientId} />}
+        {current === '/access' && <AccessPage patientId={patientId} account={account} config={config} />}
+        {current === '/report' && <ReportPage patientId={patientId} username={me.username} />}
+      </main>
+    </>
+  );
+}

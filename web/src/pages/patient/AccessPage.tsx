@@ -1,0 +1,201 @@
+/**
+ * Who may see the patient's records, and changing it: grant (to whom, which kinds of records,
+ * for what purpose, until when) and revoke, each signed with the patient's key here. A change
+ * shows as pending until the chain has it; the list refreshes by itself meanwhile.
+ */
+import { useEffect, useState } from 'react';
+import type { PrivateKeyAccount } from 'viem/accounts';
+import { type PortalConfig, request } from '../../api.ts';
+import { Badge, ErrorMessage, formatDate, Loading, PURPOSE_LABELS, shortAddress, useAsync } from '../../components/common.tsx';
+import { type ConsentRow, grantAccess, listConsents, revokeAccess } from '../../fhir/consents.ts';
+
+interface Practitioner {
+  address: string;
+  username: string | null;
+  memberName: string | null;
+}
+
+const RECORD_TYPES = [
+  ['Encounter', 'Visits'],
+  ['Condition', 'Conditions'],
+  ['MedicationRequest', 'Medications'],
+  ['AllergyIntolerance', 'Allergies'],
+  ['Observation', 'Observations and results'],
+  ['Immunization', 'Immunizations'],
+  ['Procedure', 'Procedures'],
+  ['DiagnosticReport', 'Reports'],
+] as const;
+
+const GRANT_PURPOSES = ['TREAT', 'CAREMGT', 'HRESCH', 'PUBHLTH', 'HPAYMT'] as const;
+
+export function AccessPage({ patientId, account, config }: { patientId: string; account: PrivateKeyAccount; config: PortalConfig }) {
+  const consents = useAsync(() => listConsents(patientId), [patientId]);
+  const directory = useAsync(() => request<{ practitioners: Practitioner[] }>('/portal/api/practitioners'), []);
+  const names = new Map((directory.data?.practitioners ?? []).map((p) => [p.address, p.username ?? shortAddress(p.address)]));
+  const [message, setMessage] = useState<string>();
+  const [failure, setFailure] = useState<unknown>();
+  const pending = (consents.data ?? []).some((c) => c.pendingChange !== undefined || c.status === 'proposed');
+
+  useEffect(() => {
+    if (!pending) return;
+    const timer = setInterval(consents.reload, 1500);
+    return () => clearInterval(timer);
+  }, [pending, consents.reload]);
+
+  const revoke = async (row: ConsentRow) => {
+    setFailure(undefined);
+    try {
+      await revokeAccess(account, patientId, row);
+      setMessage(`Revocation for ${names.get(row.grantee) ?? row.grantee} signed and sent; it is pending until the chain has it.`);
+      consents.reload();
+    } catch (error) {
+      setFailure(error);
+    }
+  };
+
+  const rows = (consents.data ?? []).filter((c) => c.custodian === undefined || c.custodian === config.custodian);
+  return (
+    <>
+      <h1 tabIndex={-1}>Who has access</h1>
+      <p className="lead">Every grant and revocation is signed with your key in this browser and recorded on the consortium's chain.</p>
+      {message && (
+        <p className="notice" role="status">
+          {message}
+        </p>
+      )}
+      {failure !== undefined && <ErrorMessage error={failure} />}
+      {consents.error !== undefined && <ErrorMessage error={consents.error} onRetry={consents.reload} />}
+      {!consents.data && !consents.error && <Loading>Reading your consents from the chain…</Loading>}
+      {consents.data && rows.length === 0 && <p className="empty">Nobody has been given access yet.</p>}
+      {rows.length > 0 && (
+        <ul className="cards" aria-label="Access grants">
+          {rows.map((row) => (
+            <li key={row.id} className="card consent" data-testid="consent" data-grantee={names.get(row.grantee) ?? row.grantee}>
+              <div className="card-head">
+                <strong>{names.get(row.grantee) ?? shortAddress(row.grantee)}</strong>
+                <ConsentStatus row={row} />
+              </div>
+              <dl>
+                <dt>Records</dt>
+                <dd>{row.resourceTypes.length === 0 ? 'all kinds' : row.resourceTypes.join(', ')}</dd>
+                <dt>Purpose</dt>
+                <dd>{row.purposes.map((p) => PURPOSE_LABELS[p] ?? p).join(', ') || '—'}</dd>
+                <dt>Until</dt>
+                <dd>{row.end ? formatDate(row.end) : '—'}</dd>
+              </dl>
+              {row.status === 'active' && row.pendingChange === undefined && (
+                <button type="button" className="danger" onClick={() => revoke(row)}>
+                  Revoke access for {names.get(row.grantee) ?? shortAddress(row.grantee)}
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <GrantForm
+        practitioners={directory.data?.practitioners}
+        directoryError={directory.error}
+        onGrant={async (choice) => {
+          setFailure(undefined);
+          await grantAccess(account, patientId, choice);
+          setMessage(`Access for ${names.get(choice.grantee) ?? choice.grantee} signed and sent; it is pending until the chain has it.`);
+          consents.reload();
+        }}
+      />
+    </>
+  );
+}
+
+function ConsentStatus({ row }: { row: ConsentRow }) {
+  if (row.pendingChange === 'revoke') return <Badge tone="wait">Revocation pending</Badge>;
+  if (row.status === 'proposed') return <Badge tone="wait">Pending on chain</Badge>;
+  if (row.status === 'active') return <Badge tone="ok">Active</Badge>;
+  return <Badge tone="neutral">{row.chainState === 'revoked' ? 'Revoked' : row.chainState === 'expired' ? 'Expired' : 'Inactive'}</Badge>;
+}
+
+function GrantForm({
+  practitioners,
+  directoryError,
+  onGrant,
+}: {
+  practitioners: Practitioner[] | undefined;
+  directoryError: unknown;
+  onGrant: (choice: { grantee: string; resourceTypes: string[]; purposes: string[]; expiry: number }) => Promise<void>;
+}) {
+  const inAYear = new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  const [grantee, setGrantee] = useState('');
+  const [all, setAll] = useState(true);
+  const [types, setTypes] = useState<string[]>([]);
+  const [purpose, setPurpose] = useState<string>('TREAT');
+  const [until, setUntil] = useState(inAYear);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  return (
+    <form
+      className="card grant"
+      aria-labelledby="grant-title"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setError(undefined);
+        const expiry = Math.floor(new Date(`${until}T23:59:59`).getTime() / 1000);
+        if (!grantee) return setError(new Error('Choose who gets access.'));
+        if (!all && types.length === 0) return setError(new Error('Choose at least one kind of record, or all.'));
+        if (!(expiry > Date.now() / 1000)) return setError(new Error('The end date must be in the future.'));
+        setBusy(true);
+        onGrant({ grantee, resourceTypes: all ? [] : ['Patient', ...types], purposes: [purpose], expiry })
+          .catch(setError)
+          .finally(() => setBusy(false));
+      }}
+    >
+      <h2 id="grant-title">Give access</h2>
+      {directoryError !== undefined && <ErrorMessage error={directoryError} />}
+      <label htmlFor="grantee">Clinician</label>
+      <select id="grantee" value={grantee} onChange={(e) => setGrantee(e.target.value)} required>
+        <option value="">Choose a clinician…</option>
+        {(practitioners ?? []).map((p) => (
+          <option key={p.address} value={p.address}>
+            {p.username ?? shortAddress(p.address)}
+            {p.memberName ? ` — ${p.memberName}` : ''}
+          </option>
+        ))}
+      </select>
+      <fieldset>
+        <legend>Which records</legend>
+        <label className="check">
+          <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} /> All my records
+        </label>
+        {!all && (
+          <div className="checks">
+            <p className="hint">Your name and details are always included, so the clinician can find you.</p>
+            {RECORD_TYPES.map(([code, label]) => (
+              <label key={code} className="check">
+                <input
+                  type="checkbox"
+                  checked={types.includes(code)}
+                  onChange={(e) =>
+                    setTypes((t) => (e.target.checked ? [...t, code] : t.filter((x) => x !== code)))
+                  }
+                />{' '}
+                {label}
+              </label>
+            ))}
+          </div>
+        )}
+      </fieldset>
+      <label htmlFor="purpose">Purpose</label>
+      <select id="purpose" value={purpose} onChange={(e) => setPurpose(e.target.value)}>
+        {GRANT_PURPOSES.map((p) => (
+          <option key={p} value={p}>
+            {PURPOSE_LABELS[p]}
+          </option>
+        ))}
+      </select>
+      <label htmlFor="until">Until (end date)</label>
+      <input id="until" type="date" value={until} min={new Date().toISOString().slice(0, 10)} onChange={(e) => setUntil(e.target.value)} required />
+      {error !== undefined && <ErrorMessage error={error} />}
+      <button type="submit" className="primary" disabled={busy}>
+        {busy ? 'Signing and sending…' : 'Sign and give access'}
+      </button>
+    </form>
+  );
+}
