@@ -1,7 +1,8 @@
 /**
  * In-memory view of on-chain consent, fed by the indexer. `decide` mirrors
- * Consent.isAllowed exactly, and reports the block its answer is current to, which
- * every access decision records.
+ * Consent.isAllowed, and reports the block its answer is current to, which every access
+ * decision records. One addition: a grantee the Registry removed from the consortium gets
+ * nothing from its grants (a removed member is no longer trusted to hold patient data).
  */
 import type { Db } from '../../store/db.ts';
 import { purposeIndex, resourceTypeIndex } from '../consentCodes.ts';
@@ -41,6 +42,7 @@ export class ConsentCache {
   block = -1n;
   readonly #grants = new Map<string, CachedGrant>();
   readonly #emergency = new Map<string, { expiresAt: number; block: bigint }>();
+  readonly #removedMembers = new Set<string>();
 
   async load(db: Db): Promise<void> {
     const grants = await db.query<Record<string, string>>(
@@ -66,6 +68,10 @@ export class ConsentCache {
         block: BigInt(e.block_number!),
       });
     }
+    const removed = await db.query<{ address: string }>(
+      'SELECT address FROM chain_members WHERE active = false',
+    );
+    for (const m of removed) this.#removedMembers.add(m.address.toLowerCase());
     const state = await db.query<{ block_number: string }>(
       'SELECT block_number::text AS block_number FROM chain_index_state WHERE id = 1',
     );
@@ -87,6 +93,10 @@ export class ConsentCache {
       const k = key(s(args.patient), s(args.grantee), s(args.custodian));
       const existing = this.#grants.get(k);
       if (existing) this.#grants.set(k, { ...existing, expiry: 0, block });
+    } else if (eventName === 'MemberRemoved') {
+      this.#removedMembers.add(s(args.member));
+    } else if (eventName === 'MemberAdmitted') {
+      this.#removedMembers.delete(s(args.member));
     } else if (eventName === 'EmergencyAccessOpened') {
       const k = `${s(args.patient)}|${s(args.practitioner)}`;
       const expiresAt = Number(args.expiresAt);
@@ -102,7 +112,7 @@ export class ConsentCache {
     const typeBit = resourceTypeIndex(query.resourceType);
     const purposeBit = purposeIndex(query.purpose);
     const denied: ConsentDecision = { allowed: false, basis: 'none', block: this.block };
-    if (purposeBit === undefined) return denied;
+    if (purposeBit === undefined || this.#removedMembers.has(grantee)) return denied;
     if (purposeBit === 1) {
       const emergency = this.#emergency.get(`${patient}|${grantee}`);
       if (emergency && now < emergency.expiresAt) {
