@@ -3,6 +3,7 @@ import type { Command } from '../command.ts';
 import { chainDeployCommand } from './chainDeploy.ts';
 import { chainStatusCommand } from './chainStatus.ts';
 import { clientCreateCommand } from './clientCreate.ts';
+import { consortiumAddMemberCommand } from './consortiumAddMember.ts';
 import { consortiumInitCommand } from './consortiumInit.ts';
 import { eraseCommand } from './erase.ts';
 import { importCommand } from './import.ts';
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   importCommand,
   verifyCommand,
   consortiumInitCommand,
+  consortiumAddMemberCommand,
   memberProposeAdmitCommand,
   memberProposeRemoveCommand,
   memberVoteCommand,
