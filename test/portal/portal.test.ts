@@ -10,6 +10,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessTokensFor } from '../../src/access/accessTokensFor.ts';
+import { bearer } from '../../src/access/testing/mintAccessToken.ts';
 import { type PortalNode, type PortalUser, startPortalNode } from './portalNode.ts';
 
 const SCREENSHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
@@ -211,5 +213,51 @@ describe('the web portal', () => {
     await officer.getByRole('button', { name: 'Run verify now' }).click();
     await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
     await shot(officer, '11-officer-dashboard');
+  });
+
+  it('the portal API is read-only on the chain and refuses the wrong role, with an audit event each', async () => {
+    const tokens = await accessTokensFor(portal.node);
+    const patient = await bearer(tokens, {
+      kind: 'patient',
+      scope: 'patient/*.cruds',
+      subject: portal.patient.username,
+      patient: portal.patientId,
+    });
+    const rpc = (authorization: string | undefined, method: string, params: unknown[] = []) =>
+      fetch(`${portal.url}/portal/api/chain/rpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      });
+    expect((await rpc(undefined, 'eth_chainId')).status).toBe(401);
+    const chainId = (await (await rpc(patient, 'eth_chainId')).json()) as { result: string };
+    expect(Number(chainId.result)).toBe(portal.node.chain.addresses.chainId);
+    for (const method of ['eth_sendRawTransaction', 'eth_sendTransaction', 'anvil_setBalance', 'evm_mine'])
+      expect((await rpc(patient, method)).status).toBe(403);
+
+    const audited = async () =>
+      (await portal.node.db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events'))[0]!.n;
+    await portal.node.audit.flush();
+    const before = await audited();
+    const overview = await fetch(`${portal.url}/portal/api/officer/overview`, {
+      headers: { authorization: patient },
+    });
+    expect(overview.status).toBe(403);
+    expect(((await overview.json()) as { message: string }).message).toMatch(/officer only/);
+    await portal.node.audit.flush();
+    expect(await audited()).toBe(before + 1);
+
+    // A malformed version reference is refused before anything is read.
+    const proofs = await fetch(`${portal.url}/portal/api/patients/${portal.patientId}/record-proofs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: patient },
+      body: JSON.stringify({ versions: ['Observation/does-not-exist/_history/1', 'not a reference'] }),
+    });
+    expect(proofs.status).toBe(400);
+
+    // Any path under /portal/ is the app (it routes itself).
+    const deepLink = await fetch(`${portal.url}/portal/some/deep/route`);
+    expect(deepLink.status).toBe(200);
+    expect(await deepLink.text()).toContain('<div id="root">');
   });
 });

@@ -113,8 +113,8 @@ function SignIn({ config, error }: { config: PortalConfig; error?: unknown }) {
     <main className="page signin" id="main">
       <h1 tabIndex={-1}>medledger</h1>
       <p className="lead">
-        Your health records at <strong>{config.institution}</strong>: see them, decide who may read them, and see
-        every access — checked against the consortium's chain.
+        Your health records at <strong>{config.institution}</strong>: see them, decide who may read them, and
+        see every access — checked against the consortium's chain.
       </p>
       {failure !== undefined && <ErrorMessage error={failure} />}
       <button

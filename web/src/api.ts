@@ -44,7 +44,10 @@ export interface RequestOptions {
 }
 
 export async function request<T>(url: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json, application/fhir+json', ...options.headers };
+  const headers: Record<string, string> = {
+    accept: 'application/json, application/fhir+json',
+    ...options.headers,
+  };
   if (options.auth !== false) {
     const session = currentSession();
     if (session) headers.authorization = `Bearer ${session.accessToken}`;

@@ -23,12 +23,24 @@ export function CheckBadge({ check }: { check: RecordCheck | undefined }) {
   if (!check) return <Badge tone="neutral">checking…</Badge>;
   if (check.state === 'verified')
     return (
-      <Badge tone="ok" label={`anchored in batch ${check.batch}${check.block ? `, block ${check.block}` : ''}`}>
+      <Badge
+        tone="ok"
+        label={`anchored in batch ${check.batch}${check.block ? `, block ${check.block}` : ''}`}
+      >
         Verified on chain
       </Badge>
     );
-  if (check.state === 'pending') return <Badge tone="wait" label={check.why}>Anchoring pending</Badge>;
-  return <Badge tone="bad" label={check.why}>Not verified: {check.why}</Badge>;
+  if (check.state === 'pending')
+    return (
+      <Badge tone="wait" label={check.why}>
+        Anchoring pending
+      </Badge>
+    );
+  return (
+    <Badge tone="bad" label={check.why}>
+      Not verified: {check.why}
+    </Badge>
+  );
 }
 
 export function Timeline({
@@ -52,7 +64,11 @@ export function Timeline({
     <section aria-label="Records">
       <div className="toolbar">
         <label htmlFor="kind-filter">Show</label>
-        <select id="kind-filter" value={kind} onChange={(e) => setKind(e.target.value as TimelineKind | 'all')}>
+        <select
+          id="kind-filter"
+          value={kind}
+          onChange={(e) => setKind(e.target.value as TimelineKind | 'all')}
+        >
           <option value="all">Everything ({records.entries.length})</option>
           {TIMELINE_KINDS.filter((k) => counts.has(k)).map((k) => (
             <option key={k} value={k}>
@@ -78,9 +94,7 @@ export function Timeline({
             {entry.detail && <p className="entry-detail">{entry.detail}</p>}
             <div className="entry-foot">
               <CheckBadge check={checks?.get(entry.version)} />
-              <span className="source">
-                {entry.source ? `from ${entry.source}` : `held at ${localName}`}
-              </span>
+              <span className="source">{entry.source ? `from ${entry.source}` : `held at ${localName}`}</span>
             </div>
           </li>
         ))}

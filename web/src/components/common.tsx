@@ -28,7 +28,15 @@ export function ErrorMessage({ error, onRetry }: { error: unknown; onRetry?: () 
 
 export type Tone = 'ok' | 'wait' | 'bad' | 'neutral' | 'alert';
 
-export function Badge({ tone, children, label }: { tone: Tone; children: ReactNode; label?: string | undefined }) {
+export function Badge({
+  tone,
+  children,
+  label,
+}: {
+  tone: Tone;
+  children: ReactNode;
+  label?: string | undefined;
+}) {
   const icon = { ok: '✓', wait: '…', bad: '✗', neutral: '•', alert: '!' }[tone];
   return (
     <span className={`badge badge-${tone}`} {...(label ? { title: label } : {})}>

@@ -9,7 +9,7 @@
 import type { Hex, TypedDataDefinition } from 'viem';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { fhir } from '../api.ts';
-import type { Resource } from './records.ts';
+import type { Loose, Resource } from './records.ts';
 
 const CHAIN_EXTENSION = 'https://medledger.dev/fhir/StructureDefinition/consent-chain';
 const ADDRESS_SYSTEM = 'urn:medledger:address';
@@ -32,30 +32,25 @@ export interface ConsentRow {
 }
 
 export function consentRow(c: Resource): ConsentRow {
-  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
-  const chain = (c.extension ?? []).find((e: any) => e.url === CHAIN_EXTENSION)?.extension ?? [];
-  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
-  const part = (url: string) => chain.find((e: any) => e.url === url);
-  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
-  const relay = part('relay')?.extension ?? ([] as any[]);
-  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
-  const relayStatus = relay.find((e: any) => e.url === 'status')?.valueCode;
-  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
-  const relayKind = relay.find((e: any) => e.url === 'kind')?.valueCode;
-  // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
+  const chain = (c.extension ?? []).find((e: Loose) => e.url === CHAIN_EXTENSION)?.extension ?? [];
+  const part = (url: string) => chain.find((e: Loose) => e.url === url);
+  const relay = part('relay')?.extension ?? ([] as Loose[]);
+  const relayStatus = relay.find((e: Loose) => e.url === 'status')?.valueCode;
+  const relayKind = relay.find((e: Loose) => e.url === 'kind')?.valueCode;
   const actor = (code: string) =>
-    c.provision?.actor?.find((a: any) => a.role?.coding?.[0]?.code === code)?.reference?.identifier?.value;
+    c.provision?.actor?.find((a: Loose) => a.role?.coding?.[0]?.code === code)?.reference?.identifier?.value;
   return {
     id: c.id ?? '',
     status: c.status,
     chainState: part('state')?.valueCode ?? c.status,
-    pendingChange: relayKind && relayStatus && relayStatus !== 'confirmed' && relayStatus !== 'failed' ? relayKind : undefined,
+    pendingChange:
+      relayKind && relayStatus && relayStatus !== 'confirmed' && relayStatus !== 'failed'
+        ? relayKind
+        : undefined,
     grantee: actor('IRCP') ?? '',
     custodian: actor('CST'),
-    // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
-    resourceTypes: (c.provision?.class ?? []).map((k: any) => k.code),
-    // biome-ignore lint/suspicious/noExplicitAny: FHIR read defensively
-    purposes: (c.provision?.purpose ?? []).map((p: any) => p.code),
+    resourceTypes: (c.provision?.class ?? []).map((k: Loose) => k.code),
+    purposes: (c.provision?.purpose ?? []).map((p: Loose) => p.code),
     start: c.provision?.period?.start,
     end: c.provision?.period?.end,
     transaction: part('transaction')?.valueString,
@@ -102,7 +97,10 @@ async function typedData(patientId: string, query: URLSearchParams) {
     }),
   );
   const parameters = answer.parameter.filter((p) => p.name !== 'typedData' && p.name !== 'action');
-  return { definition: { domain: parsed.domain, types, primaryType: parsed.primaryType, message }, parameters };
+  return {
+    definition: { domain: parsed.domain, types, primaryType: parsed.primaryType, message },
+    parameters,
+  };
 }
 
 async function signAndRelay(
@@ -115,15 +113,27 @@ async function signAndRelay(
   const signature: Hex = await account.signTypedData(definition as unknown as TypedDataDefinition);
   const consent = await fhir<Resource>(`Patient/${encodeURIComponent(patientId)}/${operation}`, {
     method: 'POST',
-    body: { resourceType: 'Parameters', parameter: [...parameters, { name: 'signature', valueString: signature }] },
+    body: {
+      resourceType: 'Parameters',
+      parameter: [...parameters, { name: 'signature', valueString: signature }],
+    },
   });
   return consentRow(consent);
 }
 
-export function grantAccess(account: PrivateKeyAccount, patientId: string, choice: GrantChoice): Promise<ConsentRow> {
-  const query = new URLSearchParams({ action: 'grant', grantee: choice.grantee, expiry: String(choice.expiry) });
+export function grantAccess(
+  account: PrivateKeyAccount,
+  patientId: string,
+  choice: GrantChoice,
+): Promise<ConsentRow> {
+  const query = new URLSearchParams({
+    action: 'grant',
+    grantee: choice.grantee,
+    expiry: String(choice.expiry),
+  });
   query.set('notBefore', String(Math.floor(Date.now() / 1000) - 60));
-  for (const type of choice.resourceTypes.length === 0 ? ['*'] : choice.resourceTypes) query.append('resourceType', type);
+  for (const type of choice.resourceTypes.length === 0 ? ['*'] : choice.resourceTypes)
+    query.append('resourceType', type);
   for (const purpose of choice.purposes) query.append('purpose', purpose);
   return signAndRelay(account, patientId, '$grant', query);
 }
@@ -133,7 +143,11 @@ export function revokeAccess(
   patientId: string,
   row: Pick<ConsentRow, 'grantee' | 'custodian'>,
 ): Promise<ConsentRow> {
-  const query = new URLSearchParams({ action: 'revoke', grantee: row.grantee, custodian: row.custodian ?? 'any' });
+  const query = new URLSearchParams({
+    action: 'revoke',
+    grantee: row.grantee,
+    custodian: row.custodian ?? 'any',
+  });
   return signAndRelay(account, patientId, '$revoke', query);
 }
 

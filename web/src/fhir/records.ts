@@ -4,8 +4,16 @@
  * newest first, each with where it came from (`meta.source`, or a Provenance naming it).
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: FHIR resources are read defensively, field by field.
-export type Resource = { resourceType: string; id?: string; meta?: { versionId?: string; lastUpdated?: string; source?: string }; [key: string]: any };
+/** FHIR JSON, read defensively field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: the one loose type of the portal's FHIR reading
+export type Loose = any;
+
+export type Resource = {
+  resourceType: string;
+  id?: string;
+  meta?: { versionId?: string; lastUpdated?: string; source?: string };
+  [key: string]: Loose;
+};
 
 export type TimelineKind =
   | 'Encounter'
@@ -52,12 +60,10 @@ export const TIMELINE_KINDS: readonly TimelineKind[] = [
   'Report',
 ];
 
-// biome-ignore lint/suspicious/noExplicitAny: see Resource
-export const codeText = (cc: any): string | undefined =>
+export const codeText = (cc: Loose): string | undefined =>
   cc?.text ?? cc?.coding?.[0]?.display ?? cc?.coding?.[0]?.code;
 
-// biome-ignore lint/suspicious/noExplicitAny: see Resource
-export function quantityText(q: any): string | undefined {
+export function quantityText(q: Loose): string | undefined {
   if (q?.value === undefined) return undefined;
   const unit = q.unit ?? q.code;
   return unit ? `${q.value} ${unit}` : String(q.value);
@@ -70,8 +76,10 @@ function observationValue(r: Resource): string {
     (r.valueString as string | undefined) ??
     (r.valueBoolean === undefined ? undefined : r.valueBoolean ? 'yes' : 'no');
   if (direct) return direct;
-  // biome-ignore lint/suspicious/noExplicitAny: see Resource
-  const parts = (r.component ?? []).map((c: any) => `${codeText(c.code)}: ${quantityText(c.valueQuantity) ?? codeText(c.valueCodeableConcept) ?? '—'}`);
+  const parts = (r.component ?? []).map(
+    (c: Loose) =>
+      `${codeText(c.code)}: ${quantityText(c.valueQuantity) ?? codeText(c.valueCodeableConcept) ?? '—'}`,
+  );
   return parts.join('; ');
 }
 
@@ -89,7 +97,10 @@ function describe(r: Resource): { date: string | undefined; title: string; detai
       return {
         date: r.onsetDateTime ?? r.recordedDate,
         title: codeText(r.code) ?? 'Condition',
-        detail: [codeText(r.clinicalStatus), r.abatementDateTime ? `resolved ${r.abatementDateTime.slice(0, 10)}` : '']
+        detail: [
+          codeText(r.clinicalStatus),
+          r.abatementDateTime ? `resolved ${r.abatementDateTime.slice(0, 10)}` : '',
+        ]
           .filter(Boolean)
           .join(' · '),
       };
@@ -104,7 +115,10 @@ function describe(r: Resource): { date: string | undefined; title: string; detai
       return {
         date: r.recordedDate ?? r.onsetDateTime,
         title: codeText(r.code) ?? 'Allergy',
-        detail: [r.criticality && `criticality ${r.criticality}`, codeText(r.reaction?.[0]?.manifestation?.[0])]
+        detail: [
+          r.criticality && `criticality ${r.criticality}`,
+          codeText(r.reaction?.[0]?.manifestation?.[0]),
+        ]
           .filter(Boolean)
           .join(' · '),
       };
@@ -115,7 +129,11 @@ function describe(r: Resource): { date: string | undefined; title: string; detai
         detail: observationValue(r),
       };
     case 'Immunization':
-      return { date: r.occurrenceDateTime, title: codeText(r.vaccineCode) ?? 'Immunization', detail: r.status ?? '' };
+      return {
+        date: r.occurrenceDateTime,
+        title: codeText(r.vaccineCode) ?? 'Immunization',
+        detail: r.status ?? '',
+      };
     case 'Procedure':
       return {
         date: r.performedDateTime ?? r.performedPeriod?.start,
@@ -162,6 +180,5 @@ export function patientName(patient: Resource | undefined): string {
 export const ADDRESS_SYSTEM = 'urn:medledger:address';
 
 export function patientAddress(patient: Resource | undefined): string | undefined {
-  // biome-ignore lint/suspicious/noExplicitAny: see Resource
-  return patient?.identifier?.find((i: any) => i.system === ADDRESS_SYSTEM)?.value?.toLowerCase();
+  return patient?.identifier?.find((i: Loose) => i.system === ADDRESS_SYSTEM)?.value?.toLowerCase();
 }

@@ -46,10 +46,18 @@ const b64 = (bytes: ArrayBuffer | Uint8Array) =>
   btoa(String.fromCharCode(...new Uint8Array(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))));
 const unb64 = (text: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
-async function passphraseKey(passphrase: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<CryptoKey> {
-  const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(passphrase), 'PBKDF2', false, [
-    'deriveKey',
-  ]);
+async function passphraseKey(
+  passphrase: string,
+  salt: Uint8Array<ArrayBuffer>,
+  iterations: number,
+): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(passphrase),
+    'PBKDF2',
+    false,
+    ['deriveKey'],
+  );
   return crypto.subtle.deriveKey(
     { name: 'PBKDF2', hash: 'SHA-256', salt, iterations },
     material,
@@ -59,12 +67,21 @@ async function passphraseKey(passphrase: string, salt: Uint8Array<ArrayBuffer>, 
   );
 }
 
-export async function encryptKey(privateKey: Hex, address: string, passphrase: string): Promise<EncryptedKey> {
+export async function encryptKey(
+  privateKey: Hex,
+  address: string,
+  passphrase: string,
+): Promise<EncryptedKey> {
   if (passphrase.length < 10) throw new Error('Choose a passphrase of at least 10 characters.');
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const key = await passphraseKey(passphrase, salt, PBKDF2_ITERATIONS);
-  const plain = Uint8Array.from(privateKey.slice(2).match(/../g)!.map((h) => Number.parseInt(h, 16)));
+  const plain = Uint8Array.from(
+    privateKey
+      .slice(2)
+      .match(/../g)!
+      .map((h) => Number.parseInt(h, 16)),
+  );
   const ciphertext = await crypto.subtle.encrypt(
     { name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(address) },
     key,

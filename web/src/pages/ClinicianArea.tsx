@@ -3,9 +3,17 @@
  * a patient's records with where each came from, and the break-glass flow.
  */
 import { useEffect, useState } from 'react';
-import { ApiError, fhir, portalConfig, request } from '../api.ts';
 import type { Me } from '../App.tsx';
-import { Badge, ErrorMessage, formatDate, Loading, PURPOSE_LABELS, shortAddress, useAsync } from '../components/common.tsx';
+import { ApiError, fhir, portalConfig, request } from '../api.ts';
+import {
+  Badge,
+  ErrorMessage,
+  formatDate,
+  Loading,
+  PURPOSE_LABELS,
+  shortAddress,
+  useAsync,
+} from '../components/common.tsx';
 import { Timeline } from '../components/Timeline.tsx';
 import { checkRecords, loadPatientRecords } from '../fhir/loadRecords.ts';
 import { patientName, type Resource } from '../fhir/records.ts';
@@ -20,7 +28,21 @@ interface GranteeAccess {
   purposes?: number;
 }
 
-const PURPOSE_BITS = ['TREAT', 'ETREAT', 'HPAYMT', 'HOPERAT', 'HRESCH', 'PUBHLTH', 'PATRQT', 'COVERAGE', 'HDIRECT', 'FAMRQT', 'PWATRNY', 'SUPNWK', 'CAREMGT'];
+const PURPOSE_BITS = [
+  'TREAT',
+  'ETREAT',
+  'HPAYMT',
+  'HOPERAT',
+  'HRESCH',
+  'PUBHLTH',
+  'PATRQT',
+  'COVERAGE',
+  'HDIRECT',
+  'FAMRQT',
+  'PWATRNY',
+  'SUPNWK',
+  'CAREMGT',
+];
 const purposesOf = (mask = 0) => PURPOSE_BITS.filter((_, i) => (mask >> i) & 1);
 
 export function ClinicianArea({ me }: { me: Me }) {
@@ -64,7 +86,9 @@ function MyPatients({ me }: { me: Me }) {
         if (access.patientId === null)
           return { access, patient: undefined, error: 'This patient is not in this node’s records.' };
         try {
-          const patient = await fhir<Resource>(`Patient/${encodeURIComponent(access.patientId)}`, { headers });
+          const patient = await fhir<Resource>(`Patient/${encodeURIComponent(access.patientId)}`, {
+            headers,
+          });
           return { access, patient };
         } catch (error) {
           return { access, patient: undefined, error: (error as Error).message };
@@ -73,15 +97,27 @@ function MyPatients({ me }: { me: Me }) {
     );
   }, [me.username]);
   const [filter, setFilter] = useState('');
-  const shown = (list.data ?? []).filter((l) => !filter || patientName(l.patient).toLowerCase().includes(filter.toLowerCase()));
+  const shown = (list.data ?? []).filter(
+    (l) => !filter || patientName(l.patient).toLowerCase().includes(filter.toLowerCase()),
+  );
   return (
     <>
       <h1 tabIndex={-1}>My patients</h1>
-      <p className="lead">Patients who have given you access on chain, and those whose records you opened in an emergency.</p>
-      {!me.address && <ErrorMessage error="Your account has no chain address, so no patient can give you access. Ask the administrator." />}
+      <p className="lead">
+        Patients who have given you access on chain, and those whose records you opened in an emergency.
+      </p>
+      {!me.address && (
+        <ErrorMessage error="Your account has no chain address, so no patient can give you access. Ask the administrator." />
+      )}
       <div className="toolbar">
         <label htmlFor="patient-filter">Find a patient</label>
-        <input id="patient-filter" type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="Name" />
+        <input
+          id="patient-filter"
+          type="search"
+          value={filter}
+          onChange={(e) => setFilter(e.target.value)}
+          placeholder="Name"
+        />
         <button type="button" className="secondary" onClick={list.reload}>
           Refresh
         </button>
@@ -94,17 +130,27 @@ function MyPatients({ me }: { me: Me }) {
           <li key={`${access.kind}:${access.patientAddress}`} className="card" data-testid="my-patient">
             <div className="card-head">
               <strong>{patient ? patientName(patient) : shortAddress(access.patientAddress)}</strong>
-              {access.kind === 'break-glass' ? <Badge tone="alert">Break-glass</Badge> : <Badge tone="ok">Consent</Badge>}
+              {access.kind === 'break-glass' ? (
+                <Badge tone="alert">Break-glass</Badge>
+              ) : (
+                <Badge tone="ok">Consent</Badge>
+              )}
             </div>
             <p>
               {access.kind === 'consent'
-                ? `For ${purposesOf(access.purposes).map((p) => PURPOSE_LABELS[p] ?? p).join(', ')}, until ${formatDate(new Date(access.expiry * 1000).toISOString())}`
+                ? `For ${purposesOf(access.purposes)
+                    .map((p) => PURPOSE_LABELS[p] ?? p)
+                    .join(', ')}, until ${formatDate(new Date(access.expiry * 1000).toISOString())}`
                 : `Emergency access until ${formatDate(new Date(access.expiry * 1000).toISOString(), true)}`}
             </p>
             {patient?.birthDate && <p className="hint">Born {formatDate(patient.birthDate)}</p>}
             {error && <ErrorMessage error={error} />}
             {patient?.id && (
-              <button type="button" className="primary" onClick={() => go(`/patients/${encodeURIComponent(patient.id!)}`)}>
+              <button
+                type="button"
+                className="primary"
+                onClick={() => go(`/patients/${encodeURIComponent(patient.id!)}`)}
+              >
                 View records of {patientName(patient)}
               </button>
             )}
@@ -124,7 +170,10 @@ function PatientRecords({ patientId }: { patientId: string }) {
     return { loaded, headers };
   }, [patientId, purpose]);
   const checks = useAsync(
-    () => (records.data ? checkRecords(patientId, records.data.loaded.entries, records.data.headers) : new Promise<never>(() => {})),
+    () =>
+      records.data
+        ? checkRecords(patientId, records.data.loaded.entries, records.data.headers)
+        : new Promise<never>(() => {}),
     [records.data],
   );
   const config = useAsync(() => portalConfig(), []);
@@ -134,17 +183,21 @@ function PatientRecords({ patientId }: { patientId: string }) {
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(timer);
   }, []);
-  const refused = records.error instanceof ApiError && (records.error.status === 403 || records.error.status === 404);
+  const refused =
+    records.error instanceof ApiError && (records.error.status === 403 || records.error.status === 404);
   return (
     <>
       <p>
         <a href="#/patients">← My patients</a>
       </p>
-      <h1 tabIndex={-1}>{records.data ? `Records of ${patientName(records.data.loaded.patient)}` : 'Patient records'}</h1>
+      <h1 tabIndex={-1}>
+        {records.data ? `Records of ${patientName(records.data.loaded.patient)}` : 'Patient records'}
+      </h1>
       {emergency && (
         <p className="banner-emergency" role="status">
-          Break-glass access — {Math.max(0, Math.round((emergency.expiresAt - now) / 60000))} minutes left (until{' '}
-          {formatDate(new Date(emergency.expiresAt).toISOString(), true)}). Reason on record: “{emergency.reason}”
+          Break-glass access — {Math.max(0, Math.round((emergency.expiresAt - now) / 60000))} minutes left
+          (until {formatDate(new Date(emergency.expiresAt).toISOString(), true)}). Reason on record: “
+          {emergency.reason}”
         </p>
       )}
       {!emergency && (
@@ -169,15 +222,22 @@ function PatientRecords({ patientId }: { patientId: string }) {
           </p>
           <p>
             The patient has not given you access to these records for this purpose, or has revoked it. In an
-            emergency, use <a href={`#/break-glass?patient=${encodeURIComponent(patientId)}`}>emergency access</a>.
+            emergency, use{' '}
+            <a href={`#/break-glass?patient=${encodeURIComponent(patientId)}`}>emergency access</a>.
           </p>
         </div>
       )}
-      {records.error !== undefined && !refused && <ErrorMessage error={records.error} onRetry={records.reload} />}
+      {records.error !== undefined && !refused && (
+        <ErrorMessage error={records.error} onRetry={records.reload} />
+      )}
       {!records.data && !records.error && <Loading>Loading the patient's records…</Loading>}
       {checks.error !== undefined && <ErrorMessage error={checks.error} onRetry={checks.reload} />}
       {records.data && !records.error && (
-        <Timeline records={records.data.loaded} checks={checks.data} localName={config.data?.institution ?? 'this node'} />
+        <Timeline
+          records={records.data.loaded}
+          checks={checks.data}
+          localName={config.data?.institution ?? 'this node'}
+        />
       )}
     </>
   );

@@ -4,8 +4,8 @@
  * and integrity alerts raised when a stored record failed its check.
  */
 import { useState } from 'react';
-import { request } from '../api.ts';
 import type { Me } from '../App.tsx';
+import { request } from '../api.ts';
 import { Badge, ErrorMessage, formatDate, Loading, shortAddress, useAsync } from '../components/common.tsx';
 
 interface VerifyCounts {
@@ -26,11 +26,32 @@ interface LatestVerify {
   };
 }
 interface Overview {
-  chain: { chainId: number; head: string; indexedBlock: string; node: string; members: { address: string; name: string; endpoint: string; active: boolean }[] };
+  chain: {
+    chainId: number;
+    head: string;
+    indexedBlock: string;
+    node: string;
+    members: { address: string; name: string; endpoint: string; active: boolean }[];
+  };
   outbox: { pending: number; signed: number; confirmed: number; failed: number };
   pendingAnchors: { records: number; audit: number };
-  breakGlass: { patient: string; practitioner: string; member: string; expiresAt: string; block: string; txHash: string; open: boolean }[];
-  integrityAlerts: { id: string; subject: string; resource: string | null; code: string; detail: string; at: string }[];
+  breakGlass: {
+    patient: string;
+    practitioner: string;
+    member: string;
+    expiresAt: string;
+    block: string;
+    txHash: string;
+    open: boolean;
+  }[];
+  integrityAlerts: {
+    id: string;
+    subject: string;
+    resource: string | null;
+    code: string;
+    detail: string;
+    at: string;
+  }[];
   latestVerify: LatestVerify | undefined;
 }
 
@@ -39,7 +60,8 @@ export function OfficerDashboard({ me }: { me: Me }) {
   const [running, setRunning] = useState(false);
   const [verifyError, setVerifyError] = useState<unknown>();
   const practitioners = useAsync(
-    () => request<{ practitioners: { address: string; username: string | null }[] }>('/portal/api/practitioners'),
+    () =>
+      request<{ practitioners: { address: string; username: string | null }[] }>('/portal/api/practitioners'),
     [],
   );
   const names = new Map((practitioners.data?.practitioners ?? []).map((p) => [p.address, p.username]));
@@ -79,8 +101,8 @@ export function OfficerDashboard({ me }: { me: Me }) {
             <ul className="plain">
               {o.chain.members.map((m) => (
                 <li key={m.address}>
-                  {m.active ? <Badge tone="ok">active</Badge> : <Badge tone="neutral">removed</Badge>} {m.name}{' '}
-                  <span className="mono">{shortAddress(m.address)}</span>
+                  {m.active ? <Badge tone="ok">active</Badge> : <Badge tone="neutral">removed</Badge>}{' '}
+                  {m.name} <span className="mono">{shortAddress(m.address)}</span>
                   {m.address === o.chain.node && ' (this node)'}
                 </li>
               ))}
@@ -91,12 +113,21 @@ export function OfficerDashboard({ me }: { me: Me }) {
             {o.latestVerify ? (
               <div data-testid="latest-verify">
                 <p>
-                  {o.latestVerify.report.ok ? <Badge tone="ok">All holds</Badge> : <Badge tone="bad">Findings</Badge>}{' '}
-                  {formatDate(o.latestVerify.at, true)} by {o.latestVerify.by}, {Math.round(o.latestVerify.report.durationMs)} ms
+                  {o.latestVerify.report.ok ? (
+                    <Badge tone="ok">All holds</Badge>
+                  ) : (
+                    <Badge tone="bad">Findings</Badge>
+                  )}{' '}
+                  {formatDate(o.latestVerify.at, true)} by {o.latestVerify.by},{' '}
+                  {Math.round(o.latestVerify.report.durationMs)} ms
                 </p>
                 <p>
-                  Records: {o.latestVerify.report.counts.records.rows} versions ({o.latestVerify.report.counts.records.anchored} anchored, {o.latestVerify.report.counts.records.pending} pending).
-                  Audit: {o.latestVerify.report.counts.audit.rows} events ({o.latestVerify.report.counts.audit.anchored} anchored, {o.latestVerify.report.counts.audit.pending} pending).
+                  Records: {o.latestVerify.report.counts.records.rows} versions (
+                  {o.latestVerify.report.counts.records.anchored} anchored,{' '}
+                  {o.latestVerify.report.counts.records.pending} pending). Audit:{' '}
+                  {o.latestVerify.report.counts.audit.rows} events (
+                  {o.latestVerify.report.counts.audit.anchored} anchored,{' '}
+                  {o.latestVerify.report.counts.audit.pending} pending).
                 </p>
                 {o.latestVerify.report.findings.length > 0 && (
                   <ul className="plain findings">
@@ -138,12 +169,15 @@ export function OfficerDashboard({ me }: { me: Me }) {
                   <li key={`${b.txHash}`} className="emergency-item">
                     {b.open ? <Badge tone="alert">open</Badge> : <Badge tone="neutral">closed</Badge>}{' '}
                     {names.get(b.practitioner) ?? shortAddress(b.practitioner)} → patient{' '}
-                    <span className="mono">{shortAddress(b.patient)}</span>, until {formatDate(b.expiresAt, true)} (block {b.block})
+                    <span className="mono">{shortAddress(b.patient)}</span>, until{' '}
+                    {formatDate(b.expiresAt, true)} (block {b.block})
                   </li>
                 ))}
               </ul>
             )}
-            <p className="hint">The reason of each opening is in the patient's audit log (AuditEvent search, purpose ETREAT).</p>
+            <p className="hint">
+              The reason of each opening is in the patient's audit log (AuditEvent search, purpose ETREAT).
+            </p>
           </section>
           <section className="card" aria-labelledby="alerts-title">
             <h2 id="alerts-title">Integrity alerts ({o.integrityAlerts.length})</h2>
@@ -155,7 +189,8 @@ export function OfficerDashboard({ me }: { me: Me }) {
               <ul className="plain">
                 {o.integrityAlerts.map((a) => (
                   <li key={a.id}>
-                    <Badge tone="bad">{a.code}</Badge> {a.resource ?? a.subject}: {a.detail} ({formatDate(a.at, true)})
+                    <Badge tone="bad">{a.code}</Badge> {a.resource ?? a.subject}: {a.detail} (
+                    {formatDate(a.at, true)})
                   </li>
                 ))}
               </ul>

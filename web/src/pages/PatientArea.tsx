@@ -4,9 +4,9 @@
  */
 import { useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
+import type { Me } from '../App.tsx';
 import type { PortalConfig } from '../api.ts';
 import { fhir } from '../api.ts';
-import type { Me } from '../App.tsx';
 import { ErrorMessage, Loading, useAsync } from '../components/common.tsx';
 import { patientAddress, type Resource } from '../fhir/records.ts';
 import { go, useRoute } from '../route.ts';
@@ -26,18 +26,41 @@ export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
   const [account, setAccount] = useState<PrivateKeyAccount>();
   const patientId = me.patient;
   const patient = useAsync(
-    () => (patientId ? fhir<Resource>(`Patient/${encodeURIComponent(patientId)}`) : Promise.reject(new Error('Your account is not linked to a patient record; ask the records office.'))),
+    () =>
+      patientId
+        ? fhir<Resource>(`Patient/${encodeURIComponent(patientId)}`)
+        : Promise.reject(
+            new Error('Your account is not linked to a patient record; ask the records office.'),
+          ),
     [patientId, account?.address],
   );
 
-  if (patient.error) return <main className="page" id="main"><ErrorMessage error={patient.error} onRetry={patient.reload} /></main>;
-  if (!patient.data || !patientId) return <main className="page" id="main"><Loading>Loading your record…</Loading></main>;
+  if (patient.error)
+    return (
+      <main className="page" id="main">
+        <ErrorMessage error={patient.error} onRetry={patient.reload} />
+      </main>
+    );
+  if (!patient.data || !patientId)
+    return (
+      <main className="page" id="main">
+        <Loading>Loading your record…</Loading>
+      </main>
+    );
   const address = patientAddress(patient.data);
 
   if (!account)
     return (
       <main className="page" id="main">
-        <KeyGate me={me} patientId={patientId} patientAddress={address} onUnlocked={(a) => { setAccount(a); if (!route.startsWith('/')|| route === '/') go('/records'); }} />
+        <KeyGate
+          me={me}
+          patientId={patientId}
+          patientAddress={address}
+          onUnlocked={(a) => {
+            setAccount(a);
+            if (!route.startsWith('/') || route === '/') go('/records');
+          }}
+        />
       </main>
     );
 

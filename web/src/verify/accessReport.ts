@@ -6,7 +6,7 @@
  */
 import { standaloneReportCheck } from '../../../src/verify/standaloneReportCheck.ts';
 import { fhir } from '../api.ts';
-import type { Resource } from '../fhir/records.ts';
+import type { Loose, Resource } from '../fhir/records.ts';
 import { chainClient } from './chainClient.ts';
 
 const BREAK_GLASS_EXTENSION = 'https://medledger.dev/fhir/StructureDefinition/break-glass-reason';
@@ -36,22 +36,18 @@ export interface CheckedReport {
   failed: number;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: AuditEvent read defensively
 function rowOf(e: Resource): Omit<AccessRow, 'verification' | 'problems'> {
-  // biome-ignore lint/suspicious/noExplicitAny: AuditEvent read defensively
-  const requester = (e.agent ?? []).find((a: any) => a.requestor) ?? e.agent?.[0];
+  const requester = (e.agent ?? []).find((a: Loose) => a.requestor) ?? e.agent?.[0];
   const identifier: string | undefined = requester?.who?.identifier?.value;
   const address = identifier?.startsWith('urn:eip155:') ? identifier.slice('urn:eip155:'.length) : undefined;
-  const who = requester?.altId ?? requester?.who?.reference ?? requester?.who?.display ?? identifier ?? 'unknown';
+  const who =
+    requester?.altId ?? requester?.who?.reference ?? requester?.who?.display ?? identifier ?? 'unknown';
   const resources: string[] = (e.entity ?? [])
-    // biome-ignore lint/suspicious/noExplicitAny: AuditEvent read defensively
-    .filter((x: any) => x.what?.reference && x.role?.code !== '1')
-    // biome-ignore lint/suspicious/noExplicitAny: AuditEvent read defensively
-    .map((x: any) => x.what.reference as string);
+    .filter((x: Loose) => x.what?.reference && x.role?.code !== '1')
+    .map((x: Loose) => x.what.reference as string);
   const subtype = e.subtype?.[0]?.code ?? e.action;
   const purpose = e.purposeOfEvent?.[0]?.coding?.[0]?.code ?? '';
-  // biome-ignore lint/suspicious/noExplicitAny: AuditEvent read defensively
-  const reason = (e.extension ?? []).find((x: any) => x.url === BREAK_GLASS_EXTENSION)?.valueString;
+  const reason = (e.extension ?? []).find((x: Loose) => x.url === BREAK_GLASS_EXTENSION)?.valueString;
   return {
     id: e.id ?? '',
     when: e.recorded,
@@ -81,7 +77,13 @@ export async function checkedAccessReport(patientId: string): Promise<CheckedRep
     } satisfies AccessRow;
   });
   rows.reverse(); // newest first
-  return { rows, chainId: result.chainId, verified: result.verified, pending: result.pending, failed: result.failed };
+  return {
+    rows,
+    chainId: result.chainId,
+    verified: result.verified,
+    pending: result.pending,
+    failed: result.failed,
+  };
 }
 
 const shortRef = (reference: string) => reference.replace(/\/([A-Za-z0-9-]{8})[A-Za-z0-9-]{5,}/g, '/$1…');
@@ -93,9 +95,22 @@ export function describeWhat(subtype: string, resources: readonly string[]): str
   if (first.endsWith('/$access-report')) return 'the access report';
   if (resources.length > 0 && resources.every((r) => r.endsWith('/$proof')))
     return `proofs of ${resources.length} record${resources.length === 1 ? '' : 's'}`;
-  if (first.includes('$grant') || first.includes('$revoke') || subtype === 'operation' && first.includes('Consent'))
+  if (
+    first.includes('$grant') ||
+    first.includes('$revoke') ||
+    (subtype === 'operation' && first.includes('Consent'))
+  )
     return 'consent change';
-  const verb = { read: 'read', vread: 'read', 'search-type': 'search', search: 'search', create: 'create', update: 'update', delete: 'delete' }[subtype] ?? subtype;
+  const verb =
+    {
+      read: 'read',
+      vread: 'read',
+      'search-type': 'search',
+      search: 'search',
+      create: 'create',
+      update: 'update',
+      delete: 'delete',
+    }[subtype] ?? subtype;
   if (resources.length === 0) return verb;
   const shown = resources.slice(0, 2).map(shortRef).join(', ');
   return `${verb} ${shown}${resources.length > 2 ? ` and ${resources.length - 2} more` : ''}`;

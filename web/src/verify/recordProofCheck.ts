@@ -5,9 +5,11 @@
  * batch (`rootOf(member, 0, sequence)`), read from the chain here. The node itself checked the
  * content against the leaf when it served the record.
  */
-import { concat, type Hex, keccak256, parseAbi, type PublicClient } from 'viem';
+import { concat, type Hex, keccak256, type PublicClient, parseAbi } from 'viem';
 
-const ANCHORS_ABI = parseAbi(['function rootOf(address member, uint8 kind, uint64 sequence) view returns (bytes32)']);
+const ANCHORS_ABI = parseAbi([
+  'function rootOf(address member, uint8 kind, uint64 sequence) view returns (bytes32)',
+]);
 
 export interface AnchorProofJson {
   subject: string;

@@ -4,8 +4,8 @@
  * patient, and the window's end (from the chain) stays on screen while it is open.
  */
 import { useState } from 'react';
-import { fhir, request } from '../../api.ts';
 import type { Me } from '../../App.tsx';
+import { fhir, request } from '../../api.ts';
 import { ErrorMessage } from '../../components/common.tsx';
 import { patientAddress, type Resource } from '../../fhir/records.ts';
 import { go } from '../../route.ts';
@@ -53,16 +53,20 @@ export function BreakGlassForm({ me }: { me: Me }) {
         onSubmit={(e) => {
           e.preventDefault();
           setError(undefined);
-          if (reason.trim().length < 10) return setError(new Error('Describe the emergency (at least 10 characters).'));
+          if (reason.trim().length < 10)
+            return setError(new Error('Describe the emergency (at least 10 characters).'));
           setBusy(true);
           (async () => {
             const headers = { 'x-purpose-of-use': 'ETREAT', 'x-break-glass-reason': reason.trim() };
-            const patient = await fhir<Resource>(`Patient/${encodeURIComponent(patientId.trim())}`, { headers });
+            const patient = await fhir<Resource>(`Patient/${encodeURIComponent(patientId.trim())}`, {
+              headers,
+            });
             const address = patientAddress(patient);
-            if (!address) throw new Error('This patient has no chain identity; break-glass cannot be recorded.');
-            const { accesses } = await request<{ accesses: { patientAddress: string; kind: string; expiry: number }[] }>(
-              '/portal/api/my-patients',
-            );
+            if (!address)
+              throw new Error('This patient has no chain identity; break-glass cannot be recorded.');
+            const { accesses } = await request<{
+              accesses: { patientAddress: string; kind: string; expiry: number }[];
+            }>('/portal/api/my-patients');
             const window = accesses.find((a) => a.kind === 'break-glass' && a.patientAddress === address);
             const expiresAt = window ? window.expiry * 1000 : Date.now() + 4 * 3600 * 1000;
             const list = all().filter((x) => x.patientId !== patient.id);
@@ -76,7 +80,13 @@ export function BreakGlassForm({ me }: { me: Me }) {
         }}
       >
         <label htmlFor="bg-patient">Patient ID</label>
-        <input id="bg-patient" required value={patientId} onChange={(e) => setPatientId(e.target.value)} autoComplete="off" />
+        <input
+          id="bg-patient"
+          required
+          value={patientId}
+          onChange={(e) => setPatientId(e.target.value)}
+          autoComplete="off"
+        />
         <label htmlFor="bg-reason">Reason (required)</label>
         <textarea
           id="bg-reason"
@@ -91,8 +101,13 @@ export function BreakGlassForm({ me }: { me: Me }) {
           For example: “unconscious in the emergency department, suspected overdose”.
         </p>
         <label className="check">
-          <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} required /> I,{' '}
-          {me.username}, confirm this is an emergency and understand this access is recorded and reviewed.
+          <input
+            type="checkbox"
+            checked={confirmed}
+            onChange={(e) => setConfirmed(e.target.checked)}
+            required
+          />{' '}
+          I, {me.username}, confirm this is an emergency and understand this access is recorded and reviewed.
         </label>
         {error !== undefined && <ErrorMessage error={error} />}
         <button type="submit" className="danger" disabled={!confirmed || busy}>

@@ -6,7 +6,15 @@
 import { useEffect, useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { type PortalConfig, request } from '../../api.ts';
-import { Badge, ErrorMessage, formatDate, Loading, PURPOSE_LABELS, shortAddress, useAsync } from '../../components/common.tsx';
+import {
+  Badge,
+  ErrorMessage,
+  formatDate,
+  Loading,
+  PURPOSE_LABELS,
+  shortAddress,
+  useAsync,
+} from '../../components/common.tsx';
 import { type ConsentRow, grantAccess, listConsents, revokeAccess } from '../../fhir/consents.ts';
 
 interface Practitioner {
@@ -28,10 +36,23 @@ const RECORD_TYPES = [
 
 const GRANT_PURPOSES = ['TREAT', 'CAREMGT', 'HRESCH', 'PUBHLTH', 'HPAYMT'] as const;
 
-export function AccessPage({ patientId, account, config }: { patientId: string; account: PrivateKeyAccount; config: PortalConfig }) {
+export function AccessPage({
+  patientId,
+  account,
+  config,
+}: {
+  patientId: string;
+  account: PrivateKeyAccount;
+  config: PortalConfig;
+}) {
   const consents = useAsync(() => listConsents(patientId), [patientId]);
-  const directory = useAsync(() => request<{ practitioners: Practitioner[] }>('/portal/api/practitioners'), []);
-  const names = new Map((directory.data?.practitioners ?? []).map((p) => [p.address, p.username ?? shortAddress(p.address)]));
+  const directory = useAsync(
+    () => request<{ practitioners: Practitioner[] }>('/portal/api/practitioners'),
+    [],
+  );
+  const names = new Map(
+    (directory.data?.practitioners ?? []).map((p) => [p.address, p.username ?? shortAddress(p.address)]),
+  );
   const [message, setMessage] = useState<string>();
   const [failure, setFailure] = useState<unknown>();
   const pending = (consents.data ?? []).some((c) => c.pendingChange !== undefined || c.status === 'proposed');
@@ -46,18 +67,25 @@ export function AccessPage({ patientId, account, config }: { patientId: string; 
     setFailure(undefined);
     try {
       await revokeAccess(account, patientId, row);
-      setMessage(`Revocation for ${names.get(row.grantee) ?? row.grantee} signed and sent; it is pending until the chain has it.`);
+      setMessage(
+        `Revocation for ${names.get(row.grantee) ?? row.grantee} signed with your key and sent to the chain.`,
+      );
       consents.reload();
     } catch (error) {
       setFailure(error);
     }
   };
 
-  const rows = (consents.data ?? []).filter((c) => c.custodian === undefined || c.custodian === config.custodian);
+  const rows = (consents.data ?? []).filter(
+    (c) => c.custodian === undefined || c.custodian === config.custodian,
+  );
   return (
     <>
       <h1 tabIndex={-1}>Who has access</h1>
-      <p className="lead">Every grant and revocation is signed with your key in this browser and recorded on the consortium's chain.</p>
+      <p className="lead">
+        Every grant and revocation is signed with your key in this browser and recorded on the consortium's
+        chain.
+      </p>
       {message && (
         <p className="notice" role="status">
           {message}
@@ -70,7 +98,12 @@ export function AccessPage({ patientId, account, config }: { patientId: string; 
       {rows.length > 0 && (
         <ul className="cards" aria-label="Access grants">
           {rows.map((row) => (
-            <li key={row.id} className="card consent" data-testid="consent" data-grantee={names.get(row.grantee) ?? row.grantee}>
+            <li
+              key={row.id}
+              className="card consent"
+              data-testid="consent"
+              data-grantee={names.get(row.grantee) ?? row.grantee}
+            >
               <div className="card-head">
                 <strong>{names.get(row.grantee) ?? shortAddress(row.grantee)}</strong>
                 <ConsentStatus row={row} />
@@ -98,7 +131,9 @@ export function AccessPage({ patientId, account, config }: { patientId: string; 
         onGrant={async (choice) => {
           setFailure(undefined);
           await grantAccess(account, patientId, choice);
-          setMessage(`Access for ${names.get(choice.grantee) ?? choice.grantee} signed and sent; it is pending until the chain has it.`);
+          setMessage(
+            `Access for ${names.get(choice.grantee) ?? choice.grantee} signed with your key and sent to the chain.`,
+          );
           consents.reload();
         }}
       />
@@ -110,7 +145,11 @@ function ConsentStatus({ row }: { row: ConsentRow }) {
   if (row.pendingChange === 'revoke') return <Badge tone="wait">Revocation pending</Badge>;
   if (row.status === 'proposed') return <Badge tone="wait">Pending on chain</Badge>;
   if (row.status === 'active') return <Badge tone="ok">Active</Badge>;
-  return <Badge tone="neutral">{row.chainState === 'revoked' ? 'Revoked' : row.chainState === 'expired' ? 'Expired' : 'Inactive'}</Badge>;
+  return (
+    <Badge tone="neutral">
+      {row.chainState === 'revoked' ? 'Revoked' : row.chainState === 'expired' ? 'Expired' : 'Inactive'}
+    </Badge>
+  );
 }
 
 function GrantForm({
@@ -120,7 +159,12 @@ function GrantForm({
 }: {
   practitioners: Practitioner[] | undefined;
   directoryError: unknown;
-  onGrant: (choice: { grantee: string; resourceTypes: string[]; purposes: string[]; expiry: number }) => Promise<void>;
+  onGrant: (choice: {
+    grantee: string;
+    resourceTypes: string[];
+    purposes: string[];
+    expiry: number;
+  }) => Promise<void>;
 }) {
   const inAYear = new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString().slice(0, 10);
   const [grantee, setGrantee] = useState('');
@@ -139,7 +183,8 @@ function GrantForm({
         setError(undefined);
         const expiry = Math.floor(new Date(`${until}T23:59:59`).getTime() / 1000);
         if (!grantee) return setError(new Error('Choose who gets access.'));
-        if (!all && types.length === 0) return setError(new Error('Choose at least one kind of record, or all.'));
+        if (!all && types.length === 0)
+          return setError(new Error('Choose at least one kind of record, or all.'));
         if (!(expiry > Date.now() / 1000)) return setError(new Error('The end date must be in the future.'));
         setBusy(true);
         onGrant({ grantee, resourceTypes: all ? [] : ['Patient', ...types], purposes: [purpose], expiry })
@@ -191,7 +236,14 @@ function GrantForm({
         ))}
       </select>
       <label htmlFor="until">Until (end date)</label>
-      <input id="until" type="date" value={until} min={new Date().toISOString().slice(0, 10)} onChange={(e) => setUntil(e.target.value)} required />
+      <input
+        id="until"
+        type="date"
+        value={until}
+        min={new Date().toISOString().slice(0, 10)}
+        onChange={(e) => setUntil(e.target.value)}
+        required
+      />
       {error !== undefined && <ErrorMessage error={error} />}
       <button type="submit" className="primary" disabled={busy}>
         {busy ? 'Signing and sending…' : 'Sign and give access'}

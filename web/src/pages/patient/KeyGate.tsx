@@ -174,8 +174,8 @@ function Claim({
         <h2>Your recovery phrase</h2>
         <p>
           Write these 12 words down, in order, and keep them somewhere safe. They are shown{' '}
-          <strong>only this once</strong>. With them you can restore your key on another device or if you forget
-          your passphrase; anyone who has them can act as you.
+          <strong>only this once</strong>. With them you can restore your key on another device or if you
+          forget your passphrase; anyone who has them can act as you.
         </p>
         <ol className="phrase" aria-label="Recovery phrase">
           {phrase.split(' ').map((word, i) => (
@@ -184,8 +184,8 @@ function Claim({
           ))}
         </ol>
         <label className="check">
-          <input type="checkbox" checked={saved} onChange={(e) => setSaved(e.target.checked)} required /> I have
-          written down my recovery phrase
+          <input type="checkbox" checked={saved} onChange={(e) => setSaved(e.target.checked)} required /> I
+          have written down my recovery phrase
         </label>
         {error !== undefined && <ErrorMessage error={error} />}
         <button type="submit" className="primary" disabled={!saved || busy}>
@@ -207,8 +207,8 @@ function Claim({
       }}
     >
       <p>
-        Your hospital gave you a one-time claim code (for example KX9YN-FF6MB-R8DXC-RGTAA). It binds the key made
-        here to your record.
+        Your hospital gave you a one-time claim code (for example KX9YN-FF6MB-R8DXC-RGTAA). It binds the key
+        made here to your record.
       </p>
       <label htmlFor="claim-code">Claim code</label>
       <input

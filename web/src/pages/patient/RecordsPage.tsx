@@ -22,12 +22,18 @@ export function RecordsPage({ patientId }: { patientId: string }) {
   }, [pending, checks.reload]);
   return (
     <>
-      <h1 tabIndex={-1}>{records.data ? `Records of ${patientName(records.data.patient)}` : 'Your records'}</h1>
+      <h1 tabIndex={-1}>
+        {records.data ? `Records of ${patientName(records.data.patient)}` : 'Your records'}
+      </h1>
       {records.error !== undefined && <ErrorMessage error={records.error} onRetry={records.reload} />}
       {!records.data && !records.error && <Loading>Loading your records…</Loading>}
       {checks.error !== undefined && <ErrorMessage error={checks.error} onRetry={checks.reload} />}
       {records.data && (
-        <Timeline records={records.data} checks={checks.data} localName={config.data?.institution ?? 'this node'} />
+        <Timeline
+          records={records.data}
+          checks={checks.data}
+          localName={config.data?.institution ?? 'this node'}
+        />
       )}
     </>
   );

@@ -2,24 +2,36 @@
  * Every access to the patient's data: who, when, what, why, allowed or denied, break-glass
  * highlighted, each entry verified in this browser against the chain.
  */
+import { useState } from 'react';
 import { request } from '../../api.ts';
-import { Badge, ErrorMessage, formatDate, Loading, PURPOSE_LABELS, useAsync } from '../../components/common.tsx';
+import {
+  Badge,
+  ErrorMessage,
+  formatDate,
+  Loading,
+  PURPOSE_LABELS,
+  shortAddress,
+  useAsync,
+} from '../../components/common.tsx';
 import { type AccessRow, checkedAccessReport } from '../../verify/accessReport.ts';
 
 export function ReportPage({ patientId, username }: { patientId: string; username: string }) {
   const report = useAsync(() => checkedAccessReport(patientId), [patientId]);
   const directory = useAsync(
-    () => request<{ practitioners: { address: string; username: string | null }[] }>('/portal/api/practitioners'),
+    () =>
+      request<{ practitioners: { address: string; username: string | null }[] }>('/portal/api/practitioners'),
     [],
   );
   const names = new Map((directory.data?.practitioners ?? []).map((p) => [p.address, p.username]));
   const data = report.data;
+  const [showOwn, setShowOwn] = useState(false);
+  const rows = (data?.rows ?? []).filter((r) => showOwn || r.who !== username);
   return (
     <>
       <h1 tabIndex={-1}>Access report</h1>
       <p className="lead">
-        Every time someone asked for your records — allowed or refused — with the proof that the entry is in the
-        log anchored on chain. This browser checks each proof itself.
+        Every time someone asked for your records — allowed or refused — with the proof that the entry is in
+        the log anchored on chain. This browser checks each proof itself.
       </p>
       <div className="toolbar">
         <button type="button" className="secondary" onClick={report.reload} disabled={report.loading}>
@@ -27,14 +39,19 @@ export function ReportPage({ patientId, username }: { patientId: string; usernam
         </button>
         {data && (
           <p className="summary" aria-live="polite" data-testid="report-summary">
-            {data.verified} verified, {data.pending} waiting to be anchored, {data.failed} failed — chain {data.chainId}
+            {data.verified} verified, {data.pending} waiting to be anchored, {data.failed} failed — chain{' '}
+            {data.chainId}
           </p>
         )}
       </div>
+      <label className="check">
+        <input type="checkbox" checked={showOwn} onChange={(e) => setShowOwn(e.target.checked)} /> Show my own
+        activity too
+      </label>
       {report.error !== undefined && <ErrorMessage error={report.error} onRetry={report.reload} />}
       {!data && !report.error && <Loading>Loading and verifying your access report…</Loading>}
-      {data && data.rows.length === 0 && <p className="empty">No accesses recorded yet.</p>}
-      {data && data.rows.length > 0 && (
+      {data && rows.length === 0 && <p className="empty">Nobody else has accessed your records.</p>}
+      {data && rows.length > 0 && (
         <div className="table-wrap">
           <table className="report">
             <caption className="visually-hidden">Accesses to your records, newest first</caption>
@@ -49,11 +66,17 @@ export function ReportPage({ patientId, username }: { patientId: string; usernam
               </tr>
             </thead>
             <tbody>
-              {data.rows.map((row) => (
+              {rows.map((row) => (
                 <ReportRow
                   key={row.id}
                   row={row}
-                  name={row.who === username ? 'you' : row.whoAddress ? names.get(row.whoAddress) : undefined}
+                  name={
+                    row.who === username
+                      ? 'you'
+                      : row.whoAddress
+                        ? (names.get(row.whoAddress) ?? shortAddress(row.whoAddress))
+                        : undefined
+                  }
                 />
               ))}
             </tbody>
@@ -89,7 +112,13 @@ function ReportRow({ row, name }: { row: AccessRow; name: string | null | undefi
         )}
       </td>
       <td data-label="Decision">
-        {row.allowed ? <Badge tone="ok">Allowed</Badge> : <Badge tone="bad" label={row.outcomeText}>Denied</Badge>}
+        {row.allowed ? (
+          <Badge tone="ok">Allowed</Badge>
+        ) : (
+          <Badge tone="bad" label={row.outcomeText}>
+            Denied
+          </Badge>
+        )}
       </td>
       <td data-label="Proof">
         {row.verification === 'verified' && <Badge tone="ok">Verified</Badge>}
