@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { getAddress, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNodeIdentity } from '../../src/chain/nodeIdentity.ts';
+import { addConsortiumMember } from '../../src/consortium/addConsortiumMember.ts';
 import { type BesuGenesis, BFT_MIX_HASH } from '../../src/consortium/besuGenesis.ts';
 import { besuNodeKey } from '../../src/consortium/enode.ts';
 import { type ConsortiumSummary, initConsortium } from '../../src/consortium/initConsortium.ts';
@@ -188,6 +189,32 @@ describe('consortium init output', () => {
       expect((await stat(memberDir)).mode & 0o777).toBe(0o700);
     }
     expect(getAddress(summary.members[0]?.medledger.address ?? '')).toBeTruthy();
+  });
+
+  it('prepares a joining institution with its own keys, the same genesis and every validator as bootnode', async () => {
+    const { member, summary: updated } = await addConsortiumMember({
+      consortiumDir: outDir,
+      name: 'Pharmacy E',
+      host: '10.0.0.9',
+    });
+    expect(member).toMatchObject({ index: 5, folder: '5-pharmacy-e', host: '10.0.0.9' });
+    const besuDir = join(outDir, 'members', member.folder, 'besu');
+    const key = (await readFile(join(besuDir, 'key'), 'utf8')) as Hex;
+    expect((await stat(join(besuDir, 'key'))).mode & 0o777).toBe(0o600);
+    expect(member.validator.enode).toBe(`enode://${besuNodeKey(key).enodeId}@10.0.0.9:30307`);
+    // It joins the running chain: same genesis, not a genesis validator (the validators vote it in).
+    expect(JSON.parse(await readFile(join(besuDir, 'genesis.json'), 'utf8'))).toEqual(genesis);
+    expect(decodeQbftExtraData(genesis.extraData).validators).not.toContain(besuNodeKey(key).address);
+    const config = parseFlatToml(await readFile(join(besuDir, 'config.toml'), 'utf8'));
+    expect(config.bootnodes).toEqual(summary.members.map((m) => m.validator.enode));
+    const onDisk = JSON.parse(await readFile(join(outDir, 'consortium.json'), 'utf8')) as ConsortiumSummary;
+    expect(onDisk.members.map((m) => m.name)).toEqual([...summary.members.map((m) => m.name), 'Pharmacy E']);
+    expect(updated.members).toHaveLength(5);
+    const identity = await loadNodeIdentity(join(outDir, 'members', member.folder, 'medledger'));
+    expect(identity.account.address).toBe(member.medledger.address);
+    await expect(addConsortiumMember({ consortiumDir: outDir, name: 'Pharmacy E' })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+    });
   });
 
   it('refuses to write into a directory that is not empty', async () => {
