@@ -203,6 +203,9 @@ describe('the web portal', () => {
     await open.click();
     await clinician.getByText(/Break-glass access — \d+ minutes left/).waitFor();
     await expect.poll(() => clinician.getByTestId('record').count()).toBeGreaterThan(50);
+    await expect
+      .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
+      .toMatch(/^(\d+) of \1 records verified/);
     await shot(clinician, '10-clinician-break-glass-records');
 
     const officer = await newPage();

@@ -77,7 +77,9 @@ export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
       <main className={current === '/report' ? 'page wide' : 'page'} id="main">
         {current === '/records' && <RecordsPage patientId={patientId} />}
         {current === '/access' && <AccessPage patientId={patientId} account={account} config={config} />}
-        {current === '/report' && <ReportPage patientId={patientId} username={me.username} />}
+        {current === '/report' && (
+          <ReportPage patientId={patientId} username={me.username} myAddress={address} />
+        )}
       </main>
     </>
   );

@@ -15,7 +15,15 @@ import {
 } from '../../components/common.tsx';
 import { type AccessRow, checkedAccessReport } from '../../verify/accessReport.ts';
 
-export function ReportPage({ patientId, username }: { patientId: string; username: string }) {
+export function ReportPage({
+  patientId,
+  username,
+  myAddress,
+}: {
+  patientId: string;
+  username: string;
+  myAddress: string | undefined;
+}) {
   const report = useAsync(() => checkedAccessReport(patientId), [patientId]);
   const directory = useAsync(
     () =>
@@ -25,7 +33,9 @@ export function ReportPage({ patientId, username }: { patientId: string; usernam
   const names = new Map((directory.data?.practitioners ?? []).map((p) => [p.address, p.username]));
   const data = report.data;
   const [showOwn, setShowOwn] = useState(false);
-  const rows = (data?.rows ?? []).filter((r) => showOwn || r.who !== username);
+  const isMe = (r: AccessRow) =>
+    r.who === username || (myAddress !== undefined && r.whoAddress === myAddress);
+  const rows = (data?.rows ?? []).filter((r) => showOwn || !isMe(r));
   return (
     <>
       <h1 tabIndex={-1}>Access report</h1>
@@ -71,7 +81,7 @@ export function ReportPage({ patientId, username }: { patientId: string; usernam
                   key={row.id}
                   row={row}
                   name={
-                    row.who === username
+                    isMe(row)
                       ? 'you'
                       : row.whoAddress
                         ? (names.get(row.whoAddress) ?? shortAddress(row.whoAddress))
