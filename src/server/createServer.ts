@@ -19,6 +19,7 @@ import {
   clientErrorOutcome,
   frameworkErrorOutcome,
 } from './security/outcomeErrors.ts';
+import { rejectNulBytes } from './security/rejectNulBytes.ts';
 import { tlsServerOptions } from './security/tlsOptions.ts';
 
 export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
@@ -42,6 +43,7 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
   await app.register(async (api) => {
     await registerApiRateLimit(api, ctx, { perMinute: ctx.config.rateLimitPerMinute });
     limitBodyDepth(api);
+    rejectNulBytes(api);
     const fhir = await registerFhirRoutes(api, ctx);
     await registerClaimRoute(api, fhir);
     await registerPortal(api, fhir);

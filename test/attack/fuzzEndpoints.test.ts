@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestNode, type TestNode } from '../../src/fhir/testing/startTestNode.ts';
 import {
   isOperationOutcome,
@@ -219,7 +219,7 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
   async function attempt(r: RawRequest, kind: 'fhir' | 'oauth' | 'form' = 'fhir'): Promise<RawAnswer> {
     const before = await storedFingerprint(t);
     const answer = await rawRequest(t.fhirUrl, r);
-    const label = `${r.method} ${r.path.slice(0, 120)} [${r.headers?.['content-type'] ?? ''}] -> ${answer.status} ${answer.text.slice(0, 200)}`;
+    const label = `${r.method} ${r.path.slice(0, 400)} [${r.headers?.['content-type'] ?? ''}] -> ${answer.status} ${answer.text.slice(0, 200)}`;
     const oversized = r.path.length > 8192 || Buffer.byteLength(r.body ?? '') > 64 * 1024;
     if (answer.status === 0 && !oversized) findings.push(`connection reset: ${label}`);
     if (answer.status >= 500) findings.push(`5xx: ${label} body ${String(r.body ?? '').slice(0, 300)}`);
@@ -235,7 +235,15 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
     return answer;
   }
 
-  const healthy = async () => (await rawRequest(t.fhirUrl, { method: 'GET', path: '/healthz' })).status;
+  /** /healthz status once ready; a busy node may report 503 (indexer behind) for a while. */
+  const healthy = async () => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { status } = await rawRequest(t.fhirUrl, { method: 'GET', path: '/healthz' });
+      if (status === 200 || Date.now() > deadline) return status;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
 
   beforeAll(async () => {
     t = await startTestNode();
@@ -268,6 +276,10 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
   beforeEach(() => {
     findings.length = 0;
   });
+  // Never a crash: after every property the node still answers /healthz.
+  afterEach(async () => {
+    expect(await healthy()).toBe(200);
+  }, 90_000);
 
   const withBody = (method: string, path: string, payload: string | Buffer, type: string, auth = admin) => ({
     method,
