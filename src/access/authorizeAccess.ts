@@ -157,9 +157,13 @@ export async function authorizeAccess(
   return deny(403, `no consent for ${request.resourceType} with purpose ${purpose}`, consent);
 }
 
-function consentStateIsCurrent(
-  ctx: AccessContext,
-  policy: AccessPolicy,
+/**
+ * Whether consent decisions can be trusted to be current (fail closed otherwise): the indexer
+ * has polled the chain recently and is within `maxBlocksBehind` of the head. `/healthz` reports it.
+ */
+export function consentStateIsCurrent(
+  ctx: Pick<AccessContext, 'indexer'>,
+  policy: AccessPolicy = DEFAULT_ACCESS_POLICY,
 ): { ok: true } | { ok: false; why: string } {
   const { block, head, polledAt } = ctx.indexer.status;
   if (polledAt === 0 || head < 0n) return { ok: false, why: 'the indexer has not polled the chain yet' };

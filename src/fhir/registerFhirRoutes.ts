@@ -51,7 +51,8 @@ export async function registerFhirRoutes(
         parseFhirBody,
       );
       scope.setErrorHandler((error: Error, _request, reply) => {
-        const status = (error as { statusCode?: number }).statusCode ?? 500;
+        const statusCode = (error as { statusCode?: number }).statusCode;
+        const status = statusCode ?? 500;
         const carried = (error as { outcome?: OperationOutcome }).outcome;
         const result = carried
           ? carried
@@ -60,7 +61,8 @@ export async function registerFhirRoutes(
             : status >= 400 && status < 500
               ? outcome(undefined, 'invalid', error.message)
               : toOperationOutcome(error).outcome;
-        const code = carried ? status : statusOf(result);
+        // An outcome error (e.g. the store is unavailable: 503) carries its status in its outcome.
+        const code = carried && statusCode !== undefined ? status : statusOf(result);
         if (code >= 500) ctx.logger.warn(`fhir: ${error.message}`);
         return sendFhir(reply, code, result, {});
       });

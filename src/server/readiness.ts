@@ -2,6 +2,7 @@
  * `GET /healthz`: ready once the store answers, the chain answers, and the indexer
  * is current to within one block of the head (INTERFACE.md).
  */
+import { consentStateIsCurrent } from '../access/authorizeAccess.ts';
 import type { NodeContext } from '../node/startNode.ts';
 
 export interface ReadinessReport {
@@ -9,6 +10,8 @@ export interface ReadinessReport {
   store: 'ok' | 'unavailable';
   chain: 'ok' | 'unavailable';
   indexer: { block: string; head: string; current: boolean };
+  /** Consent decisions are made only while this is true; otherwise they are denied (503). */
+  consent: { current: boolean; reason?: string };
   member: string;
   pendingChainWrites: number;
 }
@@ -23,13 +26,17 @@ export async function readiness(ctx: NodeContext): Promise<ReadinessReport> {
   const status = ctx.indexer.status;
   const head = headResult.status === 'fulfilled' ? headResult.value : status.head;
   const current = status.block >= 0n && head - status.block <= 1n;
+  const consent = consentStateIsCurrent(ctx);
   const store = storeResult.status === 'fulfilled' ? 'ok' : 'unavailable';
   const chain = headResult.status === 'fulfilled' ? 'ok' : 'unavailable';
   return {
-    ready: store === 'ok' && chain === 'ok' && current,
+    ready: store === 'ok' && chain === 'ok' && current && consent.ok,
     store,
     chain,
     indexer: { block: status.block.toString(), head: head.toString(), current },
+    consent: consent.ok
+      ? { current: true }
+      : { current: false, reason: `consent decisions are denied: ${consent.why}` },
     member: ctx.identity.account.address,
     pendingChainWrites: storeResult.status === 'fulfilled' ? (storeResult.value[0]?.pending ?? 0) : -1,
   };

@@ -5,6 +5,7 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
+import { StoreError } from '../errors/MedledgerError.ts';
 
 export type SqlParam = string | number | bigint | boolean | null | Uint8Array | Date | string[] | number[];
 
@@ -50,36 +51,78 @@ export function pgliteDb(pg: PGlite): Db {
   };
 }
 
-/** Wraps a `pg` pool of connections to a PostgreSQL server. */
+/**
+ * Wraps a `pg` pool of connections to a PostgreSQL server. When the server goes away (restart,
+ * failover), statements fail with a StoreError (503) instead of crashing the process, broken
+ * connections are discarded, and the pool reconnects on the next statement.
+ */
 export function postgresDb(pool: Pool): Db {
   const onClient = (client: PoolClient | Pool): Queryable => ({
     async query(sql, params) {
-      const result = await client.query(sql, params as unknown[] | undefined);
-      return result.rows as never;
+      try {
+        const result = await client.query(sql, params as unknown[] | undefined);
+        return result.rows as never;
+      } catch (error) {
+        throw asStoreError(error);
+      }
     },
   });
   return {
     kind: 'postgres',
     ...onClient(pool),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw asStoreError(error);
+      });
+      // A checked-out client's connection errors are emitted on it, not on the pool:
+      // without a listener they would end the process (node-postgres docs, "pool.connect").
+      let broken: unknown;
+      const onError = (error: unknown) => {
+        broken = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(onClient(client));
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken ??= rollbackError;
+        });
+        throw asStoreError(error);
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A broken connection is destroyed rather than returned to the pool.
+        client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
       }
     },
     async exec(sql) {
-      await pool.query(sql);
+      await pool.query(sql).catch((error: unknown) => {
+        throw asStoreError(error);
+      });
     },
     async close() {
       await pool.end();
     },
   };
+}
+
+/**
+ * Errors meaning the server cannot be reached or is going away (SQLSTATE class 08, 57P01-57P03,
+ * socket errors, a connection ended mid-statement) become StoreError (503); statement errors
+ * (constraint violations, serialization failures, ...) pass through unchanged.
+ */
+function asStoreError(error: unknown): unknown {
+  if (error instanceof StoreError) return error;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : '';
+  const unreachable =
+    (typeof code === 'string' &&
+      (code.startsWith('08') ||
+        ['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) ||
+    /Connection terminated|connection is closed|Client has encountered a connection error/i.test(text);
+  return unreachable
+    ? new StoreError(`the PostgreSQL server is unavailable: ${text || String(code)}`, error)
+    : error;
 }

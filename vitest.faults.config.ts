@@ -1,0 +1,19 @@
+/**
+ * `npm run test:faults`: the fault tests of test/faults, each repeated many times
+ * (MEDLEDGER_FAULT_ITERATIONS, default 10 here; the default suite runs each once).
+ */
+import { defineConfig } from 'vitest/config';
+
+process.env.MEDLEDGER_FAULT_ITERATIONS ??= '10';
+
+export default defineConfig({
+  test: {
+    include: ['test/faults/**/*.test.ts'],
+    testTimeout: 3_600_000,
+    hookTimeout: 300_000,
+    pool: 'forks',
+    // Each fault test kills and restarts processes and databases: one at a time.
+    maxWorkers: 1,
+    minWorkers: 1,
+  },
+});
