@@ -77,7 +77,8 @@ export async function registerExchangeRoutes(app: FastifyInstance, service: Fhir
       }
     });
   });
-  await publishMemberEndpoint(ctx).catch((error: unknown) =>
+  // Not awaited: a slow chain must not hold up the server's start (fastify's plugin timeout).
+  void publishMemberEndpoint(ctx).catch((error: unknown) =>
     ctx.logger.warn(
       `exchange: could not publish this node's endpoint: ${error instanceof Error ? error.message : String(error)}`,
     ),

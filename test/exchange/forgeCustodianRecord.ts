@@ -1,0 +1,91 @@
+/**
+ * Test helper: what an attacker holding a stopped custodian's database AND its key-encryption
+ * key can do — rewrite a record's content, re-seal it, and make the custodian's own copy
+ * consistent with it: leaf, the batch's Merkle tree, every proof in the batch, the local batch
+ * root, and the node's cached copy of the root "anchored on chain". The custodian's own checks
+ * then pass; only a party that reads the root from the chain itself can tell.
+ */
+import { type Hex, hexToBytes } from 'viem';
+import { buildMerkleTree, merkleProofFromTree } from '../../src/chain/merkle.ts';
+import { GCM_IV_BYTES } from '../../src/crypto/aesGcm.ts';
+import { FileKeyring } from '../../src/crypto/FileKeyring.ts';
+import { openRecord, sealRecord } from '../../src/crypto/sealRecord.ts';
+import { openDatabase } from '../../src/store/openDatabase.ts';
+
+export async function forgeCustodianRecord(
+  dataDir: string,
+  custodian: string,
+  reference: { resourceType: string; id: string },
+  change: (resource: Record<string, unknown>) => void,
+): Promise<void> {
+  const db = await openDatabase({ databaseUrl: undefined, dataDir });
+  try {
+    const keyring = await FileKeyring.open(dataDir);
+    const [row] = await db.query<{
+      version_id: number;
+      ciphertext: Uint8Array;
+      wrapped_key: Uint8Array;
+      kek_id: string;
+      batch_sequence: string;
+    }>(
+      `SELECT version_id, ciphertext, wrapped_key, kek_id, batch_sequence::text AS batch_sequence FROM record_versions
+       WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id DESC LIMIT 1`,
+      [reference.resourceType, reference.id],
+    );
+    if (!row?.batch_sequence) throw new Error(`${reference.resourceType}/${reference.id} is not batched`);
+    const version = { ...reference, versionId: row.version_id, deleted: false };
+    const stored = Buffer.from(row.ciphertext);
+    const kek = await keyring.get(row.kek_id);
+    if (!kek) throw new Error('no KEK');
+    const opened = await openRecord(
+      version,
+      {
+        iv: stored.subarray(0, GCM_IV_BYTES),
+        ciphertext: stored.subarray(GCM_IV_BYTES),
+        wrappedKey: Buffer.from(row.wrapped_key),
+      },
+      kek,
+    );
+    const resource = JSON.parse(Buffer.from(opened.canonicalJson).toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+    change(resource);
+    const sealed = await sealRecord(version, resource, keyring.current());
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE record_versions SET ciphertext = $3, wrapped_key = $4, kek_id = $5, content_commitment = $6, leaf = $7
+         WHERE resource_type = $1 AND resource_id = $2 AND version_id = $8`,
+        [
+          reference.resourceType,
+          reference.id,
+          Buffer.concat([sealed.iv, sealed.ciphertext]),
+          sealed.wrappedKey,
+          sealed.kekId,
+          sealed.contentCommitment,
+          sealed.leaf,
+          row.version_id,
+        ],
+      );
+      const leaves = await tx.query<{ seq: string; leaf: Uint8Array }>(
+        'SELECT seq::text AS seq, leaf FROM record_versions WHERE batch_sequence = $1 ORDER BY batch_index',
+        [row.batch_sequence],
+      );
+      const tree = buildMerkleTree(leaves.map((l) => `0x${Buffer.from(l.leaf).toString('hex')}` as Hex));
+      for (const [index, leaf] of leaves.entries()) {
+        const proof = Buffer.concat(merkleProofFromTree(tree, index).map((node) => hexToBytes(node)));
+        await tx.query('UPDATE record_versions SET proof = $2 WHERE seq = $1', [leaf.seq, proof]);
+      }
+      await tx.query('UPDATE anchor_batches SET root = $2 WHERE kind = 0 AND sequence = $1', [
+        row.batch_sequence,
+        hexToBytes(tree.root),
+      ]);
+      await tx.query(
+        'UPDATE chain_anchored_roots SET root = $3 WHERE member = $1 AND kind = 0 AND sequence = $2',
+        [custodian.toLowerCase(), row.batch_sequence, tree.root],
+      );
+    });
+  } finally {
+    await db.close();
+  }
+}
