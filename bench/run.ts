@@ -9,6 +9,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { auditSection } from './sections/auditSection.ts';
+import { exchangeSection } from './sections/exchangeSection.ts';
 import { fhirSection } from './sections/fhirSection.ts';
 import { gasSection } from './sections/gasSection.ts';
 import { importSection } from './sections/importSection.ts';
@@ -21,7 +22,14 @@ export interface BenchSection {
   run(): Promise<string>;
 }
 
-const sections: BenchSection[] = [gasSection, vaultSection, auditSection, fhirSection, importSection];
+const sections: BenchSection[] = [
+  gasSection,
+  vaultSection,
+  auditSection,
+  fhirSection,
+  importSection,
+  exchangeSection,
+];
 
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? sections.filter((s) => wanted.includes(s.name)) : sections;

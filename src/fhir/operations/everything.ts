@@ -8,6 +8,7 @@
 import { allOk, notFound, OperationOutcomeError } from '@medplum/core';
 import type { FhirRequest, FhirResponse } from '@medplum/fhir-router';
 import type { BundleEntry, Resource } from '@medplum/fhirtypes';
+import { everythingFromCustodians } from '../../exchange/everythingFromCustodians.ts';
 import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
 import { referencingResources } from '../search/lookupCandidates.ts';
 import type { VaultRepository } from '../VaultRepository.ts';
@@ -26,7 +27,10 @@ export async function everything(req: FhirRequest, repo: VaultRepository): Promi
     if (resource && compartmentPatients(resource).includes(patientId))
       entry.push(entryOf(service.baseUrl, resource));
   }
-  return [allOk, { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry }];
+  const total = entry.length;
+  // Records other custodians hold under the patient's grants to this node, verified (src/exchange).
+  entry.push(...(await everythingFromCustodians(service, patient, req)));
+  return [allOk, { resourceType: 'Bundle', type: 'searchset', total, entry }];
 }
 
 function entryOf(baseUrl: string, resource: Resource): BundleEntry {
