@@ -76,7 +76,8 @@ export async function importFiles(
   return summary;
 }
 
-class Importer {
+/** Imports ImportFiles one after another into one summary (also used by `medledger sync`). */
+export class Importer {
   readonly summary: ImportSummary = emptySummary();
   readonly #service: FhirService;
   readonly #options: ImportFilesOptions;

@@ -4,6 +4,7 @@ import { auditMigrations } from '../audit/schema.ts';
 import { indexerMigrations } from '../chain/indexer/schema.ts';
 import { outboxMigrations } from '../chain/outbox/schema.ts';
 import { ehrMigrations } from '../ehr/schema.ts';
+import { syncMigrations } from '../ehr/sync/schema.ts';
 import { exchangeMigrations } from '../exchange/schema.ts';
 import { bulkExportMigrations } from '../fhir/bulk/schema.ts';
 import { fhirMigrations } from '../fhir/schema.ts';
@@ -19,5 +20,6 @@ export const migrations: readonly Migration[] = [
   ...fhirMigrations,
   ...ehrMigrations,
   ...bulkExportMigrations,
+  ...syncMigrations,
   ...exchangeMigrations,
 ];

@@ -11,6 +11,7 @@ import { keysRotateCommand } from './keysRotate.ts';
 import { memberListCommand } from './memberList.ts';
 import { memberProposeAdmitCommand, memberProposeRemoveCommand } from './memberPropose.ts';
 import { memberVoteCommand } from './memberVote.ts';
+import { syncCommand } from './sync.ts';
 import { userCreateCommand } from './userCreate.ts';
 import { verifyCommand } from './verify.ts';
 
@@ -22,6 +23,7 @@ export const commands: readonly Command[] = [
   clientCreateCommand,
   userCreateCommand,
   importCommand,
+  syncCommand,
   verifyCommand,
   consortiumInitCommand,
   consortiumAddMemberCommand,

@@ -1,0 +1,70 @@
+/**
+ * Reads changes from a source FHIR server: its resource types from the CapabilityStatement, and
+ * per type the resources whose `_lastUpdated` is at or after a mark, sorted by `_lastUpdated`,
+ * page by page through the searchset's `next` links (whatever paging scheme the server uses).
+ * @see https://hl7.org/fhir/R4/search.html#lastUpdated
+ * @see https://hl7.org/fhir/R4/http.html#paging
+ */
+import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import { SyncError } from './SyncError.ts';
+import type { Authorize } from './sourceAuthorization.ts';
+
+export interface SourceClient {
+  /** The FHIR base URL, without a trailing slash. */
+  baseUrl: string;
+  authorize: Authorize;
+  /** `_count` asked for per page. Default 200. */
+  pageSize?: number;
+}
+
+export async function getSourceJson<T>(client: SourceClient, url: string): Promise<T> {
+  const authorization = await client.authorize();
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: { accept: 'application/fhir+json', ...(authorization ? { authorization } : {}) },
+    });
+  } catch (error) {
+    throw new SyncError('ERR_SYNC_SOURCE', `${url} unreachable: ${(error as Error).message}`, error);
+  }
+  if (!response.ok) {
+    const text = (await response.text()).slice(0, 300);
+    throw new SyncError('ERR_SYNC_SOURCE', `${url} answered ${response.status}: ${text}`);
+  }
+  return (await response.json()) as T;
+}
+
+/** Types the source can search (`search-type` in its CapabilityStatement). */
+export async function sourceResourceTypes(client: SourceClient): Promise<string[]> {
+  const statement = await getSourceJson<CapabilityStatement>(client, `${client.baseUrl}/metadata`);
+  const types = (statement.rest ?? [])
+    .flatMap((rest) => rest.resource ?? [])
+    .filter((r) => (r.interaction ?? []).some((i) => i.code === 'search-type'))
+    .map((r) => r.type as string);
+  if (types.length === 0)
+    throw new SyncError('ERR_SYNC_SOURCE', 'the source declares no searchable resource types; pass --types');
+  return [...new Set(types)];
+}
+
+/** Pages of resources of one type changed at or after `since` (all of them without it). */
+export async function* changedResources(
+  client: SourceClient,
+  resourceType: string,
+  since: string | undefined,
+): AsyncGenerator<Resource[]> {
+  const query = new URLSearchParams({ _sort: '_lastUpdated', _count: String(client.pageSize ?? 200) });
+  if (since) query.set('_lastUpdated', `ge${since}`);
+  let url: string | undefined = `${client.baseUrl}/${resourceType}?${query}`;
+  const seen = new Set<string>();
+  while (url && !seen.has(url)) {
+    seen.add(url);
+    const bundle: Bundle = await getSourceJson<Bundle>(client, url);
+    if (bundle.resourceType !== 'Bundle')
+      throw new SyncError('ERR_SYNC_SOURCE', `${url} did not answer with a Bundle`);
+    const resources = (bundle.entry ?? [])
+      .filter((e) => e.search?.mode !== 'include' && e.resource?.resourceType === resourceType)
+      .map((e) => e.resource as Resource);
+    if (resources.length > 0) yield resources;
+    url = bundle.link?.find((l) => l.relation === 'next')?.url;
+  }
+}
