@@ -29,6 +29,8 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
     bodyLimit: 16 * 1024 * 1024,
     frameworkErrors: frameworkErrorOutcome,
     clientErrorHandler: clientErrorOutcome,
+    // Building the FHIR router parses the R4 definitions: on a busy machine that outlasts fastify's 10 s default.
+    pluginTimeout: 120_000,
     ...https,
   }) as unknown as FastifyInstance;
   await app.register(helmet, { contentSecurityPolicy: false });
