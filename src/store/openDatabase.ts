@@ -2,7 +2,8 @@
  * Opens the configured database: a PostgreSQL server when a connection string is
  * given, otherwise PGlite in `<dataDir>/pgdata`. Runs the migrations before returning.
  */
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors/MedledgerError.ts';
 import { type Db, pgliteDb, postgresDb } from './db.ts';
@@ -34,7 +35,17 @@ async function openEmbedded(dataDir: string | undefined): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite');
   if (!dataDir || dataDir === 'memory://') return pgliteDb(await PGlite.create(BYTEA_CODEC));
   const dir = join(dataDir, 'pgdata');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // access(2) reports a read-only file system (EROFS) even to root.
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new StoreError(
+      `the data directory ${dataDir} is not writable (${code === 'EROFS' ? 'read-only file system' : code}): medledger keeps its database there`,
+      error,
+    );
+  }
   try {
     return pgliteDb(await PGlite.create(dir, BYTEA_CODEC));
   } catch (error) {
