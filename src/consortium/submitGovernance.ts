@@ -8,6 +8,7 @@ import { type Address, type Hex, isAddress, isHex, parseEventLogs } from 'viem';
 import { registryAbi } from '../chain/generated/contracts.ts';
 import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
 import { revertReason } from '../chain/outbox/OutboxWorker.ts';
+import { ConfigError } from '../errors/MedledgerError.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { votesNeeded } from './deploymentSteps.ts';
 import { GovernanceError } from './GovernanceError.ts';
@@ -42,10 +43,10 @@ export async function submitGovernance(
   action: GovernanceAction,
   options: SubmitGovernanceOptions = {},
 ): Promise<GovernanceResult> {
+  validate(action);
   const { publicClient, addresses } = ctx.chain;
   const registry = addresses.registry;
   const me = ctx.identity.account.address;
-  validate(action);
   const { functionName, args, dedupeKey } = await toChainWrite(ctx, action);
   try {
     await publicClient.simulateContract({
@@ -110,21 +111,19 @@ export async function submitGovernance(
 function validate(action: GovernanceAction): void {
   if (action.type === 'vote') {
     if (!Number.isSafeInteger(action.proposalId) || action.proposalId < 0) {
-      throw new GovernanceError('--proposal must be a proposal id (0, 1, ...)');
+      throw new ConfigError('--proposal must be a proposal id (0, 1, ...)');
     }
     return;
   }
-  if (!isAddress(action.subject))
-    throw new GovernanceError('--address must be a member account address (0x...)');
+  if (!isAddress(action.subject)) throw new ConfigError('--address must be a member account address (0x...)');
   if (action.type === 'propose-admit') {
-    if (action.name.trim() === '') throw new GovernanceError('--name must name the institution');
+    if (action.name.trim() === '') throw new ConfigError('--name must name the institution');
     if (!isHex(action.encryptionKey) || action.encryptionKey.length !== 66) {
-      throw new GovernanceError(
+      throw new ConfigError(
         '--encryption-key must be the member node X25519 public key (0x + 64 hex digits)',
       );
     }
-    if (!/^https?:\/\//.test(action.endpoint))
-      throw new GovernanceError('--endpoint must be an http(s):// URL');
+    if (!/^https?:\/\//.test(action.endpoint)) throw new ConfigError('--endpoint must be an http(s):// URL');
   }
 }
 

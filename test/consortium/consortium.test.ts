@@ -290,10 +290,23 @@ describe('a three-member consortium from consortium init', { timeout: 240_000 },
     expect(activeNames(await list(1))).toEqual(['Hospital A', 'Clinic B', 'Lab C']);
     const voted = await json<GovernanceResult>(2, ['member', 'vote', '--proposal', '2']);
     expect(voted).toMatchObject({ executed: true, activeMembers: 2 });
-    const [after, removed] = await Promise.all([
+    const [after, removed, badInput] = await Promise.all([
       list(1),
       // A removed member can no longer take part.
       cli(3, ['member', 'propose-remove', '--address', address(2)]),
+      // Bad input is refused before anything reaches the outbox.
+      cli(2, [
+        'member',
+        'propose-admit',
+        '--address',
+        'not-an-address',
+        '--name',
+        'X',
+        '--encryption-key',
+        '0x00',
+        '--endpoint',
+        'ftp://x',
+      ]),
     ]);
     expect(activeNames(after)).toEqual(['Hospital A', 'Clinic B']);
     expect(after.members.find((m) => m.address === address(3))).toMatchObject({
@@ -303,6 +316,8 @@ describe('a three-member consortium from consortium init', { timeout: 240_000 },
     expect(after.proposals.filter((p) => !p.executed)).toEqual([]);
     expect(removed.code).toBe(2);
     expect(removed.stderr).toContain('RegistryNotMember');
+    expect(badInput.code).toBe(2);
+    expect(badInput.stderr).toMatch(/--address must be a member account address.*\[ERR_CONFIG\]/);
     // The running node's indexer follows the same history from the chain's events (it may lag a poll).
     const expected = [
       [address(1).toLowerCase(), true],

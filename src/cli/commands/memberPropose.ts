@@ -4,8 +4,8 @@
  * the proposal carries when a strict majority of the active members has voted.
  */
 import type { Address, Hex } from 'viem';
-import { GovernanceError } from '../../consortium/GovernanceError.ts';
 import { type GovernanceResult, submitGovernance } from '../../consortium/submitGovernance.ts';
+import { ConfigError } from '../../errors/MedledgerError.ts';
 import type { NodeContext } from '../../node/startNode.ts';
 import { auditOperatorAction } from '../auditOperatorAction.ts';
 import type { Command, CommandResult } from '../command.ts';
@@ -56,7 +56,7 @@ export const memberProposeRemoveCommand: Command = {
 };
 
 export function required(value: unknown, flag: string): string {
-  if (typeof value !== 'string' || value === '') throw new GovernanceError(`${flag} is required`);
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${flag} is required`);
   return value;
 }
 
