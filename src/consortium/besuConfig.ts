@@ -36,7 +36,9 @@ export function besuConfigToml(p: BesuConfigParameters): string {
     'sync-mode': 'FULL',
     // Free gas: the genesis sets a zero base fee; validators accept zero-priced transactions.
     'min-gas-price': 0,
-    'p2p-host': isIpv4(p.p2pHost) ? p.p2pHost : '0.0.0.0',
+    // Advertised in the enode URL; listen on every interface unless the whole network is on loopback.
+    'p2p-host': p.p2pHost,
+    'p2p-interface': p.p2pHost.startsWith('127.') ? '127.0.0.1' : '0.0.0.0',
     'p2p-port': p.p2pPort,
     bootnodes: p.bootnodes,
     'permissions-nodes-config-file-enabled': true,

@@ -139,6 +139,7 @@ describe('consortium init output', () => {
         'rpc-http-api': ['ETH', 'NET', 'WEB3', 'QBFT'],
         'host-allowlist': ['localhost', '127.0.0.1'],
         'p2p-host': m.host,
+        'p2p-interface': '0.0.0.0',
         'p2p-port': m.validator.p2pPort,
         'min-gas-price': 0,
         'permissions-nodes-config-file-enabled': true,
