@@ -15,7 +15,9 @@ import { bearer } from '../../src/access/testing/mintAccessToken.ts';
 import { type PortalNode, type PortalUser, startPortalNode } from './portalNode.ts';
 
 const SCREENSHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
-const WAIT = 30_000;
+/** Generous waits on conditions: the machine may be slow and shared. */
+const WAIT = 60_000;
+const TEST_TIMEOUT = 240_000;
 
 let portal: PortalNode;
 let browser: Browser;
@@ -58,14 +60,38 @@ async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
 const shot = (page: Page, name: string) =>
   page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
 
-async function signIn(page: Page, user: PortalUser): Promise<void> {
+async function signIn(page: Page, user: PortalUser, options: { keyboard?: boolean } = {}): Promise<void> {
   await page.goto(`${portal.url}/portal/`);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  // The node's own login page (authorization code + PKCE).
-  await page.getByLabel('Username').fill(user.username);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (options.keyboard) {
+    // Keyboard only: Tab reaches the button, Enter presses it; on the login page Enter submits.
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Username').waitFor();
+    await page.getByLabel('Username').focus();
+    await page.keyboard.type(user.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(user.password);
+    await page.keyboard.press('Enter');
+  } else {
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The node's own login page (authorization code + PKCE).
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** Every form control on the screen has an accessible name (a label, or aria-label). */
+async function expectLabelled(page: Page): Promise<void> {
+  const unnamed = await page.locator('input, select, textarea').evaluateAll((els) =>
+    els
+      .filter((el) => (el as HTMLInputElement).type !== 'hidden')
+      .filter((el) => ((el as HTMLInputElement).labels?.length ?? 0) === 0 && !el.getAttribute('aria-label'))
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
+  expect(unnamed).toEqual([]);
 }
 
 /** Clicks "Check again" on the access report until `done` holds for its rows. */
@@ -95,128 +121,142 @@ interface Row {
 }
 
 describe('the web portal', () => {
-  it('patient grants, clinician reads, patient revokes, clinician is refused, report verifies both', async () => {
-    const patient = await newPage();
-    const clinician = await newPage();
+  it(
+    'patient grants, clinician reads, patient revokes, clinician is refused, report verifies both',
+    async () => {
+      const patient = await newPage();
+      const clinician = await newPage();
 
-    // Patient: password on the node's login page, then a key made in the browser and bound by the claim code.
-    await signIn(patient, portal.patient);
-    await patient.getByRole('heading', { name: 'Set up your key' }).waitFor();
-    await patient.getByLabel('Claim code').fill(portal.claimCode);
-    await patient.getByLabel('New passphrase (at least 10 characters)').fill('correct horse battery');
-    await patient.getByLabel('The same passphrase again').fill('correct horse battery');
-    await patient.getByRole('button', { name: 'Create my key' }).click();
-    const words = await patient
-      .getByRole('list', { name: 'Recovery phrase' })
-      .getByRole('listitem')
-      .allTextContents();
-    expect(words).toHaveLength(12);
-    await shot(patient, '01-patient-recovery-phrase');
-    await patient.getByLabel('I have written down my recovery phrase').check();
-    await patient.getByRole('button', { name: 'Bind my key to my record' }).click();
+      // Patient: password on the node's login page, then a key made in the browser and bound by the claim code.
+      await signIn(patient, portal.patient);
+      await patient.getByRole('heading', { name: 'Set up your key' }).waitFor();
+      await expectLabelled(patient);
+      await patient.getByLabel('Claim code').fill(portal.claimCode);
+      await patient.getByLabel('New passphrase (at least 10 characters)').fill('correct horse battery');
+      await patient.getByLabel('The same passphrase again').fill('correct horse battery');
+      await patient.getByRole('button', { name: 'Create my key' }).click();
+      const words = await patient
+        .getByRole('list', { name: 'Recovery phrase' })
+        .getByRole('listitem')
+        .allTextContents();
+      expect(words).toHaveLength(12);
+      await shot(patient, '01-patient-recovery-phrase');
+      await patient.getByLabel('I have written down my recovery phrase').check();
+      await patient.getByRole('button', { name: 'Bind my key to my record' }).click();
 
-    // Records: a timeline, every entry verified against the chain in the browser.
-    await patient.getByRole('heading', { name: /^Records of / }).waitFor();
-    const summary = patient.getByTestId('verify-summary');
-    await expect
-      .poll(async () => summary.textContent(), { timeout: WAIT })
-      .toMatch(/^(\d+) of \1 records verified/);
-    const records = await patient.getByTestId('record').count();
-    expect(records).toBeGreaterThan(50);
-    expect(await patient.getByTestId('record').filter({ hasText: 'Verified on chain' }).count()).toBe(
-      records,
-    );
-    // Observations show their values with units.
-    await expect
-      .poll(() =>
-        patient
-          .getByTestId('record')
-          .filter({ hasText: /\d (kg|cm|mm\[Hg\]|kg\/m2|%)/ })
-          .count(),
-      )
-      .toBeGreaterThan(0);
-    await shot(patient, '02-patient-records');
-    await patient.setViewportSize({ width: 390, height: 844 });
-    await shot(patient, '02b-patient-records-phone');
-    await patient.setViewportSize({ width: 1100, height: 900 });
-    // The key is stored only encrypted.
-    const stored = await patient.evaluate(() => localStorage.getItem('medledger.key.chet'));
-    expect(JSON.parse(stored!)).toMatchObject({ kdf: { name: 'PBKDF2' }, cipher: { name: 'AES-GCM' } });
-    expect(stored).not.toContain(words.join(' '));
-
-    // Grant the clinician access, signed in the browser; pending until mined, then active.
-    await patient.getByRole('link', { name: 'Who has access' }).click();
-    await patient.getByLabel('Clinician').selectOption(portal.clinician.address);
-    await patient.getByRole('button', { name: 'Sign and give access' }).click();
-    const grant = patient.getByTestId('consent').filter({ hasText: portal.clinician.username });
-    await grant.getByText('Active').waitFor();
-    await shot(patient, '03-patient-access-granted');
-
-    // The clinician finds the patient and reads the records.
-    await signIn(clinician, portal.clinician);
-    const listed = clinician.getByTestId('my-patient');
-    await listed.first().waitFor();
-    expect(await listed.count()).toBe(1);
-    await shot(clinician, '04-clinician-patients');
-    await listed.getByRole('button', { name: /^View records of / }).click();
-    await clinician.getByRole('heading', { name: /^Records of / }).waitFor();
-    await expect.poll(() => clinician.getByTestId('record').count()).toBe(records);
-    await expect
-      .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
-      .toMatch(/^(\d+) of \1 records verified/);
-    await shot(clinician, '05-clinician-records');
-
-    // The patient revokes; the clinician is refused.
-    await patient.getByRole('button', { name: `Revoke access for ${portal.clinician.username}` }).click();
-    await grant.getByText('Revoked').waitFor();
-    await shot(patient, '06-patient-access-revoked');
-    await clinician.getByRole('button', { name: 'Reload' }).click();
-    await clinician.getByTestId('refused').waitFor();
-    expect(await clinician.getByTestId('record').count()).toBe(0);
-    await shot(clinician, '07-clinician-refused');
-
-    // The access report shows both, allowed and denied, each verified in the browser.
-    await patient.getByRole('link', { name: 'Access report' }).click();
-    const rows = await reportUntil(patient, (list) => {
-      const ada = list.filter((r) => r.who === portal.clinician.username);
-      return (
-        ada.some((r) => r.allowed) &&
-        ada.some((r) => !r.allowed) &&
-        ada.every((r) => r.verification === 'verified')
+      // Records: a timeline, every entry verified against the chain in the browser.
+      await patient.getByRole('heading', { name: /^Records of / }).waitFor();
+      const summary = patient.getByTestId('verify-summary');
+      await expect
+        .poll(async () => summary.textContent(), { timeout: WAIT })
+        .toMatch(/^(\d+) of \1 records verified/);
+      const records = await patient.getByTestId('record').count();
+      expect(records).toBeGreaterThan(50);
+      expect(await patient.getByTestId('record').filter({ hasText: 'Verified on chain' }).count()).toBe(
+        records,
       );
-    });
-    expect(rows.filter((r) => r.verification === 'failed')).toEqual([]);
-    expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
-    await shot(patient, '08-patient-access-report');
-  });
+      // Observations show their values with units.
+      await expect
+        .poll(
+          () =>
+            patient
+              .getByTestId('record')
+              .filter({ hasText: /\d (kg|cm|mm\[Hg\]|kg\/m2|%)/ })
+              .count(),
+          { timeout: WAIT },
+        )
+        .toBeGreaterThan(0);
+      await shot(patient, '02-patient-records');
+      await patient.setViewportSize({ width: 390, height: 844 });
+      await shot(patient, '02b-patient-records-phone');
+      await patient.setViewportSize({ width: 1100, height: 900 });
+      // The key is stored only encrypted.
+      const stored = await patient.evaluate(() => localStorage.getItem('medledger.key.chet'));
+      expect(JSON.parse(stored!)).toMatchObject({ kdf: { name: 'PBKDF2' }, cipher: { name: 'AES-GCM' } });
+      expect(stored).not.toContain(words.join(' '));
 
-  it('break-glass asks for a reason, shows its time limit, and the officer sees it', async () => {
-    const clinician = await newPage();
-    await signIn(clinician, portal.clinician);
-    await clinician.getByRole('link', { name: 'Emergency access' }).click();
-    await clinician.getByLabel('Patient ID').fill(portal.patientId);
-    const open = clinician.getByRole('button', { name: 'Open emergency access' });
-    expect(await open.isDisabled()).toBe(true);
-    await clinician.getByLabel('Reason (required)').fill('unconscious in the emergency department');
-    await clinician.getByLabel(/confirm this is an emergency/).check();
-    await shot(clinician, '09-clinician-break-glass');
-    await open.click();
-    await clinician.getByText(/Break-glass access — \d+ minutes left/).waitFor();
-    await expect.poll(() => clinician.getByTestId('record').count()).toBeGreaterThan(50);
-    await expect
-      .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
-      .toMatch(/^(\d+) of \1 records verified/);
-    await shot(clinician, '10-clinician-break-glass-records');
+      // Grant the clinician access, signed in the browser; pending until mined, then active.
+      await patient.getByRole('link', { name: 'Who has access' }).click();
+      await patient.getByRole('button', { name: 'Sign and give access' }).waitFor();
+      await expectLabelled(patient);
+      await patient.getByLabel('Clinician').selectOption(portal.clinician.address);
+      await patient.getByRole('button', { name: 'Sign and give access' }).click();
+      const grant = patient.getByTestId('consent').filter({ hasText: portal.clinician.username });
+      await grant.getByText('Active').waitFor();
+      await shot(patient, '03-patient-access-granted');
 
-    const officer = await newPage();
-    await signIn(officer, portal.officer);
-    await officer.getByTestId('block-height').waitFor();
-    expect(Number(await officer.getByTestId('block-height').textContent())).toBeGreaterThan(0);
-    await officer.getByRole('heading', { name: 'Break-glass to review (1)' }).waitFor();
-    await officer.getByRole('button', { name: 'Run verify now' }).click();
-    await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
-    await shot(officer, '11-officer-dashboard');
-  });
+      // The clinician finds the patient and reads the records.
+      await signIn(clinician, portal.clinician);
+      const listed = clinician.getByTestId('my-patient');
+      await listed.first().waitFor();
+      expect(await listed.count()).toBe(1);
+      await shot(clinician, '04-clinician-patients');
+      await listed.getByRole('button', { name: /^View records of / }).click();
+      await clinician.getByRole('heading', { name: /^Records of / }).waitFor();
+      await expect.poll(() => clinician.getByTestId('record').count(), { timeout: WAIT }).toBe(records);
+      await expect
+        .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
+        .toMatch(/^(\d+) of \1 records verified/);
+      await shot(clinician, '05-clinician-records');
+
+      // The patient revokes; the clinician is refused.
+      await patient.getByRole('button', { name: `Revoke access for ${portal.clinician.username}` }).click();
+      await grant.getByText('Revoked').waitFor();
+      await shot(patient, '06-patient-access-revoked');
+      await clinician.getByRole('button', { name: 'Reload' }).click();
+      await clinician.getByTestId('refused').waitFor();
+      expect(await clinician.getByTestId('record').count()).toBe(0);
+      await shot(clinician, '07-clinician-refused');
+
+      // The access report shows both, allowed and denied, each verified in the browser.
+      await patient.getByRole('link', { name: 'Access report' }).click();
+      const rows = await reportUntil(patient, (list) => {
+        const ada = list.filter((r) => r.who === portal.clinician.username);
+        return (
+          ada.some((r) => r.allowed) &&
+          ada.some((r) => !r.allowed) &&
+          ada.every((r) => r.verification === 'verified')
+        );
+      });
+      expect(rows.filter((r) => r.verification === 'failed')).toEqual([]);
+      expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
+      await shot(patient, '08-patient-access-report');
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'break-glass asks for a reason, shows its time limit, and the officer sees it',
+    async () => {
+      const clinician = await newPage();
+      await signIn(clinician, portal.clinician);
+      await clinician.getByRole('link', { name: 'Emergency access' }).click();
+      await clinician.getByLabel('Patient ID').fill(portal.patientId);
+      const open = clinician.getByRole('button', { name: 'Open emergency access' });
+      expect(await open.isDisabled()).toBe(true);
+      await expectLabelled(clinician);
+      await clinician.getByLabel('Reason (required)').fill('unconscious in the emergency department');
+      await clinician.getByLabel(/confirm this is an emergency/).check();
+      await shot(clinician, '09-clinician-break-glass');
+      await open.click();
+      await clinician.getByText(/Break-glass access — \d+ minutes left/).waitFor();
+      await expect.poll(() => clinician.getByTestId('record').count(), { timeout: WAIT }).toBeGreaterThan(50);
+      await expect
+        .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
+        .toMatch(/^(\d+) of \1 records verified/);
+      await shot(clinician, '10-clinician-break-glass-records');
+
+      const officer = await newPage();
+      await signIn(officer, portal.officer, { keyboard: true });
+      await officer.getByTestId('block-height').waitFor();
+      expect(Number(await officer.getByTestId('block-height').textContent())).toBeGreaterThan(0);
+      await officer.getByRole('heading', { name: 'Break-glass to review (1)' }).waitFor();
+      await officer.getByRole('button', { name: 'Run verify now' }).click();
+      await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
+      await shot(officer, '11-officer-dashboard');
+    },
+    TEST_TIMEOUT,
+  );
 
   it('the portal API is read-only on the chain and refuses the wrong role, with an audit event each', async () => {
     const tokens = await accessTokensFor(portal.node);
