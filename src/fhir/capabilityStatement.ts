@@ -24,6 +24,9 @@ const INTERACTIONS = [
 ] as const;
 const SKIP = new Set(['Resource', 'DomainResource', 'MetadataResource', 'Binary', 'Parameters']);
 
+/** FHIR Bulk Data Access (src/fhir/bulk/): `$export` at system, Patient and Group level. */
+const BULK = 'http://hl7.org/fhir/uv/bulkdata';
+
 let cached: CapabilityStatement | undefined;
 
 export function capabilityStatement(service: FhirService): CapabilityStatement {
@@ -61,8 +64,12 @@ function build(service: FhirService): CapabilityStatement {
                 name: 'everything',
                 definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
               },
+              { name: 'export', definition: `${BULK}/OperationDefinition/patient-export` },
             ],
           }
+        : {}),
+      ...(type === 'Group'
+        ? { operation: [{ name: 'export', definition: `${BULK}/OperationDefinition/group-export` }] }
         : {}),
     }));
   return {
@@ -70,6 +77,7 @@ function build(service: FhirService): CapabilityStatement {
     status: 'active',
     date: new Date().toISOString(),
     kind: 'instance',
+    instantiates: [`${BULK}/CapabilityStatement/bulk-data`],
     fhirVersion: '4.0.1',
     format: ['json', 'application/fhir+json'],
     patchFormat: ['application/json-patch+json', 'application/fhir+json'],
@@ -102,6 +110,7 @@ function build(service: FhirService): CapabilityStatement {
         },
         resource,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
+        operation: [{ name: 'export', definition: `${BULK}/OperationDefinition/export` }],
       },
     ],
   };

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientCreateCommand } from '../../cli/commands/clientCreate.ts';
 import { canonicalJson } from '../../fhir/testing/canonicalFhir.ts';
 import { sharedDataDir } from '../../fhir/testing/sharedData.ts';
 import { startTestNode, type TestNode } from '../../fhir/testing/startTestNode.ts';
+import { sourceAuthorization } from './sourceAuthorization.ts';
 import { syncFromSource } from './syncFromSource.ts';
 import { type MedplumSourceServer, startMedplumSourceServer } from './testing/medplumSourceServer.ts';
 
@@ -120,6 +122,29 @@ describe('medledger sync from a FHIR server that is not medledger (Medplum in-me
     ).rejects.toMatchObject({ code: 'ERR_SYNC_SOURCE' });
     const [after] = await t.node.db.query<{ high_water: string }>('SELECT high_water FROM ehr_sync_sources');
     expect(after?.high_water).toBe(before?.high_water);
+  }, 60_000);
+  it('authenticates with SMART Backend Services (client_credentials, private_key_jwt) when asked', async () => {
+    // The token endpoint here is the test node's own SMART authorization server.
+    const created = await clientCreateCommand.run(t.node, {
+      values: { name: 'sync-client', scope: 'system/*.rs', 'generate-key': true },
+      positionals: [],
+    });
+    const client = created.json as { client_id: string; private_jwk: unknown; token_endpoint: string };
+    const keyFile = join(await mkdtemp(join(tmpdir(), 'medledger-key-')), 'key.json');
+    await writeFile(keyFile, JSON.stringify(client.private_jwk), { mode: 0o600 });
+    const authorize = sourceAuthorization({
+      kind: 'backend',
+      clientId: client.client_id,
+      privateKeyFile: keyFile,
+      tokenUrl: client.token_endpoint,
+      scope: 'system/Patient.rs',
+    });
+    const authorization = (await authorize()) as string;
+    expect(authorization).toMatch(/^Bearer \S+$/);
+    expect(await authorize()).toBe(authorization); // reused until it nears expiry
+    const read = await fetch(`${t.fhirUrl}/Patient?_count=1`, { headers: { authorization } });
+    expect(read.status).toBe(200);
+    await rm(dirname(keyFile), { recursive: true, force: true });
   }, 60_000);
 });
 

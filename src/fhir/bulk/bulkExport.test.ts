@@ -228,6 +228,17 @@ describe('bulk $export (FHIR Bulk Data Access) of imported Synthea data', () => 
   }, 240_000);
 
   it('refuses a kick-off without Prefer: respond-async or with another format; DELETE cancels', async () => {
+    const metadata = (await (await fetch(`${t.fhirUrl}/metadata`)).json()) as {
+      rest: {
+        operation?: { name: string }[];
+        resource: { type: string; operation?: { name: string }[] }[];
+      }[];
+    };
+    expect(metadata.rest[0]?.operation?.map((o) => o.name)).toContain('export');
+    for (const type of ['Patient', 'Group'])
+      expect(
+        metadata.rest[0]?.resource.find((r) => r.type === type)?.operation?.map((o) => o.name),
+      ).toContain('export');
     const noPrefer = await fetch(`${t.fhirUrl}/$export`, { headers: { authorization: system } });
     expect(noPrefer.status).toBe(400);
     expect(((await noPrefer.json()) as Resource).resourceType).toBe('OperationOutcome');
