@@ -406,7 +406,8 @@ function prepare<T extends Resource>(resource: T): T {
  */
 function ensurePatientAddress(patient: Resource, address?: string): void {
   const p = patient as { identifier?: { system?: string; value?: string }[] };
-  if (p.identifier?.some((i) => i.system === ADDRESS_SYSTEM)) return;
+  if (p.identifier !== undefined && !Array.isArray(p.identifier)) return; // validation refuses it
+  if (p.identifier?.some((i) => i?.system === ADDRESS_SYSTEM)) return;
   const value = address ?? privateKeyToAccount(generatePrivateKey()).address.toLowerCase();
   p.identifier = [...(p.identifier ?? []), { system: ADDRESS_SYSTEM, value }];
 }

@@ -50,6 +50,9 @@ export function compartmentPatients(resource: Resource): string[] {
 
 /** The chain address a Patient carries, if any. */
 export function patientAddressOf(patient: WithId<Patient> | Patient): string | undefined {
-  const value = patient.identifier?.find((i) => i.system === ADDRESS_SYSTEM)?.value;
-  return value?.toLowerCase();
+  // Runs on unvalidated bodies too (the access decision of a create): tolerate any shape.
+  const identifiers: unknown = patient.identifier;
+  if (!Array.isArray(identifiers)) return undefined;
+  const value = identifiers.find((i) => i?.system === ADDRESS_SYSTEM)?.value;
+  return typeof value === 'string' ? value.toLowerCase() : undefined;
 }

@@ -587,6 +587,35 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
     expect(findings).toEqual([]);
   }, 300_000);
 
+  it('wrong JSON types found by fuzzing are 400s that store nothing (regressions)', async () => {
+    for (const body of [
+      { ...patient, identifier: { a: 1 } }, // was a 500 in the access decision
+      { ...patient, identifier: 'x' },
+      { ...patient, identifier: [1] }, // was stored: a primitive where an Identifier belongs
+      { ...patient, name: [true] },
+      { ...observation('x'), category: [7] },
+      { ...patient, extension: [[[[1]]]] },
+    ]) {
+      const answer = await attempt(
+        withBody('POST', `/fhir/${body.resourceType}`, JSON.stringify(body), FHIR_JSON),
+      );
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+    }
+    for (const ops of [[{ op: 'add', path: 'no-slash', value: 1 }], [{ op: 'add' }], [null]]) {
+      const answer = await attempt(
+        withBody('PATCH', `/fhir/Patient/${ids.patient}`, JSON.stringify(ops), 'application/json-patch+json'),
+      );
+      expect(answer.status, JSON.stringify(ops)).toBe(400); // rfc6902 threw: was a 500
+    }
+    const nul = await attempt({
+      method: 'GET',
+      path: '/fhir/Patient/%00',
+      headers: { authorization: admin },
+    });
+    expect(nul.status).toBe(400); // was a database error (500)
+    expect(findings).toEqual([]);
+  });
+
   it('oversized bodies are a 413 OperationOutcome on every body-taking route, and the node keeps answering', async () => {
     const huge = Buffer.alloc(17 * 1024 * 1024, 0x61);
     for (const [method, path] of [

@@ -9,6 +9,7 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { checkAttachmentSize } from './checkAttachmentSize.ts';
 import { checkBundleRules } from './checkBundleRules.ts';
+import { checkComplexValues } from './checkComplexValues.ts';
 import { checkExtensionContext } from './checkExtensionContext.ts';
 import { checkPeriodOrder } from './checkPeriodOrder.ts';
 import { checkPolicyRules } from './checkPolicyRules.ts';
@@ -17,6 +18,7 @@ import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './ValidationPo
 import { walkElements } from './walkElements.ts';
 
 const CHECKS = [
+  checkComplexValues,
   checkRequiredBinding,
   checkPeriodOrder,
   checkAttachmentSize,
