@@ -62,11 +62,11 @@ export function principalOf(request: ExportRequest): Principal {
   return { ...request.principal, scopes: parseScopes(request.principal.scope) };
 }
 
-const jobAad = (id: string) => ({
+export const jobAad = (id: string) => ({
   content: Buffer.from(`medledger.bulk-job.v1\n${id}`),
   dataKey: Buffer.from(`medledger.bulk-job-dek.v1\n${id}`),
 });
-const fileAad = (jobId: string, name: string) => ({
+export const fileAad = (jobId: string, name: string) => ({
   content: Buffer.from(`medledger.bulk-file.v1\n${jobId}\n${name}`),
   dataKey: Buffer.from(`medledger.bulk-file-dek.v1\n${jobId}\n${name}`),
 });
