@@ -248,7 +248,7 @@ describe('HTTP hardening: TLS, security headers, size limits, rate limiting', ()
     expect(statuses.slice(0, RATE_LIMIT).every((s) => s === 200)).toBe(true);
     expect(statuses.slice(RATE_LIMIT)).toEqual(Array(5).fill(429));
     expect(isOperationOutcome(limited?.json)).toBe(true);
-    expect((limited?.json as { issue: { code: string }[] }).issue[0]?.code).toBe('throttled');
+    expect((limited?.json as { issue?: { code: string }[] } | undefined)?.issue?.[0]?.code).toBe('throttled');
     expect(Number(limited?.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited?.headers['cache-control']).toBe('no-store');
 
