@@ -22,6 +22,8 @@ const TEST_TIMEOUT = 240_000;
 let portal: PortalNode;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
+/** The patient's tab, still signed in and unlocked after the first test. */
+let patientTab: Page | undefined;
 
 beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
@@ -104,6 +106,7 @@ async function reportUntil(page: Page, done: (rows: Row[]) => boolean): Promise<
         who: el.getAttribute('data-who') ?? '',
         allowed: el.getAttribute('data-allowed') === 'true',
         verification: el.getAttribute('data-verification') ?? '',
+        emergency: el.getAttribute('data-emergency') === 'true',
         text: el.textContent ?? '',
       })),
     );
@@ -117,6 +120,7 @@ interface Row {
   who: string;
   allowed: boolean;
   verification: string;
+  emergency: boolean;
   text: string;
 }
 
@@ -221,6 +225,7 @@ describe('the web portal', () => {
       expect(rows.filter((r) => r.verification === 'failed')).toEqual([]);
       expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
       await shot(patient, '08-patient-access-report');
+      patientTab = patient;
     },
     TEST_TIMEOUT,
   );
@@ -245,6 +250,26 @@ describe('the web portal', () => {
         .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
         .toMatch(/^(\d+) of \1 records verified/);
       await shot(clinician, '10-clinician-break-glass-records');
+
+      // The patient sees the emergency access at once, highlighted and verified.
+      {
+        if (!patientTab) throw new Error('the first test leaves the patient signed in');
+        const tab = patientTab;
+        const rows = await reportUntil(tab, (list) =>
+          list.some(
+            (r) =>
+              r.who === portal.clinician.username &&
+              r.emergency &&
+              r.allowed &&
+              r.verification === 'verified',
+          ),
+        );
+        // The opening carries the reason the clinician gave.
+        expect(
+          rows.some((r) => r.emergency && r.text.includes('unconscious in the emergency department')),
+        ).toBe(true);
+        await shot(tab, '12-patient-report-break-glass');
+      }
 
       const officer = await newPage();
       await signIn(officer, portal.officer, { keyboard: true });
@@ -302,5 +327,14 @@ describe('the web portal', () => {
     const deepLink = await fetch(`${portal.url}/portal/some/deep/route`);
     expect(deepLink.status).toBe(200);
     expect(await deepLink.text()).toContain('<div id="root">');
+    // Nothing outside web/dist is served, however the path is spelled.
+    for (const path of [
+      '..%2f..%2fpackage.json',
+      '%2e%2e/%2e%2e/package.json',
+      'assets/..%2f..%2f..%2fpackage.json',
+    ]) {
+      const text = await (await fetch(`${portal.url}/portal/${path}`)).text();
+      expect(text).not.toContain('"dependencies"');
+    }
   });
 });

@@ -105,6 +105,7 @@ function ReportRow({ row, name }: { row: AccessRow; name: string | null | undefi
       data-who={row.who}
       data-allowed={String(row.allowed)}
       data-verification={row.verification}
+      data-emergency={String(row.emergency)}
     >
       <td data-label="When">{formatDate(row.when, true)}</td>
       <td data-label="Who">{name ?? row.who}</td>
