@@ -399,6 +399,9 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
         '/fhir/AuditEvent',
         '/fhir/Consent',
         '/fhir/metadata',
+        '/fhir/$export',
+        '/fhir/Patient/$export',
+        '/fhir/Group/x/$export',
       ),
       fc
         .tuple(fc.constantFrom('Patient', 'Observation', 'Nope', '..', '%2e%2e', '%E0%A4%A'), nastyString)
