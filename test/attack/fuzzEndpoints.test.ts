@@ -247,7 +247,8 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
 
   beforeAll(async () => {
     t = await startTestNode();
-    admin = await t.bearer({ kind: 'system', scope: 'system/*.cruds' });
+    // Long-lived: a large MEDLEDGER_FUZZ_RUNS outlasts the default 5-minute test token.
+    admin = await t.bearer({ kind: 'system', scope: 'system/*.cruds', lifetimeSeconds: 4 * 3600 });
     const created = await rawRequest(t.fhirUrl, {
       method: 'POST',
       path: '/fhir/Patient',
@@ -268,6 +269,7 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
     asPatient = await t.bearer({
       kind: 'patient',
       scope: 'patient/*.cruds',
+      lifetimeSeconds: 4 * 3600,
       patient: ids.patient,
       address: alice.address.toLowerCase(),
     });
