@@ -13,6 +13,9 @@ import { exchangeSection } from './sections/exchangeSection.ts';
 import { fhirSection } from './sections/fhirSection.ts';
 import { gasSection } from './sections/gasSection.ts';
 import { importSection } from './sections/importSection.ts';
+import { loadSection } from './sections/loadSection.ts';
+import { memorySection } from './sections/memorySection.ts';
+import { scalingSection } from './sections/scalingSection.ts';
 import { vaultSection } from './sections/vaultSection.ts';
 
 export interface BenchSection {
@@ -28,6 +31,9 @@ const sections: BenchSection[] = [
   auditSection,
   fhirSection,
   importSection,
+  loadSection,
+  scalingSection,
+  memorySection,
   exchangeSection,
 ];
 

@@ -93,7 +93,7 @@ describe('a full or read-only data directory', () => {
     await expectConsistentAfterCrashes(dataDir);
   }, 600_000);
 
-  it('read-only: start refuses with a clear message and changes nothing', async () => {
+  it('read-only: start refuses with a clear message, and starts once writable again', async () => {
     await exec('mount', ['-o', 'remount,ro', dataDir]);
     try {
       await expect(writeFile(join(dataDir, 'probe'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
@@ -104,7 +104,10 @@ describe('a full or read-only data directory', () => {
     } finally {
       await exec('mount', ['-o', 'remount,rw', dataDir]);
     }
-    // Nothing was harmed: the data still verifies.
-    await expectConsistentAfterCrashes(dataDir);
+    // Nothing could be changed (the mount refused every write) and the node starts again on it.
+    node = await startFaultNode(dataDir);
+    expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
+    expect(await node.stop('SIGTERM')).toBe(0);
+    node = undefined;
   }, 300_000);
 });

@@ -18,6 +18,7 @@ export interface NodeProcess {
 export async function startNodeProcess(
   dataDir: string,
   env: Record<string, string> = {},
+  readyTimeoutMs = 60_000,
 ): Promise<NodeProcess> {
   const port = await freePort();
   const child = spawn('node', ['bin/medledger.js', 'start', '--data-dir', dataDir, '--port', String(port)], {
@@ -33,10 +34,13 @@ export async function startNodeProcess(
   });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`medledger exited early (${child.exitCode}):\n${output}`);
-    if (Date.now() > deadline) throw new Error(`medledger did not become ready:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`medledger did not become ready:\n${output}`);
+    }
     const ok = await fetch(`${url}/healthz`)
       .then((r) => r.status === 200)
       .catch(() => false);

@@ -33,7 +33,8 @@ export const PUBLIC_URL = 'http://medledger-faults.invalid';
 export const FAST_BATCHES = { MEDLEDGER_BATCH_MAX_DELAY_MS: '150', MEDLEDGER_PUBLIC_URL: PUBLIC_URL };
 
 export function startFaultNode(dataDir: string, env: Record<string, string> = {}): Promise<NodeProcess> {
-  return startNodeProcess(dataDir, { ...FAST_BATCHES, ...env });
+  // Generous: on a loaded 2-core machine a node replaying a crashed predecessor's state is slow to start.
+  return startNodeProcess(dataDir, { ...FAST_BATCHES, ...env }, 240_000);
 }
 
 /** A system token (all scopes) signed with the node's token key, as its token endpoint would. */
