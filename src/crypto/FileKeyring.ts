@@ -11,7 +11,9 @@ import { AES_KEY_BYTES } from './aesGcm.ts';
 import { aesKeyEncryptionKey } from './aesKeyEncryptionKey.ts';
 import type { KeyEncryptionKey, Keyring } from './KeyEncryptionKey.ts';
 
-const ID_PATTERN = /^[a-z0-9-]{1,64}$/;
+// KEK files are `kek-<time>-<random>.key`; the node's own keys (node-signing.key,
+// node-encryption.key) live in the same directory and must never be taken for KEKs (or retired).
+const ID_PATTERN = /^kek-[a-z0-9-]{1,60}$/;
 
 export class FileKeyring implements Keyring {
   readonly #dir: string;
@@ -75,7 +77,10 @@ export class FileKeyring implements Keyring {
 
   async ids(): Promise<string[]> {
     const files = await readdir(this.#dir);
-    return files.filter((f) => f.endsWith('.key')).map((f) => f.slice(0, -4));
+    return files
+      .filter((f) => f.endsWith('.key'))
+      .map((f) => f.slice(0, -4))
+      .filter((id) => ID_PATTERN.test(id));
   }
 }
 
