@@ -45,7 +45,8 @@ describe('secrets never in logs', () => {
     const password = `pw-${randomUUID()}`;
     const wrongPassword = `wrong-${randomUUID()}`;
     const env = { MEDLEDGER_KEK: kek };
-    node = await startNodeProcess(dataDir, env);
+    // A generous start-up wait: the full suite runs many nodes at once on two cores.
+    node = await startNodeProcess(dataDir, env, 180_000);
     const fhir = `${node.url}/fhir`;
     const medledger = async (...args: string[]) => {
       const { stdout } = await exec('node', ['bin/medledger.js', ...args, '--data-dir', dataDir], {
