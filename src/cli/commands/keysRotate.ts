@@ -4,6 +4,7 @@
  * safe to run again: the re-run finishes the job with the same new key.
  */
 import { AUDIT_WRAPPED_KEYS } from '../../audit/auditWrappedKeys.ts';
+import { BULK_EXPORT_WRAPPED_KEYS } from '../../fhir/bulk/exportWrappedKeys.ts';
 import { rotateKeys } from '../../vault/rotateKeys.ts';
 import { RECORD_WRAPPED_KEYS } from '../../vault/wrappedKeyTables.ts';
 import { auditOperatorAction } from '../auditOperatorAction.ts';
@@ -18,7 +19,7 @@ export const keysRotateCommand: Command = {
   workers: false,
   async run(ctx) {
     const result = await rotateKeys(ctx.db, ctx.keyring, {
-      tables: [RECORD_WRAPPED_KEYS, ...AUDIT_WRAPPED_KEYS],
+      tables: [RECORD_WRAPPED_KEYS, ...AUDIT_WRAPPED_KEYS, ...BULK_EXPORT_WRAPPED_KEYS],
     });
     await auditOperatorAction(ctx, {
       action: 'E',
