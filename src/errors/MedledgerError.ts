@@ -35,3 +35,19 @@ export class ChainError extends MedledgerError {
     super(code, message, { status: 503, cause });
   }
 }
+
+/**
+ * The error's message followed by each cause's (`a: b: c`), for operators' logs: a wrapper such as
+ * "the audit event could not be written" says what failed, its cause (ENOSPC, a refused
+ * connection) says why.
+ */
+export function describeWithCauses(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    const message = current instanceof Error ? current.message : String(current);
+    if (message && !parts.includes(message)) parts.push(message);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(': ');
+}

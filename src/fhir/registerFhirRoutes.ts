@@ -18,6 +18,7 @@ import { FhirService } from './FhirService.ts';
 import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
+import { describeWithCauses } from '../errors/MedledgerError.ts';
 import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
 import { VaultRepository } from './VaultRepository.ts';
 
@@ -63,7 +64,7 @@ export async function registerFhirRoutes(
               : toOperationOutcome(error).outcome;
         // An outcome error (e.g. the store is unavailable: 503) carries its status in its outcome.
         const code = carried && statusCode !== undefined ? status : statusOf(result);
-        if (code >= 500) ctx.logger.warn(`fhir: ${error.message}`);
+        if (code >= 500) ctx.logger.warn(`fhir: ${describeWithCauses(error)}`);
         return sendFhir(reply, code, result, {});
       });
       scope.setNotFoundHandler((_request, reply) =>

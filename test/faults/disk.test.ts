@@ -94,6 +94,10 @@ describe('a full or read-only data directory', () => {
   }, 600_000);
 
   it('read-only: start refuses with a clear message, and starts once writable again', async () => {
+    // A node the previous test left running (it failed midway) keeps files open for writing.
+    await node?.stop('SIGKILL');
+    node = undefined;
+    await killEmbeddedAnvil(dataDir);
     await exec('mount', ['-o', 'remount,ro', dataDir]);
     try {
       await expect(writeFile(join(dataDir, 'probe'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
