@@ -27,14 +27,7 @@ export async function benchFhirRead(n = 500): Promise<FhirBenchResult> {
     const admin = await t.bearer({ kind: 'system', scope: 'system/*.cruds' });
     const patientKey = privateKeyToAccount(generatePrivateKey());
     const member = privateKeyToAccount(generatePrivateKey()).address.toLowerCase() as `0x${string}`;
-    const post = async (body: unknown) => {
-      const r = await fetch(`${t.fhirUrl}/${(body as { resourceType: string }).resourceType}`, {
-        method: 'POST',
-        headers: { authorization: admin, 'content-type': 'application/fhir+json' },
-        body: JSON.stringify(body),
-      });
-      return ((await r.json()) as { id: string }).id;
-    };
+    const post = (body: { resourceType: string; [field: string]: unknown }) => t.create(body, admin);
     const patient = await post({
       resourceType: 'Patient',
       name: [{ family: 'Bench' }],

@@ -60,15 +60,7 @@ async function serve(): Promise<void> {
       registerFhirRoutes(app, node, { prefix: '/bench-unchecked/fhir', unchecked: true }).then(() => {}),
   });
   const admin = await t.bearer({ kind: 'system', scope: 'system/*.cruds', lifetimeSeconds: 7200 });
-  const post = async (body: Record<string, unknown>) => {
-    const r = await fetch(`${t.fhirUrl}/${body.resourceType}`, {
-      method: 'POST',
-      headers: { authorization: admin, 'content-type': 'application/fhir+json' },
-      body: JSON.stringify(body),
-    });
-    if (r.status !== 201) throw new Error(`seed failed: ${r.status} ${await r.text()}`);
-    return ((await r.json()) as { id: string }).id;
-  };
+  const post = (body: { resourceType: string; [field: string]: unknown }) => t.create(body, admin);
   const memberAddresses = Array.from({ length: MEMBERS }, () =>
     privateKeyToAccount(generatePrivateKey()).address.toLowerCase(),
   ) as `0x${string}`[];

@@ -36,6 +36,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** What writes may carry beyond R4's rules (unknown extensions, example URLs): `validation/ValidationPolicy.ts`. */
   validation: ValidationPolicy;
+  /** Bulk `$export` results are deleted this long after the job finished (its `Expires`). */
+  exportRetentionSeconds: number;
 }
 
 export type ConfigFlags = Partial<
@@ -99,6 +101,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       unknownExtensions: parsePolicy('MEDLEDGER_UNKNOWN_EXTENSIONS', env.MEDLEDGER_UNKNOWN_EXTENSIONS),
       exampleUrls: parsePolicy('MEDLEDGER_EXAMPLE_URLS', env.MEDLEDGER_EXAMPLE_URLS),
     },
+    exportRetentionSeconds: parseInteger(
+      'MEDLEDGER_EXPORT_RETENTION_SECONDS',
+      env.MEDLEDGER_EXPORT_RETENTION_SECONDS ?? '86400',
+      1,
+      31_536_000,
+    ),
   };
 }
 

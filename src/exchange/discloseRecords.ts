@@ -24,7 +24,7 @@ import {
   compartmentPatients,
   patientAddressOf,
 } from '../fhir/patientCompartment.ts';
-import { lookupCandidates, referencingResources } from '../fhir/search/lookupCandidates.ts';
+import { lookupCandidates, patientCompartmentCandidates } from '../fhir/search/lookupCandidates.ts';
 import { SELECT_VERSIONS, type StoredVersionRow } from '../vault/storedVersionRow.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import { recordIntegrityAlert } from '../vault/Vault.ts';
@@ -122,7 +122,7 @@ export async function discloseRecords(service: FhirService, p: DiscloseParameter
   const pending: string[] = [];
   const candidates = [
     { resourceType: 'Patient', id: patientId },
-    ...(await referencingResources(ctx.db, service.key, `Patient/${patientId}`)),
+    ...(await patientCompartmentCandidates(ctx.db, service.key, patientId)),
   ];
   candidates.sort((a, b) => a.resourceType.localeCompare(b.resourceType) || a.id.localeCompare(b.id));
   const rootSource = indexedRootSource(ctx.db, ctx.identity.account.address);

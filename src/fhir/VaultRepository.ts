@@ -107,9 +107,8 @@ export class VaultRepository extends FhirRepository<Queryable> {
       await this.#require(input, 'c', forbidden);
       return (await this.#write(async (tx) => {
         const { vault } = this.#service.ctx;
-        const result = input.id
-          ? await vault.updateIn(tx, input as FhirResource)
-          : await vault.createIn(tx, input as FhirResource);
+        // An assigned id is the router's fresh one for a urn:uuid entry: a create, not an update.
+        const result = await vault.createIn(tx, input as FhirResource, input.id ? { id: input.id } : {});
         await this.#index(tx, result.resource as WithId<Resource>);
         return result.resource;
       })) as unknown as WithId<T>;
@@ -264,6 +263,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
           key: this.#service.key,
           baseUrl: this.#service.baseUrl,
           read: (type, id) => this.readAllowed(type, id, 's'),
+          prefetch: (type, ids) => this.#prefetch(type, ids),
         },
         request as SearchRequest,
         options,
@@ -300,6 +300,14 @@ export class VaultRepository extends FhirRepository<Queryable> {
         return undefined;
       throw error;
     }
+  }
+
+  /** Current versions of several ids into this request's verified reads, with one statement. */
+  async #prefetch(resourceType: string, ids: readonly string[]): Promise<void> {
+    if (this.#tx) return; // reads inside a transaction go through it, one by one
+    const missing = ids.filter((id) => !this.#seen.has(`${resourceType}/${id}`));
+    const found = await this.#service.ctx.vault.readCurrentMany(resourceType, missing);
+    for (const [id, version] of found) this.#seen.set(`${resourceType}/${id}`, version.resource as Resource);
   }
 
   async #readUnguarded(resourceType: string, id: string): Promise<Resource> {

@@ -21,4 +21,13 @@ CREATE INDEX fhir_search_index_value ON fhir_search_index (value);
 CREATE INDEX fhir_search_index_resource ON fhir_search_index (resource_type, resource_id);
 `,
   },
+  {
+    // Compartment look-ups go through the (type, code, value) key now, one per compartment
+    // parameter: the value-only index cost every write (a third of the index's upkeep) and
+    // served nothing else.
+    id: '0081_search_index_drop_value_index',
+    sql: `
+DROP INDEX IF EXISTS fhir_search_index_value;
+`,
+  },
 ];

@@ -6,10 +6,9 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PENDING_SLACK_MS } from '../cli/commands/verify.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import type { VerifyReport } from '../verify/VerifyReport.ts';
-import { verifyDatabase } from '../verify/verifyDatabase.ts';
+import { verifyNode } from '../verify/verifyNode.ts';
 
 export interface StoredVerifyResult {
   /** ISO instant the run finished. */
@@ -32,17 +31,7 @@ let running: Promise<StoredVerifyResult> | undefined;
 export function runVerify(ctx: NodeContext, by: string): Promise<StoredVerifyResult> {
   running ??= (async () => {
     try {
-      const report = await verifyDatabase({
-        db: ctx.db,
-        chain: {
-          publicClient: ctx.chain.publicClient,
-          anchors: ctx.chain.addresses.anchors,
-          member: ctx.identity.account.address,
-          fromBlock: BigInt(ctx.chain.addresses.deployBlock),
-        },
-        keyring: ctx.keyring,
-        maxPendingAgeMs: ctx.config.anchoring.maxDelayMs + PENDING_SLACK_MS,
-      });
+      const report = await verifyNode(ctx);
       const result: StoredVerifyResult = { at: new Date().toISOString(), by, report };
       const file = fileOf(ctx.config.dataDir);
       await mkdir(join(ctx.config.dataDir, 'portal'), { recursive: true, mode: 0o700 });

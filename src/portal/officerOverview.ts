@@ -1,7 +1,7 @@
 /**
  * What a privacy officer watches, in one read: the chain (head, indexed block, members),
- * chain writes and anchor batches still pending, break-glass openings (the most recent first,
- * those of the last 30 days awaiting review), integrity alerts raised on read, and the latest
+ * chain writes and anchor batches still pending, break-glass openings of the last 30 days (the
+ * most recent first, each with its review or none yet), integrity alerts raised on read, and the latest
  * `verify` result run from the portal.
  */
 import type { NodeContext } from '../node/startNode.ts';
@@ -25,6 +25,8 @@ export interface OfficerOverview {
     block: string;
     txHash: string;
     open: boolean;
+    /** The officer's review (reviewBreakGlass), or null while it awaits one. */
+    review: { outcome: string; reviewedAt: string } | null;
   }[];
   integrityAlerts: {
     id: string;
@@ -63,9 +65,13 @@ export async function officerOverview(ctx: NodeContext): Promise<OfficerOverview
       expires_at: string;
       block_number: string;
       tx_hash: string;
+      outcome: string | null;
+      reviewed_at: Date | string | null;
     }>(
-      `SELECT patient, practitioner, member, expires_at::text, block_number::text, tx_hash
-       FROM chain_emergency_access WHERE expires_at > $1 ORDER BY block_number DESC LIMIT 100`,
+      `SELECT e.patient, e.practitioner, e.member, e.expires_at::text, e.block_number::text, e.tx_hash,
+         r.outcome, r.reviewed_at
+       FROM chain_emergency_access e LEFT JOIN break_glass_reviews r ON r.tx_hash = lower(e.tx_hash)
+       WHERE e.expires_at > $1 ORDER BY e.block_number DESC LIMIT 100`,
       [since],
     ),
     db.query<{
@@ -109,6 +115,10 @@ export async function officerOverview(ctx: NodeContext): Promise<OfficerOverview
       block: e.block_number,
       txHash: e.tx_hash,
       open: Number(e.expires_at) > now,
+      review:
+        e.outcome === null || e.reviewed_at === null
+          ? null
+          : { outcome: e.outcome, reviewedAt: new Date(e.reviewed_at).toISOString() },
     })),
     integrityAlerts: alerts.map((a) => ({
       id: a.id,

@@ -9,7 +9,8 @@
  * - `GET my-patients`: a clinician's active consents and break-glass windows, with the local
  *   Patient id of each (the browser then reads the Patient through the FHIR API).
  * - `POST patients/{id}/record-proofs`: inclusion proofs of many record versions at once.
- * - `GET officer/overview`, `POST officer/verify`: the privacy officer's dashboard and verify run.
+ * - `GET officer/overview`, `POST officer/verify`: the privacy officer's dashboard and verify run;
+ *   `POST officer/break-glass/{txHash}/review` ({ outcome: justified | not-justified, note? }).
  *
  * Errors are `{ "error": code, "message" }` with the right status.
  */
@@ -31,6 +32,7 @@ import {
   portalRedirectUri,
 } from './portalClient.ts';
 import { recordProofs } from './recordProofs.ts';
+import { reviewBreakGlass } from './reviewBreakGlass.ts';
 import { serveWebApp } from './serveWebApp.ts';
 
 export async function registerPortal(app: FastifyInstance, service: FhirService): Promise<void> {
@@ -136,6 +138,18 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
       run(reply, async () => {
         await portalAccess(service, request, { roles: ['officer'], resource: 'portal/officer-overview' });
         return officerOverview(ctx);
+      }),
+    );
+
+    api.post('/portal/api/officer/break-glass/:txHash/review', (request, reply) =>
+      run(reply, async () => {
+        const { txHash } = request.params as { txHash: string };
+        const officer = await portalAccess(service, request, {
+          roles: ['officer'],
+          resource: `portal/break-glass-review/${txHash.slice(0, 66)}`,
+          interaction: 'c',
+        });
+        return reviewBreakGlass(service, officer, txHash, request.body, request.ip);
       }),
     );
 

@@ -8,6 +8,7 @@ import { syncMigrations } from '../ehr/sync/schema.ts';
 import { exchangeMigrations } from '../exchange/schema.ts';
 import { bulkExportMigrations } from '../fhir/bulk/schema.ts';
 import { fhirMigrations } from '../fhir/schema.ts';
+import { portalMigrations } from '../portal/schema.ts';
 import { vaultMigrations } from '../vault/schema.ts';
 import type { Migration } from './migrate.ts';
 
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   ...bulkExportMigrations,
   ...syncMigrations,
   ...exchangeMigrations,
+  ...portalMigrations,
 ];

@@ -107,3 +107,50 @@ describe.each(testDatabases)('anchor batching on $name', (database) => {
     expect(counts).toEqual({ batched: 40, distinct_pairs: 40 });
   });
 });
+
+// Only a server runs transactions concurrently (PGlite has one connection), so only there can a
+// writer hold an uncommitted seq while the builder runs.
+describe('anchor batching on postgres, concurrent writers', () => {
+  const database = testDatabases.find((d) => d.name === 'postgres')!;
+  let t: TestVault | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('a batch waits for a writer that drew a smaller seq and has not committed, so batches stay contiguous in seq', async () => {
+    t = await openTestVault(database, { batcher: { maxLeaves: 1000, maxDelayMs: 600_000 } });
+    const { vault, db } = t;
+    let commitSlow!: () => void;
+    const slowHeld = new Promise<void>((resolve) => (commitSlow = resolve));
+    let slowWrote!: () => void;
+    const slowWritten = new Promise<void>((resolve) => (slowWrote = resolve));
+    const slow = db.transaction(async (tx) => {
+      await vault.createIn(tx, observation(1));
+      slowWrote();
+      await slowHeld;
+    });
+    await slowWritten;
+    await vault.create(observation(2)); // draws the next seq and commits first
+    let built = false;
+    const building = buildAnchorBatch(db, RECORD_ANCHORS, { maxLeaves: 1000 }).then((b) => {
+      built = true;
+      return b;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    try {
+      expect(built).toBe(false);
+    } finally {
+      commitSlow();
+      await slow;
+    }
+    const batch = await building;
+    expect(batch?.leafCount).toBe(2);
+    const rows = await db.query<{ seq: string; batch_index: number }>(
+      'SELECT seq::text AS seq, batch_index FROM record_versions ORDER BY seq',
+    );
+    expect(rows.map((r) => r.batch_index)).toEqual([0, 1]);
+    const [range] = await batches(t);
+    expect([range?.first_seq, range?.last_seq]).toEqual([rows[0]?.seq, rows[1]?.seq]);
+  });
+});

@@ -2,13 +2,14 @@
  * Builds the next anchor batch of one kind, in one transaction: takes pending leaves in global
  * `seq` order, computes the Merkle tree, inserts the batch with the next contiguous sequence,
  * stores each leaf's batch sequence, index and proof, and enqueues the chain write in the outbox.
- * A transaction-scoped advisory lock per kind keeps two node processes from building the same batch.
+ * A transaction-scoped advisory lock per kind keeps two node processes from building the same batch
+ * and, for records, waits out every writer still holding an uncommitted `seq` ({@link RECORD_BATCH_LOCK}).
  */
 import { type Hex, hexToBytes } from 'viem';
 import { buildMerkleTree, merkleProofFromTree } from '../chain/merkle.ts';
 import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
 import type { Db } from '../store/db.ts';
-import type { AnchorKindConfig } from './anchorKinds.ts';
+import { type AnchorKindConfig, RECORD_ANCHORS } from './anchorKinds.ts';
 import { toBuffer } from './toBuffer.ts';
 
 export interface BuildAnchorBatchOptions {
@@ -27,6 +28,14 @@ export interface AnchorBatch {
 }
 
 const LOCK_CLASS = 7316101;
+
+/**
+ * The record kind's batch lock. Record writers hold it SHARED from drawing `seq` to commit (see
+ * writeRecordVersion); the builder takes it EXCLUSIVE, so the pending rows it reads are final:
+ * no transaction still holds a smaller, uncommitted `seq`. Audit events need no such lock: their
+ * writer draws seq under its own exclusive lock and commits before releasing it.
+ */
+export const RECORD_BATCH_LOCK = { lockClass: LOCK_CLASS, key: RECORD_ANCHORS.kind } as const;
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 export async function buildAnchorBatch(

@@ -21,3 +21,14 @@ SELECT v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content
   (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = v.batch_sequence) AS batch_root
 FROM record_versions v
 WHERE v.resource_type = $1 AND v.resource_id = $2`;
+
+/**
+ * The current (newest) version of each of several ids of one type, in one statement: `$1` the
+ * type, `$2` a text[] of ids. Each row carries its `resource_id`.
+ */
+export const SELECT_CURRENT_MANY = `
+SELECT DISTINCT ON (v.resource_id) v.resource_id, v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, v.batch_sequence::text AS batch_sequence, v.batch_index, v.proof, v.erased_at IS NOT NULL AS erased,
+  (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = v.batch_sequence) AS batch_root
+FROM record_versions v
+WHERE v.resource_type = $1 AND v.resource_id = ANY($2::text[])
+ORDER BY v.resource_id, v.version_id DESC`;

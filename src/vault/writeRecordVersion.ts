@@ -2,11 +2,19 @@
  * The write hot path: seal the version and store it with ONE insert statement. The insert is
  * guarded so that version `n` is only written when version `n - 1` exists; with the unique
  * (type, id, version) key that makes `n - 1` the latest, which is exactly `If-Match`.
+ *
+ * The same statement takes the record anchor kind's advisory lock in SHARED mode before `seq` is
+ * drawn, and holds it to the end of the writing transaction. Writers never wait for each other,
+ * but the batch builder (EXCLUSIVE, {@link buildAnchorBatch}) waits until every transaction that
+ * has drawn a `seq` has committed or rolled back. Without it a transaction that drew seq 20 and
+ * committed after the one that drew 21 leaves 20 out of the batch that holds 21, and the batches
+ * are no longer contiguous runs of `seq` (found by the PostgreSQL restart fault test).
  */
 import type { Hex } from 'viem';
 import type { KeyEncryptionKey } from '../crypto/KeyEncryptionKey.ts';
 import { sealRecord } from '../crypto/sealRecord.ts';
 import type { Queryable } from '../store/db.ts';
+import { RECORD_BATCH_LOCK } from './buildAnchorBatch.ts';
 import { VersionConflictError } from './errors.ts';
 import type { FhirResource, WriteResult } from './types.ts';
 
@@ -21,16 +29,20 @@ export interface WriteRecordVersionParameters {
   kek: KeyEncryptionKey;
 }
 
-/** Version 1 needs no guard: a plain insert (the unique key still rejects a duplicate), no RETURNING. */
-const INSERT_FIRST = `
-INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
-  wrapped_key, kek_id, content_commitment, leaf)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
+/** The shared lock, as a CTE the insert reads FROM: the row cannot be built (nor seq drawn) first. */
+const ORDERED = `WITH ordered AS MATERIALIZED (
+  SELECT pg_advisory_xact_lock_shared(${RECORD_BATCH_LOCK.lockClass}, ${RECORD_BATCH_LOCK.key}))`;
 
-const INSERT_NEXT = `
+/** Version 1 needs no guard: a plain insert (the unique key still rejects a duplicate), no RETURNING. */
+const INSERT_FIRST = `${ORDERED}
 INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
   wrapped_key, kek_id, content_commitment, leaf)
-SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10
+SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10 FROM ordered`;
+
+const INSERT_NEXT = `${ORDERED}
+INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
+  wrapped_key, kek_id, content_commitment, leaf)
+SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10 FROM ordered
 WHERE $3 = 1 OR EXISTS (
   SELECT 1 FROM record_versions WHERE resource_type = $1 AND resource_id = $2 AND version_id = $3 - 1)
 RETURNING version_id`;

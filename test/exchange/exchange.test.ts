@@ -397,9 +397,13 @@ describe('three nodes on one chain: a clinic reads a hospital’s records, verif
     'revoking the grant stops the next read',
     async () => {
       await consent('revoke', sites.b.identity.account.address, patient);
-      const result = await until('B without A’s records', async () => {
+      // Until B's own indexer has the revocation, B still asks A, and A (already current) refuses
+      // with an OperationOutcome in the bundle; once B is current it no longer asks.
+      const result = await until('B without A’s records, no longer asking A', async () => {
         const r = await everything(sites.b);
-        return r.fromA.length === 0 ? r : undefined;
+        return r.fromA.length === 0 && r.entries.every((e) => e.resource?.resourceType !== 'OperationOutcome')
+          ? r
+          : undefined;
       });
       expect(result.fromA).toEqual([]);
       expect(result.entries.map((e) => e.resource?.resourceType)).toEqual(['Patient']);

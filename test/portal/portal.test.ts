@@ -279,6 +279,41 @@ describe('the web portal', () => {
       await officer.getByRole('button', { name: 'Run verify now' }).click();
       await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
       await shot(officer, '11-officer-dashboard');
+      // The officer reviews the opening: it leaves the list to review, and the review is audited.
+      await portal.node.audit.flush();
+      const [before] = await portal.node.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM audit_events',
+      );
+      await officer.getByLabel('Review note (optional)').fill('confirmed with the ED chart');
+      await officer.getByRole('button', { name: 'Justified', exact: true }).click();
+      await officer.getByRole('heading', { name: 'Break-glass to review (0)' }).waitFor();
+      expect(await officer.getByTestId('break-glass-review').textContent()).toContain('reviewed: justified');
+      await portal.node.audit.flush();
+      const [after] = await portal.node.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM audit_events',
+      );
+      expect(after!.n - before!.n).toBeGreaterThanOrEqual(2); // the request's decision and the review
+      const [review] = await portal.node.db.query<{ tx_hash: string; outcome: string }>(
+        'SELECT tx_hash, outcome FROM break_glass_reviews',
+      );
+      expect(review?.outcome).toBe('justified');
+      // One review per opening; a bad outcome or hash is a 400.
+      const tokens = await accessTokensFor(portal.node);
+      const officerToken = await bearer(tokens, {
+        kind: 'officer',
+        scope: 'user/*.rs',
+        subject: portal.officer.username,
+      });
+      const review2 = (txHash: string, body: unknown) =>
+        fetch(`${portal.url}/portal/api/officer/break-glass/${txHash}/review`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: officerToken },
+          body: JSON.stringify(body),
+        });
+      expect((await review2(review!.tx_hash, { outcome: 'not-justified' })).status).toBe(409);
+      expect((await review2(review!.tx_hash, { outcome: 'maybe' })).status).toBe(400);
+      expect((await review2('0x1234', { outcome: 'justified' })).status).toBe(400);
+      expect((await review2(`0x${'ab'.repeat(32)}`, { outcome: 'justified' })).status).toBe(404);
     },
     TEST_TIMEOUT,
   );

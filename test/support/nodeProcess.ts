@@ -19,8 +19,10 @@ export async function startNodeProcess(
   dataDir: string,
   env: Record<string, string> = {},
   readyTimeoutMs = 60_000,
+  /** A fixed port (a node restarted where its peers know it); default a free one. */
+  fixedPort?: number,
 ): Promise<NodeProcess> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawn('node', ['bin/medledger.js', 'start', '--data-dir', dataDir, '--port', String(port)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

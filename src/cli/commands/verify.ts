@@ -6,12 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { formatBundleResult, formatVerifyReport, progressBar } from '../../verify/formatVerifyReport.ts';
 import { standaloneReportCheck } from '../../verify/standaloneReportCheck.ts';
-import { verifyDatabase } from '../../verify/verifyDatabase.ts';
+import { verifyNode } from '../../verify/verifyNode.ts';
 import type { Command } from '../command.ts';
 import { nodeOptions } from '../command.ts';
-
-/** Slack over the anchoring delay before a pending leaf or batch is a finding (outbox, confirmations). */
-export const PENDING_SLACK_MS = 120_000;
 
 export const verifyCommand: Command = {
   name: ['verify'],
@@ -44,16 +41,8 @@ export const verifyCommand: Command = {
     const { values } = parameters;
     const bar = progressBar(process.stderr);
     try {
-      const report = await verifyDatabase({
-        db: ctx.db,
-        chain: {
-          publicClient: ctx.chain.publicClient,
-          anchors: ctx.chain.addresses.anchors,
-          member: ctx.identity.account.address,
-          fromBlock: BigInt(ctx.chain.addresses.deployBlock),
-        },
-        keyring: values['no-keys'] ? undefined : ctx.keyring,
-        maxPendingAgeMs: ctx.config.anchoring.maxDelayMs + PENDING_SLACK_MS,
+      const report = await verifyNode(ctx, {
+        withKeys: !values['no-keys'],
         onProgress: ({ kind, done, total }) => bar.update(kind, done, total),
       });
       bar.done();

@@ -4,7 +4,7 @@
  * ({@link failInterruptedExportJobs}); the requester starts a new export.
  */
 import type { FhirService } from '../FhirService.ts';
-import { deleteExportJob, readExportJob, updateExportJob } from './exportJobs.ts';
+import { deleteExpiredExportJobs, deleteExportJob, readExportJob, updateExportJob } from './exportJobs.ts';
 import { type RunExportJobOptions, runExportJob } from './runExportJob.ts';
 
 export class BulkExportRunner {
@@ -14,6 +14,8 @@ export class BulkExportRunner {
   #current: { id: string; controller: AbortController } | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
 
   constructor(service: FhirService, options: Omit<RunExportJobOptions, 'signal'> = {}) {
     this.#service = service;
@@ -36,9 +38,33 @@ export class BulkExportRunner {
     await deleteExportJob(this.#service.ctx.db, jobId);
   }
 
+  /**
+   * Deletes expired results now and then every quarter of the retention (at most every 10 min):
+   * a finished job and its files live `retentionSeconds` after it finished.
+   */
+  startExpiring(retentionSeconds: number): void {
+    const sweep = () => {
+      this.#sweeping ??= deleteExpiredExportJobs(this.#service.ctx.db, retentionSeconds)
+        .then((n) => {
+          if (n > 0) this.#service.ctx.logger.info(`bulk export: ${n} expired jobs deleted with their files`);
+        })
+        .catch((error: unknown) => {
+          this.#service.ctx.logger.warn(`bulk export: expired jobs not deleted: ${String(error)}`);
+        })
+        .finally(() => {
+          this.#sweeping = undefined;
+        });
+    };
+    sweep();
+    this.#sweeper = setInterval(sweep, Math.min(600_000, Math.max(250, (retentionSeconds * 1000) / 4)));
+    this.#sweeper.unref();
+  }
+
   /** Resolves once nothing runs; a job cut short stays in progress and fails on the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#sweeper);
+    await this.#sweeping;
     this.#queue.length = 0;
     this.#current?.controller.abort();
     await this.#running;

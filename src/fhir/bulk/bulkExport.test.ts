@@ -272,3 +272,51 @@ describe('bulk $export (FHIR Bulk Data Access) of imported Synthea data', () => 
     }
   }, 180_000);
 });
+
+describe('bulk $export results expire', () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await startTestNode({ env: { MEDLEDGER_EXPORT_RETENTION_SECONDS: '5' } });
+  });
+  afterAll(async () => t?.stop());
+
+  it('the status response says when the files go (Expires), and after that they are gone', async () => {
+    const authorization = await t.bearer({ kind: 'system', scope: 'system/*.rs' });
+    const created = await fetch(`${t.fhirUrl}/Patient`, {
+      method: 'POST',
+      headers: {
+        authorization: await t.bearer({ kind: 'system', scope: 'system/*.cruds' }),
+        'content-type': 'application/fhir+json',
+      },
+      body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Expiring' }] }),
+    });
+    expect(created.status).toBe(201);
+    const started = await fetch(`${t.fhirUrl}/$export?_type=Patient`, {
+      headers: { authorization, accept: 'application/fhir+json', prefer: 'respond-async' },
+    });
+    expect(started.status).toBe(202);
+    const status = started.headers.get('content-location') as string;
+    let poll = await fetch(status, { headers: { authorization } });
+    for (const deadline = Date.now() + 60_000; poll.status === 202 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      poll = await fetch(status, { headers: { authorization } });
+    }
+    expect(poll.status).toBe(200);
+    const expires = Date.parse(poll.headers.get('expires') ?? '');
+    const delay = expires - Date.now();
+    expect(delay).toBeGreaterThan(0);
+    expect(delay).toBeLessThanOrEqual(5_000);
+    const manifest = (await poll.json()) as ExportManifest;
+    const file = manifest.output[0]!.url;
+    expect((await fetch(file, { headers: { authorization } })).status).toBe(200);
+    await expect
+      .poll(async () => (await fetch(status, { headers: { authorization } })).status, {
+        timeout: 15_000,
+        interval: 250,
+      })
+      .toBe(404);
+    expect(Date.now()).toBeGreaterThanOrEqual(expires);
+    expect((await fetch(file, { headers: { authorization } })).status).toBe(404);
+    expect(await t.countRows('bulk_export_files')).toBe(0);
+  });
+});

@@ -36,6 +36,8 @@ export interface ExportJob {
   transactionTime: string;
   /** `AuditEvent/{id}` anchoring the file hashes, once completed. */
   auditEvent: string | null;
+  /** When it completed, failed or was cancelled (ISO 8601); null while in progress. */
+  completedAt: string | null;
   request: ExportRequest;
 }
 
@@ -104,6 +106,7 @@ interface JobRow {
   kek_id: string;
   transaction_time: Date | string;
   audit_event: string | null;
+  completed_at: Date | string | null;
 }
 
 export async function readExportJob(q: Queryable, keyring: Keyring, id: string): Promise<ExportJob> {
@@ -119,6 +122,7 @@ export async function readExportJob(q: Queryable, keyring: Keyring, id: string):
     error: row.error,
     transactionTime: new Date(row.transaction_time).toISOString(),
     auditEvent: row.audit_event,
+    completedAt: row.completed_at === null ? null : new Date(row.completed_at).toISOString(),
     request: JSON.parse(plain.toString('utf8')) as ExportRequest,
   };
 }
@@ -139,6 +143,20 @@ export async function updateExportJob(
 
 export async function deleteExportJob(q: Queryable, id: string): Promise<void> {
   await q.query('DELETE FROM bulk_export_jobs WHERE id = $1', [id]);
+}
+
+/**
+ * Deletes, with their files, the jobs that finished more than `retentionSeconds` ago (FHIR Bulk
+ * Data: results are available until the status response's `Expires`). Returns how many.
+ */
+export async function deleteExpiredExportJobs(q: Queryable, retentionSeconds: number): Promise<number> {
+  const rows = await q.query(
+    `DELETE FROM bulk_export_jobs
+     WHERE status <> 'in-progress' AND completed_at < now() - make_interval(secs => $1::double precision)
+     RETURNING id`,
+    [retentionSeconds],
+  );
+  return rows.length;
 }
 
 /** Jobs a stopped node left running fail clearly (the requester starts a new export). */

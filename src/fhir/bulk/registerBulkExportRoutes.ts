@@ -45,6 +45,8 @@ export async function registerBulkExportRoutes(scope: FastifyInstance, service: 
   if (failed > 0)
     ctx.logger.warn(`bulk export: ${failed} jobs interrupted by the last stop were marked failed`);
   const runner = new BulkExportRunner(service);
+  const retentionSeconds = ctx.config.exportRetentionSeconds;
+  runner.startExpiring(retentionSeconds);
   scope.addHook('onClose', () => runner.stop());
 
   const kickOff = (level: ExportLevel) => (request: FastifyRequest, reply: FastifyReply) =>
@@ -101,8 +103,11 @@ export async function registerBulkExportRoutes(scope: FastifyInstance, service: 
         );
       if (job.status !== 'completed') throw new BulkExportError('ERR_BULK_NOT_FOUND', 'No such export job');
       const files = await listExportFiles(ctx.db, job.id);
+      // The files are deleted at this time (https://hl7.org/fhir/uv/bulkdata/export.html#response---complete-status).
+      const finished = Date.parse(job.completedAt ?? job.transactionTime);
       return reply
         .code(200)
+        .header('expires', new Date(finished + retentionSeconds * 1000).toUTCString())
         .header('content-type', 'application/json; charset=utf-8')
         .send(JSON.stringify(exportManifest(service.baseUrl, job, files)));
     }),

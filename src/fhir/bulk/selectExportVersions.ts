@@ -12,7 +12,7 @@ import { scopeAllows } from '../../access/scopes.ts';
 import type { Queryable } from '../../store/db.ts';
 import type { FhirService } from '../FhirService.ts';
 import { compartmentParams } from '../patientCompartment.ts';
-import { referencingResources } from '../search/lookupCandidates.ts';
+import { patientCompartmentCandidates } from '../search/lookupCandidates.ts';
 import type { ExportParameters } from './exportParameters.ts';
 
 export interface ExportVersion {
@@ -61,7 +61,7 @@ export async function selectExportVersions(
     members = new Set<string>();
     for (const patient of input.patients) {
       members.add(`Patient/${patient}`);
-      for (const r of await referencingResources(q, service.key, `Patient/${patient}`))
+      for (const r of await patientCompartmentCandidates(q, service.key, patient))
         members.add(`${r.resourceType}/${r.id}`);
     }
   }

@@ -10,7 +10,7 @@ import type { FhirRequest, FhirResponse } from '@medplum/fhir-router';
 import type { BundleEntry, Resource } from '@medplum/fhirtypes';
 import { everythingFromCustodians } from '../../exchange/everythingFromCustodians.ts';
 import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
-import { referencingResources } from '../search/lookupCandidates.ts';
+import { patientCompartmentCandidates } from '../search/lookupCandidates.ts';
 import type { VaultRepository } from '../VaultRepository.ts';
 
 export async function everything(req: FhirRequest, repo: VaultRepository): Promise<FhirResponse> {
@@ -19,7 +19,7 @@ export async function everything(req: FhirRequest, repo: VaultRepository): Promi
   if (!patient) throw new OperationOutcomeError(notFound);
   const { service } = repo;
   const entry: BundleEntry[] = [entryOf(service.baseUrl, patient)];
-  const candidates = await referencingResources(service.ctx.db, service.key, `Patient/${patientId}`);
+  const candidates = await patientCompartmentCandidates(service.ctx.db, service.key, patientId);
   candidates.sort((a, b) => a.resourceType.localeCompare(b.resourceType) || a.id.localeCompare(b.id));
   for (const { resourceType, id } of candidates) {
     if (!compartmentParams(resourceType)) continue;

@@ -5,11 +5,11 @@
  */
 import { type Filter, getSearchParameter, Operator } from '@medplum/core';
 import type { Queryable } from '../../store/db.ts';
+import { patientCompartmentDefinition } from '../fhirDefinitions.ts';
 import {
   idTerm,
   indexCodeOf,
   isIndexed,
-  localReference,
   referenceTerms,
   stringQueryTerm,
   tokenTerms,
@@ -63,18 +63,46 @@ export async function allIds(q: Queryable, resourceType: string): Promise<Set<st
   return new Set(rows.map((r) => r.resource_id));
 }
 
-/** Resources of any type that reference `reference` (`Patient/1`) in an indexed parameter. */
-export async function referencingResources(
+/**
+ * Candidates for a patient's compartment: resources whose compartment parameters (R4 Patient
+ * CompartmentDefinition) reference `Patient/{id}`, one look-up of the blind term over the index's
+ * (type, code, value) key per compartment (type, parameter). Callers recheck membership on the
+ * decrypted resource (compartmentPatients). The Patient itself is not included.
+ */
+export async function patientCompartmentCandidates(
   q: Queryable,
   key: SearchIndexKey,
-  reference: string,
+  patientId: string,
 ): Promise<{ resourceType: string; id: string }[]> {
-  const value = `\\x${key.blind(`ref:${localReference(reference)}`).toString('hex')}`;
+  const value = `\\x${key.blind(`ref:Patient/${patientId}`).toString('hex')}`;
+  const { types, codes } = compartmentIndexKeys();
   const rows = await q.query<{ resource_type: string; resource_id: string }>(
-    'SELECT DISTINCT resource_type, resource_id FROM fhir_search_index WHERE value = $1::text::bytea',
-    [value],
+    `SELECT DISTINCT i.resource_type, i.resource_id
+     FROM unnest($2::text[], $3::text[]) AS p(resource_type, code)
+     JOIN fhir_search_index i ON i.resource_type = p.resource_type AND i.code = p.code
+     WHERE i.value = $1::text::bytea`,
+    [value, types, codes],
   );
   return rows.map((r) => ({ resourceType: r.resource_type, id: r.resource_id }));
+}
+
+let compartmentKeys: { types: string[]; codes: string[] } | undefined;
+
+/** The (type, index code) pairs of every indexed Patient compartment parameter. */
+function compartmentIndexKeys(): { types: string[]; codes: string[] } {
+  if (compartmentKeys) return compartmentKeys;
+  const pairs = new Set<string>();
+  for (const entry of patientCompartmentDefinition().resource ?? []) {
+    const type = entry.code as string;
+    for (const code of entry.param ?? []) {
+      const param = getSearchParameter(type, code);
+      if (!param || !isIndexed(param)) continue;
+      pairs.add(`${type}\u0000${indexCodeOf(type, code)}`);
+    }
+  }
+  const split = [...pairs].map((pair) => pair.split('\u0000') as [string, string]);
+  compartmentKeys = { types: split.map(([t]) => t), codes: split.map(([, c]) => c) };
+  return compartmentKeys;
 }
 
 function filterTerms(resourceType: string, filter: Filter): string[] | undefined {

@@ -113,6 +113,26 @@ describe('search over the blind index, matched on decrypted candidates', () => {
     expect(count.entry).toBeUndefined();
   });
 
+  it('unsorted pages stop reading one match past the page: no total then, unless _total=accurate', async () => {
+    const paged = await search('Observation?_count=1');
+    expect(matchIds(paged)).toHaveLength(1);
+    expect(paged.total).toBeUndefined(); // more candidates than the page: not all were read
+    const pages = [matchIds(paged)];
+    let next = paged.link.find((l) => l.relation === 'next')?.url;
+    while (next) {
+      const r = await fetch(next, { headers: { authorization } });
+      const bundle = (await r.json()) as SearchBundle;
+      pages.push(matchIds(bundle));
+      next = bundle.link.find((l) => l.relation === 'next')?.url;
+    }
+    expect(pages.map((p) => p.length)).toEqual([1, 1, 1]);
+    expect(pages.flat().sort()).toEqual([ids.o1, ids.o2, ids.o3].sort());
+    const accurate = await search('Observation?_count=1&_total=accurate');
+    expect(accurate.total).toBe(3);
+    expect(matchIds(accurate)).toEqual(pages[0]);
+    expect((await search('Observation?_count=5')).total).toBe(3); // the candidates ran out first
+  });
+
   it('_include and _revinclude', async () => {
     const included = await search(`Patient?_id=${ids.ana}&_include=Patient:organization`);
     expect(included.entry?.find((e) => e.search.mode === 'include')?.resource.id).toBe(ids.org);

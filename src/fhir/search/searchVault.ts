@@ -25,12 +25,16 @@ import type { SearchIndexKey } from './SearchIndexKey.ts';
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;
+/** Candidates read with one statement (one round trip instead of one per candidate). */
+const PREFETCH = 250;
 
 export interface SearchVaultContext {
   q: Queryable;
   key: SearchIndexKey;
   /** Reads a current version, verified; undefined when missing, gone or not allowed. */
   read(resourceType: string, id: string): Promise<Resource | undefined>;
+  /** Loads the current versions of these ids together, so the `read`s that follow are cheap. */
+  prefetch?(resourceType: string, ids: readonly string[]): Promise<void>;
   /** Base URL for links: `http://host/fhir`. */
   baseUrl: string;
 }
@@ -46,6 +50,20 @@ export async function findMatches(
   request: SearchRequest,
   options: SearchVaultOptions = {},
 ): Promise<Resource[]> {
+  return (await collectMatches(ctx, request, options, undefined)).matches;
+}
+
+/**
+ * Matching resources in the requested order. With `limit` (only without sort rules: candidates
+ * are then taken in id order) it stops after that many matches; `complete` says whether every
+ * candidate was examined, so that `matches.length` is the total.
+ */
+async function collectMatches(
+  ctx: SearchVaultContext,
+  request: SearchRequest,
+  options: SearchVaultOptions,
+  limit: number | undefined,
+): Promise<{ matches: Resource[]; complete: boolean }> {
   const filters = (request.filters ?? []).map((f) => qualifyReference(request.resourceType, f));
   let candidates = await lookupCandidates(ctx.q, ctx.key, request.resourceType, filters);
   if (options.compartmentPatient) {
@@ -62,7 +80,17 @@ export async function findMatches(
     filters: filters.filter((f) => !stringFilters.includes(f) && !quantityFilters.includes(f)),
   };
   const matches: Resource[] = [];
-  for (const id of [...candidates].sort()) {
+  const ids = [...candidates].sort();
+  // Limited: the first prefetch is about the page's size (most candidates match), then full chunks.
+  const firstChunk = limit === undefined ? PREFETCH : Math.min(PREFETCH, limit + 1);
+  let prefetched = 0;
+  for (const [i, id] of ids.entries()) {
+    if (limit !== undefined && matches.length >= limit) return { matches, complete: false };
+    if (i === prefetched) {
+      const size = i === 0 ? firstChunk : PREFETCH;
+      await ctx.prefetch?.(request.resourceType, ids.slice(i, i + size));
+      prefetched = i + size;
+    }
     const resource = await ctx.read(request.resourceType, id);
     if (!resource) continue;
     if (!matchesSearchRequest(resource, matchRequest)) continue;
@@ -72,7 +100,7 @@ export async function findMatches(
       continue;
     matches.push(resource);
   }
-  return sortResources(matches, request.sortRules);
+  return { matches: sortResources(matches, request.sortRules), complete: true };
 }
 
 export async function searchVault(
@@ -81,9 +109,23 @@ export async function searchVault(
   options: SearchVaultOptions = {},
   path: string = request.resourceType,
 ): Promise<Bundle> {
-  const matches = await findMatches(ctx, request, options);
   const offset = Math.max(0, request.offset ?? 0);
   const count = Math.min(MAX_COUNT, Math.max(0, request.count ?? DEFAULT_COUNT));
+  // Every match is decrypted and checked, so a total costs reading all of them. Without sort
+  // rules and without `_total=accurate|estimate` or `_summary=count` the page is read only up
+  // to one match past its end; `total` is then given when the candidates ran out first
+  // (https://hl7.org/fhir/R4/search.html#total: the server may omit it).
+  const needTotal =
+    count === 0 || // `_summary=count` parses to count 0, total accurate
+    request.total === 'accurate' ||
+    request.total === 'estimate' ||
+    (request.sortRules?.length ?? 0) > 0;
+  const { matches, complete } = await collectMatches(
+    ctx,
+    request,
+    options,
+    needTotal ? undefined : offset + count + 1,
+  );
   const page = matches.slice(offset, offset + count);
   const entry: BundleEntry[] = page.map((resource) => ({
     fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
@@ -94,7 +136,7 @@ export async function searchVault(
   return {
     resourceType: 'Bundle',
     type: 'searchset',
-    total: matches.length,
+    ...(complete ? { total: matches.length } : {}),
     link: pageLinks(ctx.baseUrl, path, request, offset, count, matches.length),
     ...(entry.length ? { entry } : {}),
   };
@@ -252,13 +294,14 @@ function pageLinks(
   request: SearchRequest,
   offset: number,
   count: number,
-  total: number,
+  /** The total, or (when not every candidate was read) at least one more than the page needs. */
+  found: number,
 ): BundleLink[] {
   const at = (o: number) => `${baseUrl}/${path}${formatSearchQuery({ ...request, offset: o, count })}`;
   const links: BundleLink[] = [{ relation: 'self', url: at(offset) }];
   if (count > 0) {
     links.push({ relation: 'first', url: at(0) });
-    if (offset + count < total) links.push({ relation: 'next', url: at(offset + count) });
+    if (offset + count < found) links.push({ relation: 'next', url: at(offset + count) });
     if (offset > 0) links.push({ relation: 'previous', url: at(Math.max(0, offset - count)) });
   }
   return links;

@@ -33,6 +33,11 @@ export interface TestNode {
   grant(patient: PrivateKeyAccount, grantee: Address, options: GrantOptions): Promise<void>;
   revoke(patient: PrivateKeyAccount, grantee: Address): Promise<void>;
   countRows(table: string): Promise<number>;
+  /** POSTs a resource through the FHIR API; its new id (throws unless 201). */
+  create(
+    resource: { resourceType: string; [field: string]: unknown },
+    authorization: string,
+  ): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -91,11 +96,12 @@ export async function startTestNode(options: StartTestNodeOptions = {}): Promise
     if (state.blockNumber !== null) await node.indexer.waitForBlock(state.blockNumber);
   };
   const domain = () => consentDomain(chain.addresses.chainId, chain.addresses.consent);
+  const fhirUrl = `http://127.0.0.1:${port}/fhir`;
 
   return {
     node,
     app,
-    fhirUrl: `http://127.0.0.1:${port}/fhir`,
+    fhirUrl,
     bearer: (parameters) => bearer(tokens, parameters),
     async grant(patient, grantee, options) {
       const message = {
@@ -136,6 +142,15 @@ export async function startTestNode(options: StartTestNodeOptions = {}): Promise
     async countRows(table) {
       const [row] = await node.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
       return row?.n ?? 0;
+    },
+    async create(resource, authorization) {
+      const r = await fetch(`${fhirUrl}/${resource.resourceType}`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(resource),
+      });
+      if (r.status !== 201) throw new Error(`create ${resource.resourceType}: ${r.status} ${await r.text()}`);
+      return ((await r.json()) as { id: string }).id;
     },
     async stop() {
       await app.close().catch(() => {});

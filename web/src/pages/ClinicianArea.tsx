@@ -3,6 +3,7 @@
  * a patient's records with where each came from, and the break-glass flow.
  */
 import { useEffect, useState } from 'react';
+import { decodePurposes } from '../../../src/chain/consentCodes.ts';
 import type { Me } from '../App.tsx';
 import { ApiError, fhir, portalConfig, request } from '../api.ts';
 import {
@@ -27,23 +28,6 @@ interface GranteeAccess {
   expiry: number;
   purposes?: number;
 }
-
-const PURPOSE_BITS = [
-  'TREAT',
-  'ETREAT',
-  'HPAYMT',
-  'HOPERAT',
-  'HRESCH',
-  'PUBHLTH',
-  'PATRQT',
-  'COVERAGE',
-  'HDIRECT',
-  'FAMRQT',
-  'PWATRNY',
-  'SUPNWK',
-  'CAREMGT',
-];
-const purposesOf = (mask = 0) => PURPOSE_BITS.filter((_, i) => (mask >> i) & 1);
 
 export function ClinicianArea({ me }: { me: Me }) {
   const route = useRoute();
@@ -138,7 +122,7 @@ function MyPatients({ me }: { me: Me }) {
             </div>
             <p>
               {access.kind === 'consent'
-                ? `For ${purposesOf(access.purposes)
+                ? `For ${decodePurposes(access.purposes ?? 0)
                     .map((p) => PURPOSE_LABELS[p] ?? p)
                     .join(', ')}, until ${formatDate(new Date(access.expiry * 1000).toISOString())}`
                 : `Emergency access until ${formatDate(new Date(access.expiry * 1000).toISOString(), true)}`}

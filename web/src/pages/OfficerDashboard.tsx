@@ -43,6 +43,7 @@ interface Overview {
     block: string;
     txHash: string;
     open: boolean;
+    review: { outcome: string; reviewedAt: string } | null;
   }[];
   integrityAlerts: {
     id: string;
@@ -160,7 +161,7 @@ export function OfficerDashboard({ me }: { me: Me }) {
             </button>
           </section>
           <section className="card" aria-labelledby="bg-title">
-            <h2 id="bg-title">Break-glass to review ({o.breakGlass.length})</h2>
+            <h2 id="bg-title">Break-glass to review ({o.breakGlass.filter((b) => !b.review).length})</h2>
             {o.breakGlass.length === 0 ? (
               <p>No emergency access in the last 30 days.</p>
             ) : (
@@ -171,12 +172,23 @@ export function OfficerDashboard({ me }: { me: Me }) {
                     {names.get(b.practitioner) ?? shortAddress(b.practitioner)} → patient{' '}
                     <span className="mono">{shortAddress(b.patient)}</span>, until{' '}
                     {formatDate(b.expiresAt, true)} (block {b.block})
+                    {b.review ? (
+                      <p data-testid="break-glass-review">
+                        <Badge tone={b.review.outcome === 'justified' ? 'ok' : 'bad'}>
+                          reviewed: {b.review.outcome === 'justified' ? 'justified' : 'not justified'}
+                        </Badge>{' '}
+                        {formatDate(b.review.reviewedAt, true)}
+                      </p>
+                    ) : (
+                      <ReviewForm txHash={b.txHash} onReviewed={overview.reload} />
+                    )}
                   </li>
                 ))}
               </ul>
             )}
             <p className="hint">
-              The reason of each opening is in the patient's audit log (AuditEvent search, purpose ETREAT).
+              The reason of each opening is in the patient's audit log (AuditEvent search, purpose ETREAT). A
+              review is an audit event too: who reviewed, the outcome and the note.
             </p>
           </section>
           <section className="card" aria-labelledby="alerts-title">
@@ -199,5 +211,43 @@ export function OfficerDashboard({ me }: { me: Me }) {
         </div>
       )}
     </main>
+  );
+}
+
+/** Justified or not, with an optional note: one review per opening, recorded as an audit event. */
+function ReviewForm({ txHash, onReviewed }: { txHash: string; onReviewed: () => void }) {
+  const [note, setNote] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const id = `review-note-${txHash.slice(2, 10)}`;
+  const submit = async (outcome: 'justified' | 'not-justified') => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await request(`/portal/api/officer/break-glass/${txHash}/review`, {
+        method: 'POST',
+        body: { outcome, ...(note.trim() ? { note: note.trim() } : {}) },
+      });
+      onReviewed();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="review-form">
+      <label htmlFor={id}>Review note (optional)</label>
+      <input id={id} value={note} maxLength={2000} onChange={(e) => setNote(e.target.value)} />
+      <div className="toolbar">
+        <button type="button" className="primary" disabled={busy} onClick={() => submit('justified')}>
+          Justified
+        </button>
+        <button type="button" className="secondary" disabled={busy} onClick={() => submit('not-justified')}>
+          Not justified
+        </button>
+      </div>
+      {error !== undefined && <ErrorMessage error={error} />}
+    </div>
   );
 }
