@@ -25,7 +25,7 @@ import {
   patientAddressOf,
 } from '../fhir/patientCompartment.ts';
 import { lookupCandidates, patientCompartmentCandidates } from '../fhir/search/lookupCandidates.ts';
-import { SELECT_VERSIONS, type StoredVersionRow } from '../vault/storedVersionRow.ts';
+import { SELECT_CURRENT, type StoredVersionRow } from '../vault/storedVersionRow.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import { recordIntegrityAlert } from '../vault/Vault.ts';
 import { RecordCheckFailure, verifyRecordVersion } from '../vault/verifyRecordVersion.ts';
@@ -130,7 +130,7 @@ export async function discloseRecords(service: FhirService, p: DiscloseParameter
     if (!allowedTypes.has(resourceType)) continue;
     if (resourceType !== 'Patient' && !compartmentParams(resourceType)) continue;
     const [row] = await ctx.db.query<StoredVersionRow>(
-      `${SELECT_VERSIONS} ORDER BY v.version_id DESC LIMIT 1`,
+      SELECT_CURRENT,
       [resourceType, id],
     );
     if (!row || row.deleted || row.erased) continue;

@@ -9,7 +9,7 @@ import { indexedRootSource } from '../chain/indexer/indexedRootSource.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import type { Queryable } from '../store/db.ts';
 import { GoneError, IntegrityError, NotFoundError } from '../vault/errors.ts';
-import { SELECT_VERSIONS, type StoredVersionRow } from '../vault/storedVersionRow.ts';
+import { SELECT_CURRENT, SELECT_ONE_VERSION, type StoredVersionRow } from '../vault/storedVersionRow.ts';
 import type { FhirResource } from '../vault/types.ts';
 import { recordIntegrityAlert } from '../vault/Vault.ts';
 import { RecordCheckFailure, verifyRecordVersion } from '../vault/verifyRecordVersion.ts';
@@ -28,9 +28,7 @@ export async function readVersionIn(
   versionId?: number,
 ): Promise<FhirResource> {
   const rows = await q.query<StoredVersionRow>(
-    versionId === undefined
-      ? `${SELECT_VERSIONS} ORDER BY v.version_id DESC LIMIT 1`
-      : `${SELECT_VERSIONS} AND v.version_id = $3`,
+    versionId === undefined ? SELECT_CURRENT : SELECT_ONE_VERSION,
     versionId === undefined ? [resourceType, id] : [resourceType, id, versionId],
   );
   const row = rows[0];

@@ -6,12 +6,19 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 import { StoreError } from '../errors/MedledgerError.ts';
+import { pglitePrepared } from './pglitePrepared.ts';
+import { isStatement, type Statement } from './statement.ts';
+
+export { type Statement, statement } from './statement.ts';
 
 export type SqlParam = string | number | bigint | boolean | null | Uint8Array | Date | string[] | number[];
 
-/** Anything that runs a parameterized statement: the database or an open transaction. */
+/**
+ * Anything that runs a parameterized statement: the database or an open transaction. SQL text is
+ * parsed and planned on every call; a {@link Statement} is prepared once per connection.
+ */
 export interface Queryable {
-  query<Row = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<Row[]>;
+  query<Row = Record<string, unknown>>(sql: string | Statement, params?: readonly SqlParam[]): Promise<Row[]>;
 }
 
 export interface Db extends Queryable {
@@ -25,7 +32,9 @@ export interface Db extends Queryable {
 
 /** Wraps a PGlite instance. PGlite serializes transactions itself (one connection). */
 export function pgliteDb(pg: PGlite): Db {
+  const prepared = pglitePrepared(pg);
   const run: Queryable['query'] = async (sql, params) => {
+    if (isStatement(sql)) return (await prepared.run(sql, params ?? [], false)) as never;
     const result = await pg.query(sql, params as unknown[] | undefined);
     return result.rows as never;
   };
@@ -36,6 +45,7 @@ export function pgliteDb(pg: PGlite): Db {
       return pg.transaction((tx) =>
         fn({
           async query(sql, params) {
+            if (isStatement(sql)) return (await prepared.run(sql, params ?? [], true)) as never;
             const result = await tx.query(sql, params as unknown[] | undefined);
             return result.rows as never;
           },
@@ -60,7 +70,11 @@ export function postgresDb(pool: Pool): Db {
   const onClient = (client: PoolClient | Pool): Queryable => ({
     async query(sql, params) {
       try {
-        const result = await client.query(sql, params as unknown[] | undefined);
+        const values = params as unknown[] | undefined;
+        // node-postgres prepares a named statement once per connection and reuses it.
+        const result = isStatement(sql)
+          ? await client.query({ name: sql.name, text: sql.text, values: values ?? [] })
+          : await client.query(sql, values);
         return result.rows as never;
       } catch (error) {
         throw asStoreError(error);

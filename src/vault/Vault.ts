@@ -17,7 +17,13 @@ import {
   VersionConflictError,
 } from './errors.ts';
 import type { RootSource } from './RootSource.ts';
-import { SELECT_CURRENT_MANY, SELECT_VERSIONS, type StoredVersionRow } from './storedVersionRow.ts';
+import {
+  SELECT_CURRENT,
+  SELECT_CURRENT_MANY,
+  SELECT_HISTORY,
+  SELECT_ONE_VERSION,
+  type StoredVersionRow,
+} from './storedVersionRow.ts';
 import type { FhirResource, HistoryEntry, RecordVersion, WriteResult } from './types.ts';
 import { RecordCheckFailure, verifyRecordVersion } from './verifyRecordVersion.ts';
 import { writeRecordVersion } from './writeRecordVersion.ts';
@@ -139,10 +145,7 @@ export class Vault {
     resourceType: string,
     id: string,
   ): Promise<RecordVersion<T>> {
-    const rows = await this.#db.query<StoredVersionRow>(
-      `${SELECT_VERSIONS} ORDER BY v.version_id DESC LIMIT 1`,
-      [resourceType, id],
-    );
+    const rows = await this.#db.query<StoredVersionRow>(SELECT_CURRENT, [resourceType, id]);
     const row = rows[0];
     if (!row) throw new NotFoundError(`${resourceType}/${id} not found`);
     return this.#served<T>(resourceType, id, row);
@@ -193,11 +196,7 @@ export class Vault {
     id: string,
     versionId: number,
   ): Promise<RecordVersion<T>> {
-    const rows = await this.#db.query<StoredVersionRow>(`${SELECT_VERSIONS} AND v.version_id = $3`, [
-      resourceType,
-      id,
-      versionId,
-    ]);
+    const rows = await this.#db.query<StoredVersionRow>(SELECT_ONE_VERSION, [resourceType, id, versionId]);
     const row = rows[0];
     if (!row) throw new NotFoundError(`${resourceType}/${id}/_history/${versionId} not found`);
     return this.#served<T>(resourceType, id, row);
@@ -208,10 +207,7 @@ export class Vault {
     resourceType: string,
     id: string,
   ): Promise<HistoryEntry<T>[]> {
-    const rows = await this.#db.query<StoredVersionRow>(`${SELECT_VERSIONS} ORDER BY v.version_id DESC`, [
-      resourceType,
-      id,
-    ]);
+    const rows = await this.#db.query<StoredVersionRow>(SELECT_HISTORY, [resourceType, id]);
     if (rows.length === 0) throw new NotFoundError(`${resourceType}/${id} not found`);
     if (rows.some((row) => row.erased)) throw new GoneError(`${resourceType}/${id} was erased`);
     const entries: HistoryEntry<T>[] = [];

@@ -14,6 +14,7 @@ import type { Hex } from 'viem';
 import type { KeyEncryptionKey } from '../crypto/KeyEncryptionKey.ts';
 import { sealRecord } from '../crypto/sealRecord.ts';
 import type { Queryable } from '../store/db.ts';
+import { statement } from '../store/statement.ts';
 import { RECORD_BATCH_LOCK } from './buildAnchorBatch.ts';
 import { VersionConflictError } from './errors.ts';
 import type { FhirResource, WriteResult } from './types.ts';
@@ -34,18 +35,18 @@ const ORDERED = `WITH ordered AS MATERIALIZED (
   SELECT pg_advisory_xact_lock_shared(${RECORD_BATCH_LOCK.lockClass}, ${RECORD_BATCH_LOCK.key}))`;
 
 /** Version 1 needs no guard: a plain insert (the unique key still rejects a duplicate), no RETURNING. */
-const INSERT_FIRST = `${ORDERED}
+const INSERT_FIRST = statement(`${ORDERED}
 INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
   wrapped_key, kek_id, content_commitment, leaf)
-SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10 FROM ordered`;
+SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10 FROM ordered`);
 
-const INSERT_NEXT = `${ORDERED}
+const INSERT_NEXT = statement(`${ORDERED}
 INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
   wrapped_key, kek_id, content_commitment, leaf)
 SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10 FROM ordered
 WHERE $3 = 1 OR EXISTS (
   SELECT 1 FROM record_versions WHERE resource_type = $1 AND resource_id = $2 AND version_id = $3 - 1)
-RETURNING version_id`;
+RETURNING version_id`);
 
 export async function writeRecordVersion(
   q: Queryable,

@@ -1,0 +1,69 @@
+/**
+ * Named prepared statements on PGlite. `PGlite.query` sends Parse, Describe, Bind, Describe,
+ * Execute and Sync for every call, so each call parses and plans its SQL again. This sends Parse
+ * and Describe once per statement name, then Bind, Describe, Execute and Sync, through PGlite's
+ * public protocol API (`execProtocolStream`, `protocol.serialize`, `parse.parseResults`) and under
+ * its own mutexes, exactly as `PGlite.query` does. Values are serialized with the instance's
+ * serializers by the parameter types PostgreSQL reported, as `PGlite.query` does.
+ */
+import { type PGlite, parse, protocol } from '@electric-sql/pglite';
+import type { Statement } from './statement.ts';
+
+type Messages = Awaited<ReturnType<PGlite['execProtocolStream']>>;
+
+export interface PglitePrepared {
+  /** Runs `statement` with `params`; `inTransaction`: the caller holds PGlite's transaction. */
+  run(statement: Statement, params: readonly unknown[], inTransaction: boolean): Promise<unknown[]>;
+}
+
+export function pglitePrepared(pg: PGlite): PglitePrepared {
+  const { serialize } = protocol;
+  /** Statement name -> parameter type oids, for statements this connection has prepared. */
+  const prepared = new Map<string, number[]>();
+  const send = (message: Uint8Array): Promise<Messages> =>
+    pg.execProtocolStream(message, { syncToFs: false });
+
+  const prepare = async (st: Statement): Promise<number[]> => {
+    const known = prepared.get(st.name);
+    if (known) return known;
+    await send(serialize.parse({ name: st.name, text: st.text }));
+    try {
+      const types = parse.parseDescribeStatementResults(
+        await send(serialize.describe({ type: 'S', name: st.name })),
+      );
+      prepared.set(st.name, types);
+      return types;
+    } catch (error) {
+      // Parsed but not described: close it so the next attempt can parse it again.
+      await send(serialize.close({ type: 'S', name: st.name })).catch(() => {});
+      throw error;
+    }
+  };
+
+  const execute = async (st: Statement, params: readonly unknown[], inTransaction: boolean) => {
+    const messages: Messages = [];
+    try {
+      const types = await prepare(st);
+      const values = params.map((param, i) => {
+        if (param === null || param === undefined) return null;
+        const serializer = pg.serializers[types[i] ?? 0];
+        return serializer ? serializer(param) : String(param);
+      });
+      messages.push(...(await send(serialize.bind({ statement: st.name, values }))));
+      messages.push(...(await send(serialize.describe({ type: 'P' }))));
+      messages.push(...(await send(serialize.execute({}))));
+    } finally {
+      messages.push(...(await send(serialize.sync())));
+    }
+    if (!inTransaction) await pg.syncToFs();
+    return parse.parseResults(messages, pg.parsers)[0]?.rows ?? [];
+  };
+
+  return {
+    run(st, params, inTransaction) {
+      const inQueryLock = () => pg._runExclusiveQuery(() => execute(st, params, inTransaction));
+      // Outside a transaction, wait for any open transaction as `PGlite.query` does.
+      return inTransaction ? inQueryLock() : pg._runExclusiveTransaction(inQueryLock);
+    },
+  };
+}
