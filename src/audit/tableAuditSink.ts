@@ -12,7 +12,7 @@
 
 import { canonicalJsonBytes } from '../crypto/canonicalJson.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
-import type { Db } from '../store/db.ts';
+import { type Db, statement } from '../store/db.ts';
 import type { AnchorBatcher } from '../vault/AnchorBatcher.ts';
 import type { AuditEventInput, AuditSink } from './AuditSink.ts';
 import { blindIndex, loadAuditIndexKey } from './blindIndex.ts';
@@ -49,7 +49,7 @@ const LOCK_KEY = 1;
  * wrapped key, commitment and leaf back to back) cut apart by offsets: far cheaper than hex text
  * arrays on both back ends.
  */
-const INSERT = `
+const INSERT = statement(`
 INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index, ciphertext, wrapped_key,
   kek_id, content_commitment, leaf)
 SELECT u.seq, u.recorded, u.action, u.outcome, decode(NULLIF(u.patient, ''), 'hex'),
@@ -60,7 +60,9 @@ SELECT u.seq, u.recorded, u.action, u.outcome, decode(NULLIF(u.patient, ''), 'he
   substring($7::bytea FROM u.off + u.ct + u.wk + 1 FOR 32),
   substring($7::bytea FROM u.off + u.ct + u.wk + 33 FOR 32)
 FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::smallint[], $5::text[], $6::text[], $8::int[], $9::int[],
-  $11::int[]) AS u(seq, recorded, action, outcome, patient, agents, ct, wk, off)`;
+  $11::int[]) AS u(seq, recorded, action, outcome, patient, agents, ct, wk, off)`);
+const LOCK = statement('SELECT pg_advisory_xact_lock($1::int, $2::int)');
+const TOP = statement('SELECT COALESCE(MAX(seq), 0)::text AS max FROM audit_events');
 
 /** `db` must be the database itself (not a transaction): the sink commits its own transactions. */
 export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAuditSink {
@@ -93,10 +95,8 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
         .join(','),
     }));
     await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [LOCK_CLASS, LOCK_KEY]);
-      const [top] = await tx.query<{ max: string }>(
-        'SELECT COALESCE(MAX(seq), 0)::text AS max FROM audit_events',
-      );
+      await tx.query(LOCK, [LOCK_CLASS, LOCK_KEY]);
+      const [top] = await tx.query<{ max: string }>(TOP);
       const first = BigInt(top?.max ?? '0') + 1n;
       const seqs: string[] = [];
       const recorded: string[] = [];
