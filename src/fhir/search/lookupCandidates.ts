@@ -4,7 +4,7 @@
  * filter could use the index: the caller scans the type.
  */
 import { type Filter, getSearchParameter, Operator } from '@medplum/core';
-import type { Queryable } from '../../store/db.ts';
+import { type Queryable, statement } from '../../store/db.ts';
 import { patientCompartmentDefinition } from '../fhirDefinitions.ts';
 import {
   idTerm,
@@ -19,6 +19,10 @@ import type { SearchIndexKey } from './SearchIndexKey.ts';
 
 /** Operators the index can narrow by (everything else is checked on decrypted candidates only). */
 const INDEXED_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT]);
+
+const IDS_WITH_ANY = statement(`SELECT DISTINCT resource_id FROM fhir_search_index
+WHERE resource_type = $1 AND code = $2 AND value = ANY($3::text[]::bytea[])`);
+const ALL_IDS = statement(`SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`);
 
 export async function lookupCandidates(
   q: Queryable,
@@ -46,20 +50,13 @@ export async function idsWithAny(
   terms: readonly string[],
 ): Promise<Set<string>> {
   const values = terms.map((t) => `\\x${key.blind(t).toString('hex')}`);
-  const rows = await q.query<{ resource_id: string }>(
-    `SELECT DISTINCT resource_id FROM fhir_search_index
-     WHERE resource_type = $1 AND code = $2 AND value = ANY($3::text[]::bytea[])`,
-    [resourceType, code, values],
-  );
+  const rows = await q.query<{ resource_id: string }>(IDS_WITH_ANY, [resourceType, code, values]);
   return new Set(rows.map((r) => r.resource_id));
 }
 
 /** Every current id of a type (each current version has an `_id` row). */
 export async function allIds(q: Queryable, resourceType: string): Promise<Set<string>> {
-  const rows = await q.query<{ resource_id: string }>(
-    `SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`,
-    [resourceType],
-  );
+  const rows = await q.query<{ resource_id: string }>(ALL_IDS, [resourceType]);
   return new Set(rows.map((r) => r.resource_id));
 }
 

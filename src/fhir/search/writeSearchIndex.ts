@@ -3,9 +3,15 @@
  * so the index never describes a version that was not committed (nor misses one that was).
  */
 import type { Resource } from '@medplum/fhirtypes';
-import type { Queryable } from '../../store/db.ts';
+import { type Queryable, statement } from '../../store/db.ts';
 import { indexTerms } from './indexTerms.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
+
+const DELETE_ROWS = statement('DELETE FROM fhir_search_index WHERE resource_type = $1 AND resource_id = $2');
+/** Row `n` (from 1): code `$3[n]` and the n-th 32-byte blind value of `$4`. */
+const INSERT_ROWS = statement(`INSERT INTO fhir_search_index (resource_type, resource_id, code, value)
+SELECT $1, $2, x.c, substring($4::bytea FROM (x.n::int - 1) * 32 + 1 FOR 32)
+FROM unnest($3::text[]) WITH ORDINALITY AS x(c, n)`);
 
 /** Writes the rows of the current version; `resource` undefined (deleted) leaves none. */
 export async function writeSearchIndex(
@@ -15,21 +21,16 @@ export async function writeSearchIndex(
   id: string,
   resource: (Resource & { id: string }) | undefined,
 ): Promise<void> {
-  await q.query('DELETE FROM fhir_search_index WHERE resource_type = $1 AND resource_id = $2', [
-    resourceType,
-    id,
-  ]);
+  await q.query(DELETE_ROWS, [resourceType, id]);
   if (!resource) return;
   const terms = indexTerms(resource);
   const codes: string[] = [];
-  const values: string[] = [];
+  const values: Buffer[] = [];
   for (const { code, term } of terms) {
     codes.push(code);
-    values.push(`\\x${key.blind(term).toString('hex')}`);
+    const value = key.blind(term);
+    if (value.length !== 32) throw new RangeError('a blind index value is 32 bytes');
+    values.push(value);
   }
-  await q.query(
-    `INSERT INTO fhir_search_index (resource_type, resource_id, code, value)
-     SELECT $1, $2, c, v::bytea FROM unnest($3::text[], $4::text[]) AS t(c, v)`,
-    [resourceType, id, codes, values],
-  );
+  await q.query(INSERT_ROWS, [resourceType, id, codes, Buffer.concat(values)]);
 }
