@@ -7,6 +7,7 @@
 import { evalFhirPathTyped, getSearchParameter, type WithId } from '@medplum/core';
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import { patientCompartmentDefinition } from './fhirDefinitions.ts';
+import { parsedFhirPath } from './parsedFhirPath.ts';
 import { localReference } from './search/indexTerms.ts';
 
 /** Identifier system of a patient's chain address (value: lower-case 0x address). */
@@ -34,7 +35,9 @@ export function compartmentPatients(resource: Resource): string[] {
     if (!param?.expression) continue;
     let values: ReturnType<typeof evalFhirPathTyped>;
     try {
-      values = evalFhirPathTyped(param.expression, [{ type: resource.resourceType, value: resource }]);
+      values = evalFhirPathTyped(parsedFhirPath(param.expression), [
+        { type: resource.resourceType, value: resource },
+      ]);
     } catch {
       continue;
     }

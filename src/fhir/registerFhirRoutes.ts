@@ -8,6 +8,7 @@
 import type { HttpMethod } from '@medplum/fhir-router';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { describeWithCauses } from '../errors/MedledgerError.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { registerAuditRoutes } from './audit/registerAuditRoutes.ts';
 import { registerBulkExportRoutes } from './bulk/registerBulkExportRoutes.ts';
@@ -18,7 +19,6 @@ import { FhirService } from './FhirService.ts';
 import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
-import { describeWithCauses } from '../errors/MedledgerError.ts';
 import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
 import { VaultRepository } from './VaultRepository.ts';
 

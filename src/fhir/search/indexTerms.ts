@@ -15,6 +15,7 @@ import {
   getSearchParameters,
 } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
+import { parsedFhirPath } from '../parsedFhirPath.ts';
 
 /**
  * The string prefix lengths kept in the index. A query value is looked up by its longest prefix
@@ -56,7 +57,9 @@ export function indexTerms(resource: Resource & { id: string }): IndexTerm[] {
     const code = param.code as string;
     let values: ReturnType<typeof evalFhirPathTyped>;
     try {
-      values = evalFhirPathTyped(param.expression, [{ type: resource.resourceType, value: resource }]);
+      values = evalFhirPathTyped(parsedFhirPath(param.expression), [
+        { type: resource.resourceType, value: resource },
+      ]);
     } catch {
       continue; // an expression that does not apply to this resource indexes nothing
     }

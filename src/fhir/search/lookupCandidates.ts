@@ -22,7 +22,9 @@ const INDEXED_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT]);
 
 const IDS_WITH_ANY = statement(`SELECT DISTINCT resource_id FROM fhir_search_index
 WHERE resource_type = $1 AND code = $2 AND value = ANY($3::text[]::bytea[])`);
-const ALL_IDS = statement(`SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`);
+const ALL_IDS = statement(
+  `SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`,
+);
 
 export async function lookupCandidates(
   q: Queryable,

@@ -6,6 +6,7 @@
  */
 import { evalFhirPath, type Filter, getSearchParameter } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import { parsedFhirPath } from '../parsedFhirPath.ts';
 
 interface QuantityValue {
   value?: number;
@@ -23,7 +24,7 @@ export function matchesQuantity(resource: Resource, filter: Filter): boolean {
   if (!param?.expression) return false;
   let values: QuantityValue[];
   try {
-    values = evalFhirPath(param.expression, resource) as QuantityValue[];
+    values = evalFhirPath(parsedFhirPath(param.expression), resource) as QuantityValue[];
   } catch {
     return false;
   }

@@ -17,6 +17,7 @@ import {
 } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../store/db.ts';
+import { parsedFhirPath } from '../parsedFhirPath.ts';
 import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
 import { normalizeText } from './indexTerms.ts';
 import { allIds, idsWithAny, lookupCandidates } from './lookupCandidates.ts';
@@ -183,7 +184,7 @@ function matchesString(resource: Resource, filter: Filter): boolean {
   if (!param?.expression) return false;
   let values: string[];
   try {
-    values = evalFhirPath(param.expression, resource).flatMap(stringsOf);
+    values = evalFhirPath(parsedFhirPath(param.expression), resource).flatMap(stringsOf);
   } catch {
     return false;
   }
@@ -237,7 +238,7 @@ function sortKey(resource: Resource, code: string): string {
   if (!param?.expression) return '';
   let values: unknown[];
   try {
-    values = evalFhirPath(param.expression, resource);
+    values = evalFhirPath(parsedFhirPath(param.expression), resource);
   } catch {
     return '';
   }
@@ -267,7 +268,7 @@ async function includes(ctx: SearchVaultContext, request: SearchRequest, page: R
     const param = getSearchParameter(include.resourceType, include.searchParam);
     if (!param?.expression) continue;
     for (const resource of page.filter((r) => r.resourceType === include.resourceType)) {
-      for (const value of evalFhirPath(param.expression, resource)) {
+      for (const value of evalFhirPath(parsedFhirPath(param.expression), resource)) {
         const reference = (value as { reference?: unknown }).reference;
         if (typeof reference !== 'string') continue;
         const [type, id] = reference.split('/').slice(-2);

@@ -7,7 +7,8 @@ import { type Queryable, statement } from '../../store/db.ts';
 import { indexTerms } from './indexTerms.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
 
-const DELETE_ROWS = statement(`DELETE FROM fhir_search_index i USING unnest($1::text[], $2::text[]) AS r(t, id)
+const DELETE_ROWS =
+  statement(`DELETE FROM fhir_search_index i USING unnest($1::text[], $2::text[]) AS r(t, id)
 WHERE i.resource_type = r.t AND i.resource_id = r.id`);
 
 /**
