@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FileKeyring } from '../src/crypto/FileKeyring.ts';
+import { type Statement, statement } from '../src/store/db.ts';
 import { openDatabase } from '../src/store/openDatabase.ts';
 import { AnchorBatcher } from '../src/vault/AnchorBatcher.ts';
 import { RECORD_ANCHORS } from '../src/vault/anchorKinds.ts';
@@ -20,7 +21,15 @@ export interface VaultBenchResult {
   plainInsertsPerSec: number;
   securedReadsPerSec: number;
   plainReadsPerSec: number;
+  /** The plain paths again with prepared statements, as the secured path's own statements are. */
+  plainPreparedInsertsPerSec: number;
+  plainPreparedReadsPerSec: number;
 }
+
+const PLAIN_INSERT = 'INSERT INTO plain_resources (id, version_id, resource) VALUES ($1, 1, $2::jsonb)';
+const PLAIN_SELECT = 'SELECT resource FROM plain_resources WHERE id = $1 ORDER BY version_id DESC LIMIT 1';
+const PREPARED_INSERT = statement(PLAIN_INSERT);
+const PREPARED_SELECT = statement(PLAIN_SELECT);
 
 const CONCURRENCY = 8;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -49,22 +58,26 @@ export async function benchVault(kind: 'pglite' | 'postgres', n: number): Promis
     const warmIds: string[] = [];
     await timed(warm, async (i) => {
       warmIds[i] = (await vault.create(resources[i]!)).resource.id;
-      await db.query('INSERT INTO plain_resources (id, version_id, resource) VALUES ($1, 1, $2::jsonb)', [
-        `w${i}`,
-        JSON.stringify(resources[i]),
-      ]);
+      await db.query(PLAIN_INSERT, [`w${i}`, JSON.stringify(resources[i])]);
+      await db.query(PREPARED_INSERT, [`v${i}`, JSON.stringify(resources[i])]);
     });
     await timed(warm, async (i) => {
       await vault.read('Observation', warmIds[i]!);
-      await db.query('SELECT resource FROM plain_resources WHERE id = $1 ORDER BY version_id DESC LIMIT 1', [
-        `w${i}`,
-      ]);
+      await db.query(PLAIN_SELECT, [`w${i}`]);
+      await db.query(PREPARED_SELECT, [`v${i}`]);
     });
 
     // Interleave the paths in rounds, alternating which goes first, so a change of load on this
     // shared machine falls on both sides of each ratio rather than on one.
     const ids: string[] = [];
-    const seconds = { securedWrite: 0, plainWrite: 0, securedRead: 0, plainRead: 0 };
+    const seconds = {
+      securedWrite: 0,
+      plainWrite: 0,
+      securedRead: 0,
+      plainRead: 0,
+      preparedWrite: 0,
+      preparedRead: 0,
+    };
     const rounds = 5;
     const per = Math.ceil(n / rounds);
     for (let round = 0; round < rounds; round++) {
@@ -79,32 +92,37 @@ export async function benchVault(kind: 'pglite' | 'postgres', n: number): Promis
         await batcher.flush();
         seconds.securedWrite += t + (performance.now() - flushStart) / 1000;
       };
-      const plainWrite = async () => {
-        seconds.plainWrite += await timed(count, async (i) => {
-          await db.query('INSERT INTO plain_resources (id, version_id, resource) VALUES ($1, 1, $2::jsonb)', [
-            `p${from + i}`,
-            JSON.stringify({ ...resources[from + i], id: `p${from + i}` }),
+      const plainWriteWith = (sql: string | Statement, prefix: string) => async () => {
+        const t = await timed(count, async (i) => {
+          await db.query(sql, [
+            `${prefix}${from + i}`,
+            JSON.stringify({ ...resources[from + i], id: `${prefix}${from + i}` }),
           ]);
         });
+        if (prefix === 'p') seconds.plainWrite += t;
+        else seconds.preparedWrite += t;
       };
+      const plainWrite = plainWriteWith(PLAIN_INSERT, 'p');
+      const preparedWrite = plainWriteWith(PREPARED_INSERT, 'q');
       const securedRead = async () => {
         seconds.securedRead += await timed(count, async (i) => {
           await vault.read('Observation', ids[from + i]!);
         });
       };
-      const plainRead = async () => {
-        seconds.plainRead += await timed(count, async (i) => {
-          const rows = await db.query<{ resource: unknown }>(
-            'SELECT resource FROM plain_resources WHERE id = $1 ORDER BY version_id DESC LIMIT 1',
-            [`p${from + i}`],
-          );
+      const plainReadWith = (sql: string | Statement, prefix: string) => async () => {
+        const t = await timed(count, async (i) => {
+          const rows = await db.query<{ resource: unknown }>(sql, [`${prefix}${from + i}`]);
           if (rows.length !== 1) throw new Error('plain read missed');
         });
+        if (prefix === 'p') seconds.plainRead += t;
+        else seconds.preparedRead += t;
       };
+      const plainRead = plainReadWith(PLAIN_SELECT, 'p');
+      const preparedRead = plainReadWith(PREPARED_SELECT, 'q');
       const order =
         round % 2 === 0
-          ? [securedWrite, plainWrite, securedRead, plainRead]
-          : [plainWrite, securedWrite, plainRead, securedRead];
+          ? [securedWrite, plainWrite, preparedWrite, securedRead, plainRead, preparedRead]
+          : [preparedWrite, plainWrite, securedWrite, preparedRead, plainRead, securedRead];
       for (const phase of order) await phase();
     }
     await batcher.stop();
@@ -113,6 +131,8 @@ export async function benchVault(kind: 'pglite' | 'postgres', n: number): Promis
       plainInsertsPerSec: Math.round(n / seconds.plainWrite),
       securedReadsPerSec: Math.round(n / seconds.securedRead),
       plainReadsPerSec: Math.round(n / seconds.plainRead),
+      plainPreparedInsertsPerSec: Math.round(n / seconds.preparedWrite),
+      plainPreparedReadsPerSec: Math.round(n / seconds.preparedRead),
     };
   } finally {
     if (kind === 'postgres') await db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
