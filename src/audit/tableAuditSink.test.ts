@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases } from '../store/testing/databases.ts';
-import { memoryAuditSink } from './tableAuditSink.ts';
+import { readVerifiedAuditEvents } from './readVerifiedAuditEvents.ts';
+import { memoryAuditSink, tableAuditSink } from './tableAuditSink.ts';
 import { openTestAudit, sampleAuditEvent, type TestAudit } from './testing/openTestAudit.ts';
 
 describe.each(testDatabases)('sealed audit log on $name', (database) => {
@@ -71,6 +72,32 @@ describe.each(testDatabases)('sealed audit log on $name', (database) => {
     const broken = sampleAuditEvent('Patient/p-1', { recorded: 'not a time' });
     await expect(t.sink.append(broken)).rejects.toMatchObject({ code: 'ERR_AUDIT_WRITE' });
     await expect(t.sink.append(sampleAuditEvent('Patient/p-1'))).resolves.toBeUndefined();
+  });
+
+  it('two sinks on one database (a node and a CLI beside it) interleave without a gap, a duplicate or a mis-sealed event', async () => {
+    const other = tableAuditSink(t.db, { keyring: t.keyring });
+    const [before] = await t.db.query<{ max: string }>(
+      'SELECT COALESCE(MAX(seq), 0)::text AS max FROM audit_events',
+    );
+    const appends: Promise<void>[] = [];
+    for (let i = 0; i < 120; i++) {
+      const sink = i % 3 === 0 ? other : t.sink;
+      appends.push(sink.append(sampleAuditEvent(`Patient/p-${i % 4}`, { outcomeDesc: `both-${i}` })));
+      if (i % 10 === 9) await Promise.all(appends.splice(0));
+    }
+    await Promise.all(appends);
+    await other.flush();
+    const from = Number(before?.max ?? 0);
+    const rows = await t.db.query<{ seq: string }>(
+      'SELECT seq::text AS seq FROM audit_events WHERE seq > $1 ORDER BY seq',
+      [from],
+    );
+    expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 120 }, (_, i) => from + i + 1));
+    // Every event decrypts and its leaf (which commits to its seq) checks out: none was sealed under a stale seq.
+    const verified = await readVerifiedAuditEvents(t.ctx, 'e.seq > $1', 'ORDER BY e.seq', [from]);
+    expect(verified.length).toBe(120);
+    const descriptions = verified.map((v) => v.resource.outcomeDesc).sort();
+    expect(new Set(descriptions).size).toBe(120);
   });
 });
 

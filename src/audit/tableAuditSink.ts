@@ -1,19 +1,20 @@
 /**
  * The durable audit sink: the only write path of `audit_events`. Events are sealed (encrypted,
- * committed, leaf computed) and inserted by group commit: while one transaction is writing, newly
- * appended events queue; the next transaction writes all of them with ONE multi-row INSERT. Each
+ * committed, leaf computed) and inserted by group commit: while one statement is writing, newly
+ * appended events queue; the next statement (its own transaction) writes all of them. Each
  * caller's promise resolves only after the transaction holding its event has committed (durable
  * before acknowledged) and rejects with AuditWriteError when it did not.
  *
- * Sequence numbers are gap-free and committed in order: each transaction takes an advisory lock
- * and continues from MAX(seq), so the anchor batcher always sees a prefix of the log and the
+ * Sequence numbers are gap-free and committed in order: each statement takes an advisory lock
+ * and inserts only when its first seq follows MAX(seq), so the anchor batcher always sees a prefix of the log and the
  * verifier can treat a missing number as a deleted event.
  */
 
 import { canonicalJsonBytes } from '../crypto/canonicalJson.ts';
-import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
+import type { KeyEncryptionKey, Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { type Db, statement } from '../store/db.ts';
 import type { AnchorBatcher } from '../vault/AnchorBatcher.ts';
+import { isUniqueViolation } from '../vault/writeRecordVersion.ts';
 import type { AuditEventInput, AuditSink } from './AuditSink.ts';
 import { blindIndex, loadAuditIndexKey } from './blindIndex.ts';
 import { AuditWriteError } from './errors.ts';
@@ -45,24 +46,37 @@ const LOCK_CLASS = 7316201;
 const LOCK_KEY = 1;
 
 /**
- * One statement per group. The bulky bytes travel as ONE bytea parameter (each row's ciphertext,
- * wrapped key, commitment and leaf back to back) cut apart by offsets: far cheaper than hex text
- * arrays on both back ends.
+ * One statement per group, its own transaction. It takes the sink's advisory lock (held to its
+ * commit, so appends commit in `seq` order), and inserts only when the group's first `seq` ($12)
+ * follows the largest `seq` stored: the caller keeps the next `seq` in memory and sealed the
+ * events with it; when another writer (a CLI process on the same server) moved the log on, the
+ * statement inserts nothing (or meets the primary key) and the caller reads MAX(seq) and
+ * seals again. The scalar sub-select runs after the lock (it reads FROM the locked CTE) and keeps
+ * MAX on the primary key index. The bulky bytes travel as ONE bytea parameter (each row's
+ * ciphertext, wrapped key, commitment and leaf back to back) cut apart by offsets: far cheaper
+ * than hex text arrays on both back ends.
  */
 const INSERT = statement(`
-INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index, ciphertext, wrapped_key,
-  kek_id, content_commitment, leaf)
-SELECT u.seq, u.recorded, u.action, u.outcome, decode(NULLIF(u.patient, ''), 'hex'),
-  ARRAY(SELECT decode(a, 'hex') FROM unnest(string_to_array(u.agents, ',')) AS a),
-  substring($7::bytea FROM u.off + 1 FOR u.ct),
-  substring($7::bytea FROM u.off + u.ct + 1 FOR u.wk),
-  $10,
-  substring($7::bytea FROM u.off + u.ct + u.wk + 1 FOR 32),
-  substring($7::bytea FROM u.off + u.ct + u.wk + 33 FOR 32)
-FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::smallint[], $5::text[], $6::text[], $8::int[], $9::int[],
-  $11::int[]) AS u(seq, recorded, action, outcome, patient, agents, ct, wk, off)`);
-const LOCK = statement('SELECT pg_advisory_xact_lock($1::int, $2::int)');
+WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_KEY})),
+top AS MATERIALIZED (SELECT (SELECT COALESCE(MAX(seq), 0) FROM audit_events) AS max FROM ordered),
+inserted AS (
+  INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index, ciphertext, wrapped_key,
+    kek_id, content_commitment, leaf)
+  SELECT u.seq, u.recorded, u.action, u.outcome, decode(NULLIF(u.patient, ''), 'hex'),
+    ARRAY(SELECT decode(a, 'hex') FROM unnest(string_to_array(u.agents, ',')) AS a),
+    substring($7::bytea FROM u.off + 1 FOR u.ct),
+    substring($7::bytea FROM u.off + u.ct + 1 FOR u.wk),
+    $10,
+    substring($7::bytea FROM u.off + u.ct + u.wk + 1 FOR 32),
+    substring($7::bytea FROM u.off + u.ct + u.wk + 33 FOR 32)
+  FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::smallint[], $5::text[], $6::text[], $8::int[], $9::int[],
+    $11::int[]) AS u(seq, recorded, action, outcome, patient, agents, ct, wk, off), top
+  WHERE top.max = $12::bigint - 1
+  RETURNING 1)
+SELECT count(*)::int AS n FROM inserted`);
 const TOP = statement('SELECT COALESCE(MAX(seq), 0)::text AS max FROM audit_events');
+/** A group re-sealed this many times without getting in is an error, not a loop. */
+const ATTEMPTS = 5;
 
 /** `db` must be the database itself (not a transaction): the sink commits its own transactions. */
 export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAuditSink {
@@ -70,6 +84,8 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
   let indexKey: Promise<Buffer> | undefined;
   const queue: Waiter[] = [];
   let running: Promise<void> | undefined;
+  /** The seq the next group starts at, when the last group went in as expected; else read again. */
+  let nextSeq: bigint | undefined;
 
   const key = () => {
     indexKey ??= loadAuditIndexKey(db, options.keyring).catch((error: unknown) => {
@@ -83,8 +99,8 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
     const events = group.flatMap((w) => w.events);
     const index = await key();
     const kek = options.keyring.current();
-    // Everything that does not depend on seq happens before the lock is taken.
-    const prepared = events.map((event) => ({
+    // Everything that does not depend on seq is done once, even if the group is sealed again.
+    const prepared: PreparedEvent[] = events.map((event) => ({
       event,
       patient:
         event.entity.patient === undefined
@@ -94,54 +110,25 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
         .map((k) => blindIndex(index, 'agent', k).toString('hex'))
         .join(','),
     }));
-    await db.transaction(async (tx) => {
-      await tx.query(LOCK, [LOCK_CLASS, LOCK_KEY]);
-      const [top] = await tx.query<{ max: string }>(TOP);
-      const first = BigInt(top?.max ?? '0') + 1n;
-      const seqs: string[] = [];
-      const recorded: string[] = [];
-      const actions: string[] = [];
-      const outcomes: string[] = [];
-      const patients: string[] = [];
-      const agents: string[] = [];
-      const ctLengths: number[] = [];
-      const wkLengths: number[] = [];
-      const offsets: number[] = [];
-      const parts: Uint8Array[] = [];
-      let offset = 0;
-      for (let i = 0; i < prepared.length; i++) {
-        const { event, patient, agents: agentIndex } = prepared[i]!;
-        const seq = first + BigInt(i);
-        const json = canonicalJsonBytes(toAuditEventResource(seq.toString(), event));
-        const sealed = await sealAuditEvent(seq, json, kek);
-        seqs.push(seq.toString());
-        recorded.push(event.recorded);
-        actions.push(event.action);
-        outcomes.push(event.outcome);
-        patients.push(patient);
-        agents.push(agentIndex);
-        // Stored ciphertext is iv ‖ ciphertext ‖ tag.
-        parts.push(sealed.iv, sealed.ciphertext, sealed.wrappedKey, sealed.contentCommitment, sealed.leaf);
-        const ct = sealed.iv.length + sealed.ciphertext.length;
-        offsets.push(offset);
-        ctLengths.push(ct);
-        wkLengths.push(sealed.wrappedKey.length);
-        offset += ct + sealed.wrappedKey.length + 64;
+    for (let attempt = 1; ; attempt++) {
+      const first = nextSeq ?? BigInt((await db.query<{ max: string }>(TOP))[0]?.max ?? '0') + 1n;
+      nextSeq = undefined;
+      const params = await sealGroup(prepared, first, kek);
+      let inserted = 0;
+      try {
+        inserted = (await db.query<{ n: number }>(INSERT, [...params, first.toString()]))[0]?.n ?? 0;
+      } catch (error) {
+        // Another writer took these numbers first; anything else is the caller's error.
+        if (!isUniqueViolation(error) || attempt >= ATTEMPTS) throw error;
+        continue;
       }
-      await tx.query(INSERT, [
-        seqs,
-        recorded,
-        actions,
-        outcomes,
-        patients,
-        agents,
-        Buffer.concat(parts),
-        ctLengths,
-        wkLengths,
-        kek.id,
-        offsets,
-      ]);
-    });
+      if (inserted === events.length) {
+        nextSeq = first + BigInt(events.length);
+        break;
+      }
+      if (inserted !== 0 || attempt >= ATTEMPTS)
+        throw new Error(`audit append: ${inserted} of ${events.length} events inserted at seq ${first}`);
+    }
     return events.length;
   };
 
@@ -191,6 +178,61 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
       while (running) await running;
     },
   };
+}
+
+interface PreparedEvent {
+  event: AuditEventInput;
+  /** Hex of the patient's blind index value, or ''. */
+  patient: string;
+  /** Hex blind index values of the agents, comma-separated. */
+  agents: string;
+}
+
+/** Seals `events` as seq `first`, `first + 1`, ...: the parameters $1..$11 of {@link INSERT}. */
+async function sealGroup(events: readonly PreparedEvent[], first: bigint, kek: KeyEncryptionKey) {
+  const seqs: string[] = [];
+  const recorded: string[] = [];
+  const actions: string[] = [];
+  const outcomes: string[] = [];
+  const patients: string[] = [];
+  const agents: string[] = [];
+  const ctLengths: number[] = [];
+  const wkLengths: number[] = [];
+  const offsets: number[] = [];
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (let i = 0; i < events.length; i++) {
+    const { event, patient, agents: agentIndex } = events[i]!;
+    const seq = first + BigInt(i);
+    const json = canonicalJsonBytes(toAuditEventResource(seq.toString(), event));
+    const sealed = await sealAuditEvent(seq, json, kek);
+    seqs.push(seq.toString());
+    recorded.push(event.recorded);
+    actions.push(event.action);
+    outcomes.push(event.outcome);
+    patients.push(patient);
+    agents.push(agentIndex);
+    // Stored ciphertext is iv ‖ ciphertext ‖ tag.
+    parts.push(sealed.iv, sealed.ciphertext, sealed.wrappedKey, sealed.contentCommitment, sealed.leaf);
+    const ct = sealed.iv.length + sealed.ciphertext.length;
+    offsets.push(offset);
+    ctLengths.push(ct);
+    wkLengths.push(sealed.wrappedKey.length);
+    offset += ct + sealed.wrappedKey.length + 64;
+  }
+  return [
+    seqs,
+    recorded,
+    actions,
+    outcomes,
+    patients,
+    agents,
+    Buffer.concat(parts),
+    ctLengths,
+    wkLengths,
+    kek.id,
+    offsets,
+  ] as const;
 }
 
 /** Collects events in memory (tests, and callers that batch before appending). */
