@@ -27,6 +27,7 @@ interface Exported {
   manifest: ExportManifest;
   files: Map<string, Buffer>;
   resources: Resource[];
+  jobId: string;
 }
 
 describe('bulk $export (FHIR Bulk Data Access) of imported Synthea data', () => {
@@ -76,7 +77,7 @@ describe('bulk $export (FHIR Bulk Data Access) of imported Synthea data', () => 
         if (manifest.output.includes(item)) resources.push(resource);
       }
     }
-    return { manifest, files: downloaded, resources };
+    return { manifest, files: downloaded, resources, jobId: status.split('/').pop() as string };
   }
 
   const countByType = (resources: readonly Resource[]) => {
@@ -113,7 +114,7 @@ describe('bulk $export (FHIR Bulk Data Access) of imported Synthea data', () => 
   });
 
   it('a system-level export returns exactly the imported resources (by content hash), with anchored file hashes', async () => {
-    const { manifest, files: downloaded, resources } = await runExport('$export', system);
+    const { manifest, files: downloaded, resources, jobId } = await runExport('$export', system);
     expect(manifest.requiresAccessToken).toBe(true);
     expect(manifest.request).toBe(`${t.fhirUrl}/$export`);
     expect(Date.parse(manifest.transactionTime)).not.toBeNaN();
@@ -146,6 +147,16 @@ describe('bulk $export (FHIR Bulk Data Access) of imported Synthea data', () => 
     expect(anchored).toEqual(actual);
     for (const item of manifest.output)
       expect(item.extension[SHA256_EXTENSION]).toBe(sha256(downloaded.get(item.url) as Buffer));
+    // Reading the manifest and each file are accesses of their own, each audited.
+    const reads = await fetch(`${t.fhirUrl}/AuditEvent?agent=test-client&action=R&_count=200`, {
+      headers: { authorization: system },
+    });
+    const readWhats = (
+      (await reads.json()) as { entry: { resource: { entity?: { what?: { reference?: string } }[] } }[] }
+    ).entry.flatMap((e) => (e.resource.entity ?? []).map((x) => x.what?.reference ?? ''));
+    expect(readWhats).toContain(`urn:medledger:bulk-export:${jobId}:manifest`);
+    for (const item of manifest.output)
+      expect(readWhats).toContain(`urn:medledger:bulk-export:${jobId}/${item.url.split('/').pop()}`);
     const proof = await fetch(`${t.fhirUrl}/AuditEvent/${auditId}/$proof`, {
       headers: { authorization: system },
     });

@@ -9,7 +9,7 @@
  * - files: `GET $export-file/{job}/{name}` → `application/fhir+ndjson`.
  *
  * Only the client (and user) that started a job may poll, download or cancel it; anyone else
- * gets 404. Kick-off, each download and cancellation are audited.
+ * gets 404. Kick-off, the completed manifest, each download and cancellation are audited.
  * @see https://hl7.org/fhir/uv/bulkdata/export.html
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -23,7 +23,7 @@ import { outcome } from '../toOperationOutcome.ts';
 import { BulkExportError } from './BulkExportError.ts';
 import { BulkExportRunner } from './BulkExportRunner.ts';
 import { decideExportKickOff } from './decideExportKickOff.ts';
-import { exportJobUrn } from './exportAudit.ts';
+import { exportJobUrn, manifestUrn } from './exportAudit.ts';
 import {
   createExportJob,
   type ExportJob,
@@ -90,7 +90,8 @@ export async function registerBulkExportRoutes(scope: FastifyInstance, service: 
 
   scope.get('/$export-status/:job', (request, reply) =>
     guarded(reply, async () => {
-      const job = await ownJob(service, request);
+      const principal = await authenticated(service, request);
+      const job = await ownJob(service, request, principal);
       if (job.status === 'in-progress') {
         reply.header('x-progress', job.progress ?? 'running').header('retry-after', '2');
         return reply.code(202).send();
@@ -103,6 +104,9 @@ export async function registerBulkExportRoutes(scope: FastifyInstance, service: 
         );
       if (job.status !== 'completed') throw new BulkExportError('ERR_BULK_NOT_FOUND', 'No such export job');
       const files = await listExportFiles(ctx.db, job.id);
+      // The manifest names what was exported (types, counts, for a patient-level export whose): an
+      // access like a file's. Polls while the job runs show only progress and are not audited.
+      await auditJobAccess(service, request, principal, job, 'r', [manifestUrn(job.id)], 'manifest');
       // The files are deleted at this time (https://hl7.org/fhir/uv/bulkdata/export.html#response---complete-status).
       const finished = Date.parse(job.completedAt ?? job.transactionTime);
       return reply
@@ -118,7 +122,7 @@ export async function registerBulkExportRoutes(scope: FastifyInstance, service: 
       const principal = await authenticated(service, request);
       const job = await ownJob(service, request, principal);
       await runner.cancel(job.id);
-      await auditJobAccess(service, request, principal, job, 'd', [exportJobUrn(job.id)]);
+      await auditJobAccess(service, request, principal, job, 'd', [exportJobUrn(job.id)], 'cancel');
       return fhir(
         reply,
         202,
@@ -134,7 +138,15 @@ export async function registerBulkExportRoutes(scope: FastifyInstance, service: 
       const { name = '' } = request.params as { name?: string };
       if (job.status !== 'completed') throw new BulkExportError('ERR_BULK_NOT_FOUND', 'No such export file');
       const bytes = await readExportFile(ctx.db, ctx.keyring, job.id, name);
-      await auditJobAccess(service, request, principal, job, 'r', [`${exportJobUrn(job.id)}/${name}`]);
+      await auditJobAccess(
+        service,
+        request,
+        principal,
+        job,
+        'r',
+        [`${exportJobUrn(job.id)}/${name}`],
+        'file',
+      );
       return reply.code(200).header('content-type', 'application/fhir+ndjson').send(bytes);
     }),
   );
@@ -162,6 +174,7 @@ async function auditJobAccess(
   job: ExportJob,
   interaction: 'r' | 'd',
   resources: string[],
+  what: 'manifest' | 'file' | 'cancel',
 ): Promise<void> {
   await service.ctx.audit.append(
     auditDecision({
@@ -174,10 +187,11 @@ async function auditJobAccess(
       decision: {
         allowed: true,
         status: 200,
-        reason:
-          interaction === 'r'
-            ? 'bulk export file of the requester'
-            : 'bulk export cancelled by the requester',
+        reason: {
+          manifest: 'bulk export manifest of the requester',
+          file: 'bulk export file of the requester',
+          cancel: 'bulk export cancelled by the requester',
+        }[what],
         basis: 'none',
         purpose: job.request.purpose,
       },
