@@ -68,3 +68,39 @@ export async function* changedResources(
     url = bundle.link?.find((l) => l.relation === 'next')?.url;
   }
 }
+
+/**
+ * Every id of `resourceType` the source holds now (`_elements=id`, all pages), or undefined when
+ * the listing cannot be trusted to be complete: a page failed, or the searchset's `total` (where
+ * the server gives one) differs from the ids collected. Deletions are only inferred from a
+ * complete listing: a partial one would delete what the source still has.
+ */
+export async function sourceIds(
+  client: SourceClient,
+  resourceType: string,
+): Promise<Set<string> | undefined> {
+  const query = new URLSearchParams({ _elements: 'id', _count: String(client.pageSize ?? 200) });
+  let url: string | undefined = `${client.baseUrl}/${resourceType}?${query}`;
+  const ids = new Set<string>();
+  const seen = new Set<string>();
+  let total: number | undefined;
+  try {
+    while (url && !seen.has(url)) {
+      seen.add(url);
+      const bundle: Bundle = await getSourceJson<Bundle>(client, url);
+      if (bundle.resourceType !== 'Bundle') return undefined;
+      total ??= bundle.total;
+      for (const entry of bundle.entry ?? []) {
+        if (entry.search?.mode === 'include' || entry.resource?.resourceType !== resourceType) continue;
+        if (entry.resource.id) ids.add(entry.resource.id);
+      }
+      url = bundle.link?.find((l) => l.relation === 'next')?.url;
+    }
+  } catch (error) {
+    if (error instanceof SyncError) return undefined;
+    throw error;
+  }
+  if (url) return undefined; // a `next` link that loops back
+  if (total !== undefined && total !== ids.size) return undefined;
+  return ids;
+}

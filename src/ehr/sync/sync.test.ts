@@ -115,6 +115,33 @@ describe('medledger sync from a FHIR server that is not medledger (Medplum in-me
     expect((await t.node.vault.read('Condition', added.id)).resource.id).toBe(added.id);
   }, 120_000);
 
+  it('what the source deleted is deleted here (a deleted version, audited), once', async () => {
+    const observation = loaded.find((r) => r.resourceType === 'Observation') as Resource;
+    const encounter = loaded.find((r) => r.resourceType === 'Encounter') as Resource;
+    await source.repo.deleteResource('Observation', observation.id as string);
+    await source.repo.deleteResource('Encounter', encounter.id as string);
+    const summary = await syncFromSource(t.node, { from: source.baseUrl, auth: auth(), pageSize: 50 });
+    expect(summary.failures).toEqual([]);
+    expect(summary.deletionsUnchecked).toEqual([]);
+    expect(summary.deletedByType).toEqual({ Observation: 1, Encounter: 1 });
+    expect(summary.deleted).toBe(2);
+    await expect(t.node.vault.read('Observation', observation.id as string)).rejects.toMatchObject({
+      code: 'ERR_GONE',
+    });
+    await expect(t.node.vault.read('Encounter', encounter.id as string)).rejects.toMatchObject({
+      code: 'ERR_GONE',
+    });
+    // Everything else the source still holds is still here.
+    const other = loaded.find((r) => r.resourceType === 'Observation' && r.id !== observation.id) as Resource;
+    expect((await t.node.vault.read('Observation', other.id as string)).resource.id).toBe(other.id);
+    const audited = await t.node.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_events WHERE action = 'D'",
+    );
+    expect(audited[0]?.n).toBeGreaterThanOrEqual(2);
+    const again = await syncFromSource(t.node, { from: source.baseUrl, auth: auth(), pageSize: 50 });
+    expect(again.deleted).toBe(0);
+  }, 120_000);
+
   it('a wrong token is refused by the source and moves no mark', async () => {
     const [before] = await t.node.db.query<{ high_water: string }>('SELECT high_water FROM ehr_sync_sources');
     await expect(

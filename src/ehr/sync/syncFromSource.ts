@@ -10,17 +10,26 @@
  * run without failures, so a failed resource is asked for again next time. The mark's instant is
  * itself asked again (`ge`): a resource written at the same millisecond after the last run is
  * not missed, and those already written are skipped by version.
+ *
+ * Deletions: a search by `_lastUpdated` never returns what the source deleted, and FHIR's
+ * type-level `_history` (which would) is optional and missing from many EHR APIs. So after a
+ * complete run medledger lists the ids the source holds now, per type, and deletes here (a new,
+ * deleted version, audited) what it synced from that source earlier and the source no longer
+ * has. Only a complete listing counts (every page, and the searchset's `total` where given);
+ * otherwise the type is left as it is and reported unchecked.
  */
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirService } from '../../fhir/FhirService.ts';
+import { OPEN_GUARD } from '../../fhir/ResourceGuard.ts';
+import { VaultRepository } from '../../fhir/VaultRepository.ts';
 import type { NodeContext } from '../../node/startNode.ts';
 import { count, type ImportSummary } from '../ImportSummary.ts';
 import { Importer, type ImportProgress } from '../importFiles.ts';
 import { asRequest, type ImportFile } from '../readImportFile.ts';
 import { SyncError } from './SyncError.ts';
 import { type SourceAuth, sourceAuthorization } from './sourceAuthorization.ts';
-import { changedResources, type SourceClient, sourceResourceTypes } from './sourceClient.ts';
+import { changedResources, type SourceClient, sourceIds, sourceResourceTypes } from './sourceClient.ts';
 
 export interface SyncOptions {
   /** The source's FHIR base URL. */
@@ -34,6 +43,8 @@ export interface SyncOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** Stops between pages; the mark then stays where it was (what was written is skipped next time). */
   signal?: AbortSignal;
+  /** Delete here what the source no longer holds (default true). */
+  deletions?: boolean;
 }
 
 export interface SyncSummary extends ImportSummary {
@@ -48,6 +59,11 @@ export interface SyncSummary extends ImportSummary {
   pages: number;
   /** Whether the run was stopped by its signal before it finished. */
   interrupted: boolean;
+  /** Resources deleted here because the source no longer holds them, per type. */
+  deletedByType: Record<string, number>;
+  deleted: number;
+  /** Types whose id listing was incomplete, so deletions were not looked for. */
+  deletionsUnchecked: string[];
 }
 
 export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Promise<SyncSummary> {
@@ -98,6 +114,20 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
   await importer.flushAudit();
   const summary = importer.summary;
   const complete = summary.failed === 0 && !interrupted && !options.signal?.aborted;
+  const deletedByType: Record<string, number> = {};
+  const deletionsUnchecked: string[] = [];
+  if (complete && options.deletions !== false) {
+    const service = await FhirService.create(ctx);
+    for (const type of types) {
+      const present = await sourceIds(client, type);
+      if (!present) {
+        deletionsUnchecked.push(type);
+        continue;
+      }
+      const gone = await deleteGone(service, source, type, present, options.operator ?? 'medledger-sync');
+      if (gone > 0) deletedByType[type] = gone;
+    }
+  }
   await ctx.db.query(
     `INSERT INTO ehr_sync_sources (source, high_water, last_run_at) VALUES ($1, $2, now())
      ON CONFLICT (source) DO UPDATE SET last_run_at = now(),
@@ -116,8 +146,61 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
     fetched,
     pages,
     interrupted: interrupted || (options.signal?.aborted ?? false),
+    deletedByType,
+    deleted: Object.values(deletedByType).reduce((n, k) => n + k, 0),
+    deletionsUnchecked,
   };
 }
+
+/**
+ * Deletes here the resources of `type` synced from `source` that it no longer holds: each a new
+ * deleted version through the FHIR repository (vault and search index), then marked deleted in
+ * the sync table (a resource that reappears at the source has another version, so it is written
+ * again). One audit event names them. Idempotent: deleting a deleted resource changes nothing.
+ */
+async function deleteGone(
+  service: FhirService,
+  source: string,
+  type: string,
+  present: ReadonlySet<string>,
+  operator: string,
+): Promise<number> {
+  const ctx = service.ctx;
+  const rows = await ctx.db.query<{ source_id: string }>(
+    `SELECT source_id FROM ehr_sync_resources
+     WHERE source = $1 AND resource_type = $2 AND source_version <> $3`,
+    [source, type, DELETED],
+  );
+  const gone = rows.map((r) => r.source_id).filter((id) => !present.has(id));
+  if (gone.length === 0) return 0;
+  const repo = new VaultRepository(service, OPEN_GUARD);
+  for (const id of gone) await repo.deleteResource(type, id);
+  await ctx.db.query(
+    `UPDATE ehr_sync_resources SET source_version = $4, synced_at = now()
+     WHERE source = $1 AND resource_type = $2 AND source_id = ANY($3::text[])`,
+    [source, type, gone, DELETED],
+  );
+  const references = gone.map((id) => `${type}/${id}`).sort();
+  await ctx.audit.append({
+    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+    subtype: 'delete',
+    action: 'D',
+    recorded: new Date().toISOString(),
+    outcome: '0',
+    outcomeDesc: `medledger sync: deleted at the source ${source}`,
+    agent: { user: operator, clientId: 'medledger-sync' },
+    source: { observer: ctx.identity.account.address.toLowerCase() },
+    entity: {
+      ...(type === 'Patient' && references.length === 1 ? { patient: references[0] as string } : {}),
+      resources: references,
+    },
+    purposeOfUse: 'HOPERAT',
+  });
+  return gone.length;
+}
+
+/** `source_version` of a resource the source deleted. */
+const DELETED = 'deleted';
 
 /** One page of changed resources through the import path, then their source versions recorded. */
 async function importPage(
@@ -205,8 +288,15 @@ export function formatSyncSummary(summary: SyncSummary): string {
   return [
     `synced from ${summary.source}${summary.since ? ` (changes since ${summary.since})` : ' (everything)'}: ` +
       `${summary.fetched} fetched in ${summary.pages} pages, ${summary.seconds.toFixed(1)} s`,
-    `  created ${summary.created}, updated ${summary.updated}, unchanged ${summary.unchanged}, failed ${summary.failed}` +
+    `  created ${summary.created}, updated ${summary.updated}, unchanged ${summary.unchanged}, failed ${summary.failed}, ` +
+      `deleted ${summary.deleted}` +
       (summary.interrupted ? ' (interrupted: the mark stays)' : ''),
+    ...Object.entries(summary.deletedByType).map(
+      ([type, n]) => `  ${type.padEnd(28)} ${n} deleted (no longer at the source)`,
+    ),
+    ...(summary.deletionsUnchecked.length > 0
+      ? [`  deletions not checked (incomplete id listing): ${summary.deletionsUnchecked.join(', ')}`]
+      : []),
     ...Object.entries(summary.byType)
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(
