@@ -2,9 +2,12 @@ import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import fc from 'fast-check';
 import { bytesToHex, type Hex, keccak256 } from 'viem';
 import { describe, expect, it } from 'vitest';
+import { keccak256Bytes } from '../crypto/keccak256.ts';
 import {
   buildMerkleTree,
+  buildMerkleTreeFromBytes,
   merkleProof,
+  merkleProofBytes,
   merkleProofFromTree,
   merkleRoot,
   verifyMerkleProof,
@@ -97,5 +100,34 @@ describe('merkle', () => {
   it('rejects an empty leaf set and an out-of-range index', () => {
     expect(() => merkleRoot([])).toThrow(RangeError);
     expect(() => merkleProof([keccak256('0x01')], 1)).toThrow(RangeError);
+  });
+});
+
+describe('the byte paths of anchoring', () => {
+  it('keccak256Bytes is Ethereum Keccak-256 (viem) for any input, and its results are independent copies', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }), (a, b) => {
+        const ha = keccak256Bytes(a);
+        const hb = keccak256Bytes(b);
+        expect(bytesToHex(ha)).toBe(keccak256(a));
+        expect(bytesToHex(hb)).toBe(keccak256(b));
+      }),
+    );
+  });
+
+  it('a tree from bytes and its byte proofs equal the hex tree and its proofs', () => {
+    fc.assert(
+      fc.property(leafSets, (leaves) => {
+        const tree = buildMerkleTree(leaves);
+        const fromBytes = buildMerkleTreeFromBytes(leaves.map((l) => Buffer.from(l.slice(2), 'hex')));
+        expect(fromBytes.root).toBe(tree.root);
+        leaves.forEach((_, i) => {
+          const hex = merkleProofFromTree(tree, i)
+            .map((n) => n.slice(2))
+            .join('');
+          expect(Buffer.from(merkleProofBytes(fromBytes, i)).toString('hex')).toBe(hex);
+        });
+      }),
+    );
   });
 });

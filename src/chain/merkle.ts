@@ -6,11 +6,12 @@
  * - Inner nodes hash the sorted pair: `keccak256(min(a, b) ‖ max(a, b))` (commutative, no position bits).
  * - A node without a sibling at its level is promoted unchanged.
  *
- * Hashing runs on raw bytes with @noble/hashes; it is on the anchoring hot path (100k leaves per batch).
+ * Hashing runs on raw bytes (hash-wasm Keccak, src/crypto/keccak256.ts); it is on the anchoring hot path.
  * @see https://docs.openzeppelin.com/contracts/5.x/api/utils#MerkleProof
  */
-import { keccak_256 } from '@noble/hashes/sha3.js';
+
 import { bytesToHex, type Hex, hexToBytes } from 'viem';
+import { keccak256Bytes as keccak_256 } from '../crypto/keccak256.ts';
 
 /** All levels of a tree, leaves' nodes first, each level packed as consecutive 32-byte nodes. */
 export interface MerkleTree {
@@ -29,9 +30,18 @@ export function merkleLeafNode(leaf: Hex): Hex {
 
 /** Builds every level of the tree in O(n), so that any number of proofs can then be read off cheaply. */
 export function buildMerkleTree(leaves: readonly Hex[]): MerkleTree {
+  return buildMerkleTreeFromBytes(leaves.map(toBytes32));
+}
+
+/** {@link buildMerkleTree} of leaves already in bytes (32 each): no hex on the anchoring path. */
+export function buildMerkleTreeFromBytes(leaves: readonly Uint8Array[]): MerkleTree {
   if (leaves.length === 0) throw new RangeError('a Merkle tree needs at least one leaf');
   let level = new Uint8Array(leaves.length * NODE);
-  for (let i = 0; i < leaves.length; i++) level.set(leafNode(toBytes32(leaves[i]!)), i * NODE);
+  for (let i = 0; i < leaves.length; i++) {
+    const leaf = leaves[i]!;
+    if (leaf.length !== NODE) throw new RangeError(`expected 32 bytes, got ${leaf.length}`);
+    level.set(leafNode(leaf), i * NODE);
+  }
   const levels = [level];
   const pair = new Uint8Array(2 * NODE);
   while (level.length > NODE) {
@@ -62,6 +72,24 @@ export function merkleProofFromTree(tree: MerkleTree, index: number): Hex[] {
       proof.push(bytesToHex(level.subarray(sibling * NODE, (sibling + 1) * NODE)));
     i >>= 1;
   }
+  return proof;
+}
+
+/** {@link merkleProofFromTree} as bytes: the sibling nodes back to back (32 each), bottom-up. */
+export function merkleProofBytes(tree: MerkleTree, index: number): Uint8Array {
+  if (!Number.isInteger(index) || index < 0 || index >= tree.leafCount) {
+    throw new RangeError(`leaf index ${index} out of range 0..${tree.leafCount - 1}`);
+  }
+  const siblings: Uint8Array[] = [];
+  let i = index;
+  for (let depth = 0; depth < tree.levels.length - 1; depth++) {
+    const level = tree.levels[depth]!;
+    const sibling = i ^ 1;
+    if (sibling * NODE < level.length) siblings.push(level.subarray(sibling * NODE, (sibling + 1) * NODE));
+    i >>= 1;
+  }
+  const proof = new Uint8Array(siblings.length * NODE);
+  siblings.forEach((node, k) => proof.set(node, k * NODE));
   return proof;
 }
 

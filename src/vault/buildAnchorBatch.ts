@@ -6,9 +6,9 @@
  * and, for records, waits out every writer still holding an uncommitted `seq` ({@link RECORD_BATCH_LOCK}).
  */
 import { type Hex, hexToBytes } from 'viem';
-import { buildMerkleTree, merkleProofFromTree } from '../chain/merkle.ts';
+import { buildMerkleTreeFromBytes, merkleProofBytes } from '../chain/merkle.ts';
 import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
-import type { Db } from '../store/db.ts';
+import { type Db, statement } from '../store/db.ts';
 import { type AnchorKindConfig, RECORD_ANCHORS } from './anchorKinds.ts';
 import { toBuffer } from './toBuffer.ts';
 
@@ -38,6 +38,15 @@ const LOCK_CLASS = 7316101;
 export const RECORD_BATCH_LOCK = { lockClass: LOCK_CLASS, key: RECORD_ANCHORS.kind } as const;
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
+/** Sets each pending row's batch, index (its position in `$2`) and proof (a slice of `$3`). */
+function setBatch(table: string) {
+  return statement(`UPDATE ${table} AS t
+SET batch_sequence = $1::bigint, batch_index = u.idx::int - 1, proof = substring($3::bytea FROM u.off + 1 FOR u.len)
+FROM unnest($2::bigint[], $4::int[], $5::int[]) WITH ORDINALITY AS u(seq, off, len, idx)
+WHERE t.seq = u.seq`);
+}
+const SET_BATCH: Record<string, ReturnType<typeof setBatch>> = {};
+
 export async function buildAnchorBatch(
   db: Db,
   kind: AnchorKindConfig,
@@ -57,8 +66,8 @@ export async function buildAnchorBatch(
       [kind.kind],
     );
     const sequence = BigInt(next?.sequence ?? '0');
-    const leaves = pending.map((row) => `0x${toBuffer(row.leaf).toString('hex')}` as Hex);
-    const tree = buildMerkleTree(leaves);
+    const leaves = pending.map((row) => toBuffer(row.leaf));
+    const tree = buildMerkleTreeFromBytes(leaves);
     const outboxId = await enqueueChainWrite(tx, {
       dedupeKey: `anchor:${kind.name}:${sequence}`,
       contract: 'anchors',
@@ -78,18 +87,22 @@ export async function buildAnchorBatch(
         outboxId === undefined ? null : outboxId.toString(),
       ],
     );
-    const proofs = leaves.map((_, index) =>
-      merkleProofFromTree(tree, index)
-        .map((node) => node.slice(2))
-        .join(''),
-    );
-    await tx.query(
-      `UPDATE ${kind.table} AS t
-       SET batch_sequence = $1::bigint, batch_index = u.idx, proof = decode(u.proof, 'hex')
-       FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(seq, idx, proof)
-       WHERE t.seq = u.seq`,
-      [sequence.toString(), pending.map((row) => row.seq), leaves.map((_, i) => i), proofs],
-    );
+    // Every proof back to back in ONE bytea, cut apart by offset and length (no hex text).
+    const proofs = leaves.map((_, index) => merkleProofBytes(tree, index));
+    const offsets: number[] = [];
+    let offset = 0;
+    for (const proof of proofs) {
+      offsets.push(offset);
+      offset += proof.length;
+    }
+    const setBatchStatement = (SET_BATCH[kind.table] ??= setBatch(kind.table));
+    await tx.query(setBatchStatement, [
+      sequence.toString(),
+      pending.map((row) => row.seq),
+      Buffer.concat(proofs),
+      offsets,
+      proofs.map((p) => p.length),
+    ]);
     return { kind: kind.kind, sequence, leafCount: leaves.length, root: tree.root, outboxId };
   });
 }

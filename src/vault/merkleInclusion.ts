@@ -9,7 +9,7 @@
  * stored proof byte still enters the check, and a changed byte is a different key.
  * @see https://docs.openzeppelin.com/contracts/5.x/api/utils#MerkleProof
  */
-import { keccak_256 } from '@noble/hashes/sha3.js';
+import { keccak256Bytes as keccak_256 } from '../crypto/keccak256.ts';
 
 const NODE = 32;
 /** About 6 MB at most: 64-character keys and 32-byte values. */

@@ -13,7 +13,7 @@
  * The kind-specific parts (columns, leaf formula, content check) come from a {@link LeafKindAdapter}.
  */
 import { bytesToHex, type Hex } from 'viem';
-import { buildMerkleTree, type MerkleTree, verifyMerkleProof } from '../chain/merkle.ts';
+import { buildMerkleTreeFromBytes, type MerkleTree, verifyMerkleProof } from '../chain/merkle.ts';
 import type { Queryable } from '../store/db.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import type { AnchoredRoots } from './fetchAnchoredRoots.ts';
@@ -287,7 +287,7 @@ function finalizeBatch<Row extends LeafRowBase>(
       'batch-range',
       `rows span seq ${first.seq}..${last.seq}, batch records ${batch.first_seq}..${batch.last_seq}`,
     );
-  const tree = buildMerkleTree(open.leaves.map((leaf) => `0x${leaf.toString('hex')}` as Hex));
+  const tree = buildMerkleTreeFromBytes(open.leaves);
   const truth = anchored?.root ?? bytesToHex(toBuffer(batch.root));
   const treeHolds = tree.root === truth;
   if (!treeHolds) {
