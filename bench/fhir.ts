@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { DEFAULT_BATCH_MAX_DELAY_MS } from '../src/config/config.ts';
 import { registerFhirRoutes } from '../src/fhir/registerFhirRoutes.ts';
 import { startTestNode } from '../src/fhir/testing/startTestNode.ts';
 
@@ -20,6 +21,8 @@ export interface FhirBenchResult {
 
 export async function benchFhirRead(n = 500): Promise<FhirBenchResult> {
   const t = await startTestNode({
+    // The node's own anchoring delay (tests use 200 ms so that they finish sooner).
+    env: { MEDLEDGER_BATCH_MAX_DELAY_MS: String(DEFAULT_BATCH_MAX_DELAY_MS) },
     extraRoutes: (app, node) =>
       registerFhirRoutes(app, node, { prefix: '/bench-unchecked/fhir', unchecked: true }).then(() => {}),
   });

@@ -7,6 +7,9 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../errors/MedledgerError.ts';
 import type { ValidationPolicy } from '../fhir/validation/ValidationPolicy.ts';
 
+/** Anchor batches are built at least this often (ms) when leaves are pending. */
+export const DEFAULT_BATCH_MAX_DELAY_MS = 2000;
+
 export interface Config {
   /** Where PGlite, anvil state, keys and contract addresses live. */
   dataDir: string;
@@ -83,7 +86,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       ),
       maxDelayMs: parseInteger(
         'MEDLEDGER_BATCH_MAX_DELAY_MS',
-        env.MEDLEDGER_BATCH_MAX_DELAY_MS ?? '2000',
+        env.MEDLEDGER_BATCH_MAX_DELAY_MS ?? String(DEFAULT_BATCH_MAX_DELAY_MS),
         10,
         3_600_000,
       ),
