@@ -5,9 +5,14 @@
  *   npm run bench                 # all sections
  *   npm run bench -- gas vault    # only these: their sections in BENCHMARKS.md are replaced,
  *                                 # the others are kept (each section says when it was measured)
+ * Each section runs in a process of its own, after the machine has settled: a section timed in
+ * the process that has just run another inherits its heap and its leftovers (the 100,000-version
+ * verify doubled the next section's latencies).
  */
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { auditSection } from './sections/auditSection.ts';
 import { exchangeSection } from './sections/exchangeSection.ts';
 import { fhirSection } from './sections/fhirSection.ts';
@@ -17,6 +22,7 @@ import { loadSection } from './sections/loadSection.ts';
 import { memorySection } from './sections/memorySection.ts';
 import { scalingSection } from './sections/scalingSection.ts';
 import { vaultSection } from './sections/vaultSection.ts';
+import { settle } from './settle.ts';
 
 export interface BenchSection {
   name: string;
@@ -37,14 +43,37 @@ const sections: BenchSection[] = [
   exchangeSection,
 ];
 
+/** Set in the child process that runs one section: it prints the section's body and exits. */
+const only = process.env.MEDLEDGER_BENCH_SECTION;
+if (only !== undefined) {
+  const section = sections.find((s) => s.name === only);
+  if (!section) throw new Error(`no bench section ${only}`);
+  process.stdout.write(await section.run());
+  process.exit(0);
+}
+
+/** Runs `section` in a new Node process (through the same TypeScript loader) and returns its body. */
+function runInChild(section: BenchSection): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      [fileURLToPath(new URL('../bin/run-ts.js', import.meta.url)), fileURLToPath(import.meta.url)],
+      { env: { ...process.env, MEDLEDGER_BENCH_SECTION: section.name }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout) => (error ? reject(error) : resolve(stdout)),
+    );
+    child.stderr?.pipe(process.stderr);
+  });
+}
+
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? sections.filter((s) => wanted.includes(s.name)) : sections;
 const started = new Date();
 const measured: { title: string; text: string }[] = [];
 for (const section of selected) {
+  await settle((line) => process.stderr.write(`${line}\n`));
   process.stderr.write(`bench: ${section.title}...\n`);
   const t0 = performance.now();
-  const body = await section.run();
+  const body = await runInChild(section);
   process.stderr.write(`bench: ${section.title} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   const command = `npm run bench -- ${section.name}`;
   const when = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${wanted.length > 0 ? command : 'npm run bench'}\`._`;
