@@ -118,7 +118,14 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
   const deletionsUnchecked: string[] = [];
   if (complete && options.deletions !== false) {
     const service = await FhirService.create(ctx);
+    // Only types this source has given us something of (and not all of it deleted since).
+    const held = await ctx.db.query<{ resource_type: string }>(
+      `SELECT DISTINCT resource_type FROM ehr_sync_resources WHERE source = $1 AND source_version <> $2`,
+      [source, DELETED],
+    );
+    const heldTypes = new Set(held.map((r) => r.resource_type));
     for (const type of types) {
+      if (!heldTypes.has(type)) continue;
       const present = await sourceIds(client, type);
       if (!present) {
         deletionsUnchecked.push(type);
