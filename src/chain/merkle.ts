@@ -89,7 +89,7 @@ export function merkleProofBytes(tree: MerkleTree, index: number): Uint8Array {
     i >>= 1;
   }
   const proof = new Uint8Array(siblings.length * NODE);
-  siblings.forEach((node, k) => proof.set(node, k * NODE));
+  for (let k = 0; k < siblings.length; k++) proof.set(siblings[k]!, k * NODE);
   return proof;
 }
 

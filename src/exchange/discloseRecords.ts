@@ -129,10 +129,7 @@ export async function discloseRecords(service: FhirService, p: DiscloseParameter
   for (const { resourceType, id } of candidates) {
     if (!allowedTypes.has(resourceType)) continue;
     if (resourceType !== 'Patient' && !compartmentParams(resourceType)) continue;
-    const [row] = await ctx.db.query<StoredVersionRow>(
-      SELECT_CURRENT,
-      [resourceType, id],
-    );
+    const [row] = await ctx.db.query<StoredVersionRow>(SELECT_CURRENT, [resourceType, id]);
     if (!row || row.deleted || row.erased) continue;
     const record = await disclosable(service, resourceType, id, row, rootSource);
     if (!record) continue;

@@ -95,7 +95,8 @@ export async function buildAnchorBatch(
       offsets.push(offset);
       offset += proof.length;
     }
-    const setBatchStatement = (SET_BATCH[kind.table] ??= setBatch(kind.table));
+    const setBatchStatement = SET_BATCH[kind.table] ?? setBatch(kind.table);
+    SET_BATCH[kind.table] = setBatchStatement;
     await tx.query(setBatchStatement, [
       sequence.toString(),
       pending.map((row) => row.seq),
