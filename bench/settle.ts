@@ -3,8 +3,8 @@
  * timed. The PostgreSQL server writes out what a section inserted (a checkpoint now, rather than
  * in the middle of the next section) and its autovacuum workers finish; then this process waits
  * until the machine's CPUs are mostly idle for a second. Bounded: after a minute it goes on and
- * says so. Without it a section that follows a heavy one (the 100,000-version verify) was timed
- * while the server was still vacuuming.
+ * says so. (What mattered more for the sections after the 100,000-version verify was running
+ * each section in its own process: bench/run.ts.)
  */
 import { cpus } from 'node:os';
 import pg from 'pg';

@@ -45,7 +45,6 @@ SET batch_sequence = $1::bigint, batch_index = u.idx::int - 1, proof = substring
 FROM unnest($2::bigint[], $4::int[], $5::int[]) WITH ORDINALITY AS u(seq, off, len, idx)
 WHERE t.seq = u.seq`);
 }
-const SET_BATCH: Record<string, ReturnType<typeof setBatch>> = {};
 
 export async function buildAnchorBatch(
   db: Db,
@@ -95,9 +94,8 @@ export async function buildAnchorBatch(
       offsets.push(offset);
       offset += proof.length;
     }
-    const setBatchStatement = SET_BATCH[kind.table] ?? setBatch(kind.table);
-    SET_BATCH[kind.table] = setBatchStatement;
-    await tx.query(setBatchStatement, [
+    // The same text each time, so the same prepared statement per table.
+    await tx.query(setBatch(kind.table), [
       sequence.toString(),
       pending.map((row) => row.seq),
       Buffer.concat(proofs),

@@ -46,6 +46,34 @@ export async function sourceResourceTypes(client: SourceClient): Promise<string[
   return [...new Set(types)];
 }
 
+/**
+ * The searchset bundles of `url` and its `next` links, in order (whatever paging scheme the
+ * server uses). A link seen before ends the walk rather than loop; with `loopIsError` it is a
+ * SyncError instead (a walk that must be known complete).
+ */
+async function* searchPages(client: SourceClient, url: string, loopIsError = false): AsyncGenerator<Bundle> {
+  const seen = new Set<string>();
+  for (let next: string | undefined = url; next; ) {
+    if (seen.has(next)) {
+      if (loopIsError) throw new SyncError('ERR_SYNC_SOURCE', `${next}: the next links loop`);
+      return;
+    }
+    seen.add(next);
+    const bundle: Bundle = await getSourceJson<Bundle>(client, next);
+    if (bundle.resourceType !== 'Bundle')
+      throw new SyncError('ERR_SYNC_SOURCE', `${next} did not answer with a Bundle`);
+    yield bundle;
+    next = bundle.link?.find((l) => l.relation === 'next')?.url;
+  }
+}
+
+/** The matches (not `_include`d resources) of `resourceType` in a searchset page. */
+function matchesOf(bundle: Bundle, resourceType: string): Resource[] {
+  return (bundle.entry ?? [])
+    .filter((e) => e.search?.mode !== 'include' && e.resource?.resourceType === resourceType)
+    .map((e) => e.resource as Resource);
+}
+
 /** Pages of resources of one type changed at or after `since` (all of them without it). */
 export async function* changedResources(
   client: SourceClient,
@@ -54,18 +82,9 @@ export async function* changedResources(
 ): AsyncGenerator<Resource[]> {
   const query = new URLSearchParams({ _sort: '_lastUpdated', _count: String(client.pageSize ?? 200) });
   if (since) query.set('_lastUpdated', `ge${since}`);
-  let url: string | undefined = `${client.baseUrl}/${resourceType}?${query}`;
-  const seen = new Set<string>();
-  while (url && !seen.has(url)) {
-    seen.add(url);
-    const bundle: Bundle = await getSourceJson<Bundle>(client, url);
-    if (bundle.resourceType !== 'Bundle')
-      throw new SyncError('ERR_SYNC_SOURCE', `${url} did not answer with a Bundle`);
-    const resources = (bundle.entry ?? [])
-      .filter((e) => e.search?.mode !== 'include' && e.resource?.resourceType === resourceType)
-      .map((e) => e.resource as Resource);
+  for await (const bundle of searchPages(client, `${client.baseUrl}/${resourceType}?${query}`)) {
+    const resources = matchesOf(bundle, resourceType);
     if (resources.length > 0) yield resources;
-    url = bundle.link?.find((l) => l.relation === 'next')?.url;
   }
 }
 
@@ -80,27 +99,17 @@ export async function sourceIds(
   resourceType: string,
 ): Promise<Set<string> | undefined> {
   const query = new URLSearchParams({ _elements: 'id', _count: String(client.pageSize ?? 200) });
-  let url: string | undefined = `${client.baseUrl}/${resourceType}?${query}`;
   const ids = new Set<string>();
-  const seen = new Set<string>();
   let total: number | undefined;
   try {
-    while (url && !seen.has(url)) {
-      seen.add(url);
-      const bundle: Bundle = await getSourceJson<Bundle>(client, url);
-      if (bundle.resourceType !== 'Bundle') return undefined;
+    for await (const bundle of searchPages(client, `${client.baseUrl}/${resourceType}?${query}`, true)) {
       total ??= bundle.total;
-      for (const entry of bundle.entry ?? []) {
-        if (entry.search?.mode === 'include' || entry.resource?.resourceType !== resourceType) continue;
-        if (entry.resource.id) ids.add(entry.resource.id);
-      }
-      url = bundle.link?.find((l) => l.relation === 'next')?.url;
+      for (const resource of matchesOf(bundle, resourceType)) if (resource.id) ids.add(resource.id);
     }
   } catch (error) {
     if (error instanceof SyncError) return undefined;
     throw error;
   }
-  if (url) return undefined; // a `next` link that loops back
   if (total !== undefined && total !== ids.size) return undefined;
   return ids;
 }

@@ -80,8 +80,9 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
   );
   const since = state?.high_water ?? null;
   const types = options.types?.length ? [...options.types] : await sourceResourceTypes(client);
+  const service = await FhirService.create(ctx);
   const importer = new Importer(
-    await FhirService.create(ctx),
+    service,
     {
       operator: options.operator ?? 'medledger-sync',
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -117,7 +118,6 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
   const deletedByType: Record<string, number> = {};
   const deletionsUnchecked: string[] = [];
   if (complete && options.deletions !== false) {
-    const service = await FhirService.create(ctx);
     // Only types this source has given us something of (and not all of it deleted since).
     const held = await ctx.db.query<{ resource_type: string }>(
       `SELECT DISTINCT resource_type FROM ehr_sync_resources WHERE source = $1 AND source_version <> $2`,
