@@ -74,6 +74,36 @@ describe.each(testDatabases)('sealed audit log on $name', (database) => {
     await expect(t.sink.append(sampleAuditEvent('Patient/p-1'))).resolves.toBeUndefined();
   });
 
+  it('a group that fails while the next one is already sealed behind it: the next is sealed again and committed gap-free', async () => {
+    const small = tableAuditSink(t.db, { keyring: t.keyring, maxGroup: 4 });
+    const [before] = await t.db.query<{ max: string }>(
+      'SELECT COALESCE(MAX(seq), 0)::text AS max FROM audit_events',
+    );
+    const from = Number(before?.max ?? 0);
+    // Same tick: groups of 4; the second group (events 4-7) cannot be committed, so the groups
+    // sealed after it at seq it never took must be sealed again.
+    const results = await Promise.allSettled(
+      Array.from({ length: 16 }, (_, i) =>
+        small.append(
+          sampleAuditEvent(`Patient/p-${i % 3}`, {
+            outcomeDesc: `pipe-${i}`,
+            ...(i >= 4 && i < 8 ? { recorded: 'not a time' } : {}),
+          }),
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(
+      Array.from({ length: 16 }, (_, i) => (i >= 4 && i < 8 ? 'rejected' : 'fulfilled')),
+    );
+    const verified = await readVerifiedAuditEvents(t.ctx, 'e.seq > $1', 'ORDER BY e.seq', [from]);
+    expect(verified.map((v) => Number(v.row.seq))).toEqual(
+      Array.from({ length: 12 }, (_, i) => from + i + 1),
+    );
+    expect(verified.map((v) => v.resource.outcomeDesc)).toEqual(
+      [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15].map((i) => `pipe-${i}`),
+    );
+  });
+
   it('two sinks on one database (a node and a CLI beside it) interleave without a gap, a duplicate or a mis-sealed event', async () => {
     const other = tableAuditSink(t.db, { keyring: t.keyring });
     const [before] = await t.db.query<{ max: string }>(

@@ -1,7 +1,8 @@
 /**
  * The durable audit sink: the only write path of `audit_events`. Events are sealed (encrypted,
  * committed, leaf computed) and inserted by group commit: while one statement is writing, newly
- * appended events queue; the next statement (its own transaction) writes all of them. Each
+ * appended events queue; the next statement (its own transaction) writes all of them, and is
+ * sealed while the one before it is still in the database. Each
  * caller's promise resolves only after the transaction holding its event has committed (durable
  * before acknowledged) and rejects with AuditWriteError when it did not.
  *
@@ -25,7 +26,10 @@ export interface TableAuditSinkOptions {
   keyring: Keyring;
   /** Told of every committed event so a full anchor batch is built at once. */
   batcher?: AnchorBatcher | undefined;
-  /** Most events in one transaction. Default 2,000. */
+  /**
+   * Most events in one transaction. Default 1,000 (an anchor batch): with more appenders waiting
+   * than that, one group is sealed while the one before it is written.
+   */
   maxGroup?: number;
 }
 
@@ -77,10 +81,12 @@ SELECT count(*)::int AS n FROM inserted`);
 const TOP = statement('SELECT COALESCE(MAX(seq), 0)::text AS max FROM audit_events');
 /** A group re-sealed this many times without getting in is an error, not a loop. */
 const ATTEMPTS = 5;
+/** Blind index values remembered per sink. */
+const BLIND_INDEX_CACHE = 4096;
 
 /** `db` must be the database itself (not a transaction): the sink commits its own transactions. */
 export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAuditSink {
-  const maxGroup = options.maxGroup ?? 2000;
+  const maxGroup = options.maxGroup ?? 1000;
   let indexKey: Promise<Buffer> | undefined;
   const queue: Waiter[] = [];
   let running: Promise<void> | undefined;
@@ -95,61 +101,127 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
     return indexKey;
   };
 
-  const writeGroup = async (group: Waiter[]): Promise<number> => {
-    const events = group.flatMap((w) => w.events);
+  /**
+   * Blind index values already computed (HMAC-SHA256 costs about 4 µs and the same patients and
+   * agents come back on every request): keyed by field and value, bounded, oldest dropped first.
+   */
+  const indexed = new Map<string, string>();
+  const blind = (index: Buffer, field: 'patient' | 'agent', value: string): string => {
+    const cacheKey = `${field}\n${value}`;
+    let hex = indexed.get(cacheKey);
+    if (hex === undefined) {
+      hex = blindIndex(index, field, value).toString('hex');
+      if (indexed.size >= BLIND_INDEX_CACHE) indexed.delete(indexed.keys().next().value as string);
+      indexed.set(cacheKey, hex);
+    }
+    return hex;
+  };
+
+  /** Everything about a group that does not depend on its seq, then sealed from `first`. */
+  const prepareGroup = async (group: Waiter[], first: bigint | undefined): Promise<PreparedGroup> => {
     const index = await key();
     const kek = options.keyring.current();
-    // Everything that does not depend on seq is done once, even if the group is sealed again.
-    const prepared: PreparedEvent[] = events.map((event) => ({
-      event,
-      patient:
-        event.entity.patient === undefined
-          ? ''
-          : blindIndex(index, 'patient', event.entity.patient).toString('hex'),
-      agents: agentSearchKeys(event)
-        .map((k) => blindIndex(index, 'agent', k).toString('hex'))
-        .join(','),
-    }));
+    const events: PreparedEvent[] = group.flatMap((w) =>
+      w.events.map((event) => ({
+        event,
+        patient: event.entity.patient === undefined ? '' : blind(index, 'patient', event.entity.patient),
+        agents: agentSearchKeys(event)
+          .map((k) => blind(index, 'agent', k))
+          .join(','),
+      })),
+    );
+    const start = first ?? (await readNextSeq());
+    return { group, events, kek, first: start, params: await sealGroup(events, start, kek) };
+  };
+
+  const readNextSeq = async () => BigInt((await db.query<{ max: string }>(TOP))[0]?.max ?? '0') + 1n;
+
+  /**
+   * Inserts a prepared group. It was sealed at the seq the log was expected to reach; when that
+   * did not hold (another writer moved the log on, or the group before it failed), the guarded
+   * statement inserts nothing (or meets the primary key) and the group is sealed again after the
+   * real end of the log.
+   */
+  const commitGroup = async (prepared: PreparedGroup): Promise<void> => {
+    let { first, params } = prepared;
+    const count = prepared.events.length;
     for (let attempt = 1; ; attempt++) {
-      const first = nextSeq ?? BigInt((await db.query<{ max: string }>(TOP))[0]?.max ?? '0') + 1n;
-      nextSeq = undefined;
-      const params = await sealGroup(prepared, first, kek);
       let inserted = 0;
       try {
         inserted = (await db.query<{ n: number }>(INSERT, [...params, first.toString()]))[0]?.n ?? 0;
       } catch (error) {
         // Another writer took these numbers first; anything else is the caller's error.
         if (!isUniqueViolation(error) || attempt >= ATTEMPTS) throw error;
-        continue;
+        inserted = -1;
       }
-      if (inserted === events.length) {
-        nextSeq = first + BigInt(events.length);
-        break;
+      if (inserted === count) {
+        nextSeq = first + BigInt(count);
+        return;
       }
-      if (inserted !== 0 || attempt >= ATTEMPTS)
-        throw new Error(`audit append: ${inserted} of ${events.length} events inserted at seq ${first}`);
+      if (inserted > 0 || attempt >= ATTEMPTS)
+        throw new Error(`audit append: ${inserted} of ${count} events inserted at seq ${first}`);
+      first = await readNextSeq();
+      params = await sealGroup(prepared.events, first, prepared.kek);
     }
-    return events.length;
   };
 
+  const takeGroup = (): Waiter[] => {
+    const group: Waiter[] = [];
+    let size = 0;
+    while (queue.length > 0 && (size === 0 || size + queue[0]!.events.length <= maxGroup)) {
+      const waiter = queue.shift()!;
+      group.push(waiter);
+      size += waiter.events.length;
+    }
+    return group;
+  };
+
+  /**
+   * Groups go through a two-stage pipeline: while one group's statement runs in the database,
+   * the next group is sealed (CPU work in this process) at the seq the running one will leave
+   * the log at. Commits stay strictly one after another and in order; a group is acknowledged
+   * only after its own transaction committed.
+   */
   const drain = async (): Promise<void> => {
-    while (queue.length > 0) {
-      const group: Waiter[] = [];
-      let size = 0;
-      while (queue.length > 0 && (size === 0 || size + queue[0]!.events.length <= maxGroup)) {
-        const waiter = queue.shift()!;
-        group.push(waiter);
-        size += waiter.events.length;
+    let inFlight: { group: Waiter[]; done: Promise<void>; last: bigint } | undefined;
+    while (queue.length > 0 || inFlight) {
+      const group = takeGroup();
+      let prepared: PreparedGroup | Error | undefined;
+      if (group.length > 0) {
+        try {
+          prepared = await prepareGroup(group, inFlight ? inFlight.last + 1n : nextSeq);
+        } catch (error) {
+          prepared = error instanceof Error ? error : new Error(String(error));
+        }
       }
-      try {
-        const written = await writeGroup(group);
-        for (const waiter of group) waiter.resolve();
-        options.batcher?.noteWritten(written);
-      } catch (error) {
-        const failure = new AuditWriteError(error);
-        for (const waiter of group) waiter.reject(failure);
+      if (inFlight) {
+        const outcome = await inFlight.done.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        settle(inFlight.group, outcome);
+        // The next group was sealed after a group that is not in the log: seal it again.
+        if (outcome !== undefined) nextSeq = undefined;
+        inFlight = undefined;
+      }
+      if (prepared instanceof Error) settle(group, prepared);
+      else if (prepared) {
+        const count = BigInt(prepared.events.length);
+        const done = commitGroup(prepared);
+        done.catch(() => {}); // settled when awaited above; never an unhandled rejection meanwhile
+        inFlight = { group, done, last: prepared.first + count - 1n };
       }
     }
+  };
+
+  const settle = (group: Waiter[], error: unknown) => {
+    if (error === undefined) {
+      for (const waiter of group) waiter.resolve();
+      options.batcher?.noteWritten(group.reduce((n, w) => n + w.events.length, 0));
+      return;
+    }
+    const failure = new AuditWriteError(error);
+    for (const waiter of group) waiter.reject(failure);
   };
 
   const start = () => {
@@ -178,6 +250,15 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
       while (running) await running;
     },
   };
+}
+
+interface PreparedGroup {
+  group: Waiter[];
+  events: PreparedEvent[];
+  kek: KeyEncryptionKey;
+  /** The seq the group was sealed from. */
+  first: bigint;
+  params: Awaited<ReturnType<typeof sealGroup>>;
 }
 
 interface PreparedEvent {

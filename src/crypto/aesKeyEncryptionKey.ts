@@ -2,10 +2,11 @@
  * A KEK held in memory as 32 raw bytes: wrapping is AES-256-GCM, output `iv ‖ ciphertext ‖ tag`.
  * The KEK id is part of the associated data, so a wrapped key re-labelled with another id fails.
  */
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { createSecretKey } from 'node:crypto';
 import { AES_KEY_BYTES, aesGcmDecrypt, aesGcmEncrypt, GCM_IV_BYTES } from './aesGcm.ts';
 import { DecryptionError } from './DecryptionError.ts';
 import type { KeyEncryptionKey } from './KeyEncryptionKey.ts';
+import { secureRandom } from './secureRandom.ts';
 
 export function aesKeyEncryptionKey(id: string, key: Uint8Array): KeyEncryptionKey {
   if (key.length !== AES_KEY_BYTES) throw new RangeError(`a key-encryption key is ${AES_KEY_BYTES} bytes`);
@@ -15,7 +16,7 @@ export function aesKeyEncryptionKey(id: string, key: Uint8Array): KeyEncryptionK
   return {
     id,
     async wrap(dataKey, aad) {
-      const iv = randomBytes(GCM_IV_BYTES);
+      const iv = secureRandom(GCM_IV_BYTES);
       return Buffer.concat([iv, aesGcmEncrypt(secret, iv, dataKey, bind(aad))]);
     },
     async unwrap(wrapped, aad) {

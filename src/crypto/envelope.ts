@@ -6,11 +6,11 @@
  * wrapped key to its row, so they cannot be swapped. The salt lives only inside the
  * ciphertext: destroying the data key also destroys the salt (crypto-shredding).
  */
-import { randomBytes } from 'node:crypto';
 import { AES_KEY_BYTES, aesGcmDecrypt, aesGcmEncrypt, GCM_IV_BYTES } from './aesGcm.ts';
 import { DecryptionError } from './DecryptionError.ts';
 import type { KeyEncryptionKey } from './KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment } from './recordLeaf.ts';
+import { secureRandom } from './secureRandom.ts';
 
 export const SALT_BYTES = 32;
 
@@ -41,7 +41,7 @@ export async function sealEnvelope(
   aad: EnvelopeAad,
   kek: KeyEncryptionKey,
 ): Promise<SealedEnvelope> {
-  const random = randomBytes(AES_KEY_BYTES + GCM_IV_BYTES + SALT_BYTES);
+  const random = secureRandom(AES_KEY_BYTES + GCM_IV_BYTES + SALT_BYTES);
   const dataKey = random.subarray(0, AES_KEY_BYTES);
   const iv = Buffer.from(random.subarray(AES_KEY_BYTES, AES_KEY_BYTES + GCM_IV_BYTES));
   const salt = random.subarray(AES_KEY_BYTES + GCM_IV_BYTES);
