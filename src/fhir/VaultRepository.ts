@@ -24,6 +24,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Queryable } from '../store/db.ts';
 import { NotFoundError, VersionConflictError } from '../vault/errors.ts';
 import type { FhirResource } from '../vault/types.ts';
+import { bufferFirstVersions } from '../vault/writeRecordVersion.ts';
 import type { FhirService } from './FhirService.ts';
 import { ADDRESS_SYSTEM, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
@@ -78,11 +79,15 @@ export class VaultRepository extends FhirRepository<Queryable> {
   async withTransaction<R>(callback: (client: Queryable) => Promise<R>): Promise<R> {
     if (this.#tx) return callback(this.#tx);
     try {
-      return await this.#service.ctx.db.transaction(async (tx) => {
+      return await this.#service.ctx.db.transaction(async (raw) => {
+        // Bulk import also holds back its version-1 inserts and writes them many per statement.
+        const buffered = this.#unindexed ? bufferFirstVersions(raw) : undefined;
+        const tx = buffered ?? raw;
         this.#tx = tx;
         try {
           const result = await callback(tx);
           await this.#flushIndex();
+          await buffered?.flush();
           return result;
         } finally {
           this.#tx = undefined;

@@ -13,7 +13,7 @@
 import type { Hex } from 'viem';
 import type { KeyEncryptionKey } from '../crypto/KeyEncryptionKey.ts';
 import { sealRecord } from '../crypto/sealRecord.ts';
-import type { Queryable } from '../store/db.ts';
+import type { Queryable, SqlParam } from '../store/db.ts';
 import { statement } from '../store/statement.ts';
 import { RECORD_BATCH_LOCK } from './buildAnchorBatch.ts';
 import { VersionConflictError } from './errors.ts';
@@ -39,6 +39,25 @@ const INSERT_FIRST = statement(`${ORDERED}
 INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
   wrapped_key, kek_id, content_commitment, leaf)
 SELECT $1, $2, $3, $4, $5::timestamptz, $6, $7, $8, $9, $10 FROM ordered`);
+
+/**
+ * Many version-1 rows in one statement (bulk import, {@link bufferFirstVersions}): row `n` has
+ * `$1[n]`..`$4[n]`, `$8[n]`, and its ciphertext, wrapped key, commitment and leaf cut out of the
+ * one bytea `$5` at offset `$6[n]` (ciphertext `$7[n]` bytes, wrapped key `$9[n]` bytes, then
+ * 32 + 32). Rows draw `seq` in the order given.
+ */
+const INSERT_FIRST_MANY = statement(`${ORDERED}
+INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
+  wrapped_key, kek_id, content_commitment, leaf)
+SELECT u.t, u.id, 1, u.del, u.at::timestamptz,
+  substring($5::bytea FROM u.off + 1 FOR u.ct),
+  substring($5::bytea FROM u.off + u.ct + 1 FOR u.wk),
+  u.kek,
+  substring($5::bytea FROM u.off + u.ct + u.wk + 1 FOR 32),
+  substring($5::bytea FROM u.off + u.ct + u.wk + 33 FOR 32)
+FROM ordered, unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $6::int[], $7::int[], $8::text[], $9::int[])
+  WITH ORDINALITY AS u(t, id, del, at, off, ct, kek, wk, n)
+ORDER BY u.n`);
 
 const INSERT_NEXT = statement(`${ORDERED}
 INSERT INTO record_versions (resource_type, resource_id, version_id, deleted, last_updated, ciphertext,
@@ -93,4 +112,76 @@ export async function writeRecordVersion(
 
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** A transaction whose version-1 inserts are held back and written many rows per statement. */
+export interface BufferedWrites extends Queryable {
+  /** Writes what is held back (also done before any other statement runs). */
+  flush(): Promise<void>;
+}
+
+/**
+ * Bulk import: wraps the import's transaction so that version-1 inserts (the bulk of an import,
+ * one statement and round trip each) are held back and written together, in one statement, just
+ * before the next statement of any other kind runs on the transaction, and at {@link flush}. A
+ * read, search, update or delete in the same transaction therefore sees every earlier write,
+ * exactly as without the buffer, and the transaction commits only after the flush succeeded.
+ * What changes: a duplicate id is reported by the flush (as VersionConflictError) rather than by
+ * the create that caused it, which fails the same transaction either way.
+ */
+export function bufferFirstVersions(q: Queryable): BufferedWrites {
+  let held: (readonly SqlParam[])[] = [];
+  const flush = async () => {
+    if (held.length === 0) return;
+    const rows = held;
+    held = [];
+    try {
+      await q.query(INSERT_FIRST_MANY, manyParams(rows));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new VersionConflictError();
+      throw error;
+    }
+  };
+  return {
+    async query(sql, params) {
+      if (sql === INSERT_FIRST && params?.[2] === 1) {
+        held.push(params);
+        return [];
+      }
+      await flush();
+      return q.query(sql, params);
+    },
+    flush,
+  };
+}
+
+/** The parameters of {@link INSERT_FIRST_MANY} from rows of {@link INSERT_FIRST} parameters. */
+function manyParams(rows: readonly (readonly SqlParam[])[]): SqlParam[] {
+  const types: string[] = [];
+  const ids: string[] = [];
+  const deleted: string[] = [];
+  const at: string[] = [];
+  const offsets: number[] = [];
+  const ctLengths: number[] = [];
+  const keks: string[] = [];
+  const wkLengths: number[] = [];
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const [type, id, , del, lastUpdated, ciphertext, wrappedKey, kekId, commitment, leaf] of rows) {
+    const ct = ciphertext as Uint8Array;
+    const wk = wrappedKey as Uint8Array;
+    if ((commitment as Uint8Array).length !== 32 || (leaf as Uint8Array).length !== 32)
+      throw new RangeError('a commitment and a leaf are 32 bytes');
+    types.push(type as string);
+    ids.push(id as string);
+    deleted.push(del === true ? 'true' : 'false');
+    at.push(lastUpdated as string);
+    keks.push(kekId as string);
+    offsets.push(offset);
+    ctLengths.push(ct.length);
+    wkLengths.push(wk.length);
+    parts.push(ct, wk, commitment as Uint8Array, leaf as Uint8Array);
+    offset += ct.length + wk.length + 64;
+  }
+  return [types, ids, deleted, at, Buffer.concat(parts), offsets, ctLengths, keks, wkLengths];
 }
