@@ -83,6 +83,8 @@ export class Importer {
   readonly #options: ImportFilesOptions;
   readonly #total: number;
   readonly #caches: ImportCaches = { identities: new Map(), conditionals: new Map() };
+  /** Blind values of search index terms, for this import only (SearchIndexKey.blindMemoized). */
+  readonly #blindMemo = new Map<string, Buffer>();
   readonly #audits: Promise<void>[] = [];
 
   constructor(service: FhirService, options: ImportFilesOptions, total: number) {
@@ -162,7 +164,7 @@ export class Importer {
     touched: Set<string>,
   ): Promise<UnitResult[]> {
     const repo = new VaultRepository(this.#service, OPEN_GUARD);
-    repo.deferIndexWrites();
+    repo.deferIndexWrites(this.#blindMemo);
     const committed = await repo.withTransaction(async (tx) => {
       const entries = units.map((u) => structuredClone(u.entry));
       const prepared = await prepareImportEntries(repo, entries, fullUrls, this.#caches);

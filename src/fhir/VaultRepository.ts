@@ -60,9 +60,13 @@ export class VaultRepository extends FhirRepository<Queryable> {
    * Bulk import: index rows of this repository's writes are written together, before the next
    * search and before the transaction commits (searches never see a stale index).
    */
-  deferIndexWrites(): void {
+  deferIndexWrites(memo?: Map<string, Buffer>): void {
     this.#unindexed ??= [];
+    this.#blindMemo = memo;
   }
+
+  /** The import's blind values of index terms, when it keeps them (deferIndexWrites). */
+  #blindMemo: Map<string, Buffer> | undefined;
 
   constructor(service: FhirService, guard: ResourceGuard) {
     super();
@@ -350,7 +354,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
   async #flushIndex(): Promise<void> {
     if (!this.#unindexed?.length || !this.#tx) return;
     const resources = this.#unindexed.splice(0);
-    await writeSearchIndexMany(this.#tx, this.#service.key, resources);
+    await writeSearchIndexMany(this.#tx, this.#service.key, resources, this.#blindMemo);
   }
 
   #q(): Queryable {

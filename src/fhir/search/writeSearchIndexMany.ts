@@ -23,6 +23,8 @@ export async function writeSearchIndexMany(
   q: Queryable,
   key: SearchIndexKey,
   resources: readonly (Resource & { id: string })[],
+  /** Blind values already computed in this import (see SearchIndexKey.blindMemoized). */
+  memo?: Map<string, Buffer>,
 ): Promise<void> {
   if (resources.length === 0) return;
   await q.query(DELETE_ROWS, [resources.map((r) => r.resourceType), resources.map((r) => r.id)]);
@@ -35,7 +37,7 @@ export async function writeSearchIndexMany(
       types.push(resource.resourceType);
       ids.push(resource.id);
       codes.push(code);
-      const value = key.blind(term);
+      const value = memo ? key.blindMemoized(term, memo) : key.blind(term);
       if (value.length !== 32) throw new RangeError('a blind index value is 32 bytes');
       values.push(value);
     }
