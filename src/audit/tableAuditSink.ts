@@ -13,7 +13,7 @@
 
 import { canonicalJsonBytes } from '../crypto/canonicalJson.ts';
 import type { KeyEncryptionKey, Keyring } from '../crypto/KeyEncryptionKey.ts';
-import { type Db, statement } from '../store/db.ts';
+import { type Db, type SqlParam, type Statement, statement } from '../store/db.ts';
 import type { AnchorBatcher } from '../vault/AnchorBatcher.ts';
 import { isUniqueViolation } from '../vault/writeRecordVersion.ts';
 import type { AuditEventInput, AuditSink } from './AuditSink.ts';
@@ -76,6 +76,24 @@ inserted AS (
   FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::smallint[], $5::text[], $6::text[], $8::int[], $9::int[],
     $11::int[]) AS u(seq, recorded, action, outcome, patient, agents, ct, wk, off), top
   WHERE top.max = $12::bigint - 1
+  RETURNING 1)
+SELECT count(*)::int AS n FROM inserted`);
+/**
+ * The same for a group of one event (every request at low concurrency): the row's values as
+ * plain parameters, no arrays to unnest and no bytea to cut apart (the columns of sealGroup's
+ * arrays for one event; $1 the seq, which must follow MAX(seq)).
+ */
+const INSERT_ONE = statement(`
+WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_KEY})),
+top AS MATERIALIZED (SELECT (SELECT COALESCE(MAX(seq), 0) FROM audit_events) AS max FROM ordered),
+inserted AS (
+  INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index, ciphertext, wrapped_key,
+    kek_id, content_commitment, leaf)
+  SELECT $1::bigint, $2::timestamptz, $3, $4::smallint, decode(NULLIF($5, ''), 'hex'),
+    ARRAY(SELECT decode(a, 'hex') FROM unnest(string_to_array($6, ',')) AS a),
+    $7::bytea, $8::bytea, $10, $9::bytea, $11::bytea
+  FROM top
+  WHERE top.max = $1::bigint - 1
   RETURNING 1)
 SELECT count(*)::int AS n FROM inserted`);
 const TOP = statement('SELECT COALESCE(MAX(seq), 0)::text AS max FROM audit_events');
@@ -148,7 +166,8 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
     for (let attempt = 1; ; attempt++) {
       let inserted = 0;
       try {
-        inserted = (await db.query<{ n: number }>(INSERT, [...params, first.toString()]))[0]?.n ?? 0;
+        const [sql, values] = insertStatement(params, first);
+        inserted = (await db.query<{ n: number }>(sql, values))[0]?.n ?? 0;
       } catch (error) {
         // Another writer took these numbers first; anything else is the caller's error.
         if (!isUniqueViolation(error) || attempt >= ATTEMPTS) throw error;
@@ -252,13 +271,39 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
   };
 }
 
+type GroupParams = Awaited<ReturnType<typeof sealGroup>>;
+
+/** {@link INSERT} for a group, or {@link INSERT_ONE} with its parameters for a single event. */
+function insertStatement(params: GroupParams, first: bigint): [Statement, SqlParam[]] {
+  const [seqs, recorded, actions, outcomes, patients, agents, bytes, ctLengths, wkLengths, kekId] = params;
+  if (seqs.length !== 1) return [INSERT, [...params, first.toString()]];
+  const ct = ctLengths[0]!;
+  const wk = wkLengths[0]!;
+  return [
+    INSERT_ONE,
+    [
+      seqs[0]!,
+      recorded[0]!,
+      actions[0]!,
+      outcomes[0]!,
+      patients[0]!,
+      agents[0]!,
+      bytes.subarray(0, ct),
+      bytes.subarray(ct, ct + wk),
+      bytes.subarray(ct + wk, ct + wk + 32),
+      kekId,
+      bytes.subarray(ct + wk + 32, ct + wk + 64),
+    ],
+  ];
+}
+
 interface PreparedGroup {
   group: Waiter[];
   events: PreparedEvent[];
   kek: KeyEncryptionKey;
   /** The seq the group was sealed from. */
   first: bigint;
-  params: Awaited<ReturnType<typeof sealGroup>>;
+  params: GroupParams;
 }
 
 interface PreparedEvent {
