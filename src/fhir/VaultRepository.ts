@@ -35,6 +35,7 @@ import { writeSearchIndex } from './search/writeSearchIndex.ts';
 import { writeSearchIndexMany } from './search/writeSearchIndexMany.ts';
 import { asOutcomeError } from './toOperationOutcome.ts';
 import { validateFhirResource } from './validateFhirResource.ts';
+import type { ValidationPool } from './validation/validationPool.ts';
 
 export class VaultRepository extends FhirRepository<Queryable> {
   readonly #service: FhirService;
@@ -65,6 +66,21 @@ export class VaultRepository extends FhirRepository<Queryable> {
     this.#blindMemo = memo;
   }
 
+  /**
+   * Bulk import: writes in a transaction are validated by `pool`'s worker threads while this
+   * thread goes on; the transaction commits only once every one of them passed (otherwise it
+   * rolls back with the first validation error), so nothing invalid is committed. A write that
+   * fails before its answer came reports the validation error, when there is one, rather than
+   * whatever a malformed resource broke on.
+   */
+  validateIn(pool: ValidationPool): void {
+    this.#pool = pool;
+  }
+
+  #pool: ValidationPool | undefined;
+  /** Validations of this transaction's writes still to be awaited before commit. */
+  readonly #validations: Promise<void>[] = [];
+
   /** The import's blind values of index terms, when it keeps them (deferIndexWrites). */
   #blindMemo: Map<string, Buffer> | undefined;
 
@@ -90,6 +106,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
         this.#tx = tx;
         try {
           const result = await callback(tx);
+          await this.#settleValidations();
           await this.#flushIndex();
           await buffered?.flush();
           return result;
@@ -112,9 +129,9 @@ export class VaultRepository extends FhirRepository<Queryable> {
       if (!options?.assignedId) delete input.id;
       await this.#resolveReferences(input);
       if (input.resourceType === 'Patient') ensurePatientAddress(input);
-      validateFhirResource(input, this.#service.ctx.config.validation);
+      const validated = this.#validate(input);
       await this.#require(input, 'c', forbidden);
-      return (await this.#write(async (tx) => {
+      return (await this.#validatedWrite(validated, async (tx) => {
         const { vault } = this.#service.ctx;
         // An assigned id is the router's fresh one for a urn:uuid entry: a create, not an update.
         const result = await vault.createIn(tx, input as FhirResource, input.id ? { id: input.id } : {});
@@ -138,13 +155,13 @@ export class VaultRepository extends FhirRepository<Queryable> {
           if (address) ensurePatientAddress(input, address);
         }
       } else if (input.resourceType === 'Patient') ensurePatientAddress(input);
-      validateFhirResource(input, this.#service.ctx.config.validation);
+      const validated = this.#validate(input);
       await this.#require(input, existing ? 'u' : 'c', forbidden);
       const ifMatch = options?.ifMatch === undefined ? undefined : Number(options.ifMatch);
       if (ifMatch !== undefined && (!Number.isInteger(ifMatch) || !existing))
         throw new OperationOutcomeError(preconditionFailed);
       try {
-        return (await this.#write(async (tx) => {
+        return (await this.#validatedWrite(validated, async (tx) => {
           const result = await this.#service.ctx.vault.updateIn(tx, input as FhirResource, { ifMatch });
           await this.#index(tx, result.resource as WithId<Resource>);
           return result.resource;
@@ -376,6 +393,47 @@ export class VaultRepository extends FhirRepository<Queryable> {
     return this.#wrap(() => this.#readOrUndefined(resourceType, id));
   }
 
+  /**
+   * Validates `input` now, or (bulk import with a pool, inside a transaction) hands it to the pool
+   * and returns the pending answer, already copied so later changes to `input` are not seen.
+   */
+  #validate(input: Resource): Promise<OperationOutcome | undefined> | undefined {
+    const policy = this.#service.ctx.config.validation;
+    if (this.#pool && this.#tx) return handled(this.#pool.validate(input, policy));
+    validateFhirResource(input, policy);
+    return undefined;
+  }
+
+  /** {@link #write}, and the pending validation awaited before commit (or now, if the write fails). */
+  async #validatedWrite<R>(
+    validated: Promise<OperationOutcome | undefined> | undefined,
+    fn: (tx: Queryable) => Promise<R>,
+  ): Promise<R> {
+    if (!validated) return this.#write(fn);
+    let result: R;
+    try {
+      result = await this.#write(fn);
+    } catch (error) {
+      const outcome = await validated.catch(() => undefined);
+      throw outcome ? new OperationOutcomeError(outcome) : error;
+    }
+    this.#validations.push(
+      handled(
+        validated.then((outcome) => {
+          if (outcome) throw new OperationOutcomeError(describeInput(result, outcome));
+        }),
+      ),
+    );
+    return result;
+  }
+
+  async #settleValidations(): Promise<void> {
+    const pending = this.#validations.splice(0);
+    const results = await Promise.allSettled(pending);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
   /** Runs a write in the open transaction, or in a new one. */
   #write<R>(fn: (tx: Queryable) => Promise<R>): Promise<R> {
     this.#seen.clear();
@@ -441,4 +499,29 @@ function requireCriteria(search: SearchRequest, interaction: 'update' | 'delete'
       `${search.resourceType}.id`,
     ),
   );
+}
+
+/**
+ * A deferred validation's outcome says which resource it is about: its errors surface when the
+ * transaction commits, no longer next to the entry that caused them.
+ */
+function describeInput(written: unknown, outcome: OperationOutcome): OperationOutcome {
+  const resource = written as { resourceType?: string; id?: string };
+  const which = resource?.resourceType && resource.id ? `${resource.resourceType}/${resource.id}: ` : '';
+  return {
+    ...outcome,
+    issue: (outcome.issue ?? []).map((issue) => ({
+      ...issue,
+      details: {
+        ...issue.details,
+        text: `${which}${issue.details?.text ?? issue.diagnostics ?? issue.code}`,
+      },
+    })),
+  };
+}
+
+/** `promise`, marked handled: it is awaited later, and may reject before that (no unhandled rejection). */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }

@@ -113,6 +113,7 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
     }
   }
   await importer.flushAudit();
+  await importer.close();
   const summary = importer.summary;
   const complete = summary.failed === 0 && !interrupted && !options.signal?.aborted;
   const deletedByType: Record<string, number> = {};
