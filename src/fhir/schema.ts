@@ -1,7 +1,8 @@
 /**
  * Tables of the FHIR API. `fhir_search_index` is the blind search index: one row per
- * (current resource version, search parameter, normalized value), the value as a keyed
- * HMAC-SHA256, never in clear (docs/search.md). Rows are replaced in the transaction that
+ * (current resource version, search parameter, normalized value), the value a keyed
+ * HMAC-SHA256 of type, parameter and term together, never in clear (docs/search.md).
+ * `fhir_search_index_rebuild` holds a row while the index must be rebuilt from the vault. Rows are replaced in the transaction that
  * writes the version they describe.
  */
 import type { Migration } from '../store/migrate.ts';
@@ -28,6 +29,21 @@ CREATE INDEX fhir_search_index_resource ON fhir_search_index (resource_type, res
     id: '0081_search_index_drop_value_index',
     sql: `
 DROP INDEX IF EXISTS fhir_search_index_value;
+`,
+  },
+  {
+    // Index values now blind (resource type, parameter, term) together, so a look-up needs the
+    // value alone: a hash index on it replaces the (type, code, value) B-tree, which was most of
+    // what writing the index cost. Rows written under the old scheme are dropped and rebuilt from
+    // the vault when the node starts (rebuildSearchIndex: it needs the keys, SQL cannot).
+    id: '0090_search_index_hash_values',
+    sql: `
+DROP INDEX IF EXISTS fhir_search_index_lookup;
+TRUNCATE fhir_search_index;
+CREATE INDEX fhir_search_index_value ON fhir_search_index USING hash (value);
+CREATE INDEX fhir_search_index_ids ON fhir_search_index (resource_type, resource_id) WHERE code = '_id';
+CREATE TABLE fhir_search_index_rebuild (requested_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO fhir_search_index_rebuild DEFAULT VALUES;
 `,
   },
 ];

@@ -15,6 +15,8 @@ import type { Config } from '../config/config.ts';
 import { FileKeyring } from '../crypto/FileKeyring.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { staticKeyring } from '../crypto/staticKeyring.ts';
+import { rebuildSearchIndexIfRequested } from '../fhir/search/rebuildSearchIndex.ts';
+import { searchIndexKeyFor } from '../fhir/search/SearchIndexKey.ts';
 import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/openDatabase.ts';
 import { AnchorBatcher } from '../vault/AnchorBatcher.ts';
@@ -104,6 +106,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       rootSource: indexedRootSource(db, identity.account.address),
       batcher: recordBatcher,
     });
+    const rebuilt = await rebuildSearchIndexIfRequested(db, vault, await searchIndexKeyFor(config.dataDir));
+    if (rebuilt)
+      logger.info(
+        `search index rebuilt from the vault: ${rebuilt.indexed} resources in ${rebuilt.seconds.toFixed(1)} s` +
+          (rebuilt.skipped > 0 ? ` (${rebuilt.skipped} deleted, erased or unreadable, not indexed)` : ''),
+      );
     if (options.workers !== false) {
       outbox.start();
       indexer.start();

@@ -15,6 +15,7 @@ import {
   getSearchParameters,
 } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
+import { loadFhirDefinitions } from '../fhirDefinitions.ts';
 import { parsedFhirPath } from '../parsedFhirPath.ts';
 
 /**
@@ -42,6 +43,7 @@ export function isIndexed(param: SearchParameter): boolean {
 }
 
 export function indexTerms(resource: Resource & { id: string }): IndexTerm[] {
+  loadFhirDefinitions(); // the search parameters (a no-op once loaded)
   const terms = new Set<string>();
   const out: IndexTerm[] = [];
   const add = (code: string, term: string) => {

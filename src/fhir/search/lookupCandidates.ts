@@ -20,8 +20,11 @@ import type { SearchIndexKey } from './SearchIndexKey.ts';
 /** Operators the index can narrow by (everything else is checked on decrypted candidates only). */
 const INDEXED_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT]);
 
+/** By value alone (the hash index; type and code are inside the HMAC), type and code rechecked. */
 const IDS_WITH_ANY = statement(`SELECT DISTINCT resource_id FROM fhir_search_index
-WHERE resource_type = $1 AND code = $2 AND value = ANY($3::text[]::bytea[])`);
+WHERE value = ANY($3::text[]::bytea[]) AND resource_type = $1 AND code = $2`);
+const IN_COMPARTMENT = statement(`SELECT DISTINCT resource_type, resource_id FROM fhir_search_index
+WHERE value = ANY($1::text[]::bytea[])`);
 const ALL_IDS = statement(
   `SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`,
 );
@@ -51,7 +54,7 @@ export async function idsWithAny(
   code: string,
   terms: readonly string[],
 ): Promise<Set<string>> {
-  const values = terms.map((t) => `\\x${key.blind(t).toString('hex')}`);
+  const values = terms.map((t) => `\\x${key.blind(resourceType, code, t).toString('hex')}`);
   const rows = await q.query<{ resource_id: string }>(IDS_WITH_ANY, [resourceType, code, values]);
   return new Set(rows.map((r) => r.resource_id));
 }
@@ -64,8 +67,8 @@ export async function allIds(q: Queryable, resourceType: string): Promise<Set<st
 
 /**
  * Candidates for a patient's compartment: resources whose compartment parameters (R4 Patient
- * CompartmentDefinition) reference `Patient/{id}`, one look-up of the blind term over the index's
- * (type, code, value) key per compartment (type, parameter). Callers recheck membership on the
+ * CompartmentDefinition) reference `Patient/{id}`: one blind value per compartment (type,
+ * parameter), all looked up in one statement. Callers recheck membership on the
  * decrypted resource (compartmentPatients). The Patient itself is not included.
  */
 export async function patientCompartmentCandidates(
@@ -73,15 +76,10 @@ export async function patientCompartmentCandidates(
   key: SearchIndexKey,
   patientId: string,
 ): Promise<{ resourceType: string; id: string }[]> {
-  const value = `\\x${key.blind(`ref:Patient/${patientId}`).toString('hex')}`;
+  const term = `ref:Patient/${patientId}`;
   const { types, codes } = compartmentIndexKeys();
-  const rows = await q.query<{ resource_type: string; resource_id: string }>(
-    `SELECT DISTINCT i.resource_type, i.resource_id
-     FROM unnest($2::text[], $3::text[]) AS p(resource_type, code)
-     JOIN fhir_search_index i ON i.resource_type = p.resource_type AND i.code = p.code
-     WHERE i.value = $1::text::bytea`,
-    [value, types, codes],
-  );
+  const values = types.map((type, i) => `\\x${key.blind(type, codes[i]!, term).toString('hex')}`);
+  const rows = await q.query<{ resource_type: string; resource_id: string }>(IN_COMPARTMENT, [values]);
   return rows.map((r) => ({ resourceType: r.resource_type, id: r.resource_id }));
 }
 

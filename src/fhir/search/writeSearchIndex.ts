@@ -28,7 +28,7 @@ export async function writeSearchIndex(
   const values: Buffer[] = [];
   for (const { code, term } of terms) {
     codes.push(code);
-    const value = key.blind(term);
+    const value = key.blind(resourceType, code, term);
     if (value.length !== 32) throw new RangeError('a blind index value is 32 bytes');
     values.push(value);
   }

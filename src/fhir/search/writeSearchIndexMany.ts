@@ -37,7 +37,9 @@ export async function writeSearchIndexMany(
       types.push(resource.resourceType);
       ids.push(resource.id);
       codes.push(code);
-      const value = memo ? key.blindMemoized(term, memo) : key.blind(term);
+      const value = memo
+        ? key.blindMemoized(resource.resourceType, code, term, memo)
+        : key.blind(resource.resourceType, code, term);
       if (value.length !== 32) throw new RangeError('a blind index value is 32 bytes');
       values.push(value);
     }
