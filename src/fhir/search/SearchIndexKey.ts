@@ -43,7 +43,7 @@ export class SearchIndexKey {
   /**
    * The blind value of one normalized index term of a search parameter (`code`) of a resource
    * type. Type and parameter are inside the HMAC, so one value says all three: the index looks a
-   * value up alone (a hash index on `value`), and equal terms of different parameters or types
+   * value up alone (an index on `value`), and equal terms of different parameters or types
    * give unrelated values.
    */
   blind(resourceType: string, code: string, term: string): Buffer {

@@ -20,7 +20,7 @@ import type { SearchIndexKey } from './SearchIndexKey.ts';
 /** Operators the index can narrow by (everything else is checked on decrypted candidates only). */
 const INDEXED_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT]);
 
-/** By value alone (the hash index; type and code are inside the HMAC), type and code rechecked. */
+/** By value alone (its own index; type and code are inside the HMAC), type and code rechecked. */
 const IDS_WITH_ANY = statement(`SELECT DISTINCT resource_id FROM fhir_search_index
 WHERE value = ANY($3::text[]::bytea[]) AND resource_type = $1 AND code = $2`);
 const IN_COMPARTMENT = statement(`SELECT DISTINCT resource_type, resource_id FROM fhir_search_index
