@@ -49,6 +49,14 @@ interface Waiter {
 const LOCK_CLASS = 7316201;
 const LOCK_KEY = 1;
 
+/** The lock, MAX(seq) read after it, and the insert's column list: shared by both statements. */
+const LOCKED_INSERT = `
+WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_KEY})),
+top AS MATERIALIZED (SELECT (SELECT COALESCE(MAX(seq), 0) FROM audit_events) AS max FROM ordered),
+inserted AS (
+  INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index, ciphertext, wrapped_key,
+    kek_id, content_commitment, leaf)`;
+
 /**
  * One statement per group, its own transaction. It takes the sink's advisory lock (held to its
  * commit, so appends commit in `seq` order), and inserts only when the group's first `seq` ($12)
@@ -60,12 +68,7 @@ const LOCK_KEY = 1;
  * ciphertext, wrapped key, commitment and leaf back to back) cut apart by offsets: far cheaper
  * than hex text arrays on both back ends.
  */
-const INSERT = statement(`
-WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_KEY})),
-top AS MATERIALIZED (SELECT (SELECT COALESCE(MAX(seq), 0) FROM audit_events) AS max FROM ordered),
-inserted AS (
-  INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index, ciphertext, wrapped_key,
-    kek_id, content_commitment, leaf)
+const INSERT = statement(`${LOCKED_INSERT}
   SELECT u.seq, u.recorded, u.action, u.outcome, decode(NULLIF(u.patient, ''), 'hex'),
     ARRAY(SELECT decode(a, 'hex') FROM unnest(string_to_array(u.agents, ',')) AS a),
     substring($7::bytea FROM u.off + 1 FOR u.ct),
@@ -83,12 +86,7 @@ SELECT count(*)::int AS n FROM inserted`);
  * plain parameters, no arrays to unnest and no bytea to cut apart (the columns of sealGroup's
  * arrays for one event; $1 the seq, which must follow MAX(seq)).
  */
-const INSERT_ONE = statement(`
-WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_KEY})),
-top AS MATERIALIZED (SELECT (SELECT COALESCE(MAX(seq), 0) FROM audit_events) AS max FROM ordered),
-inserted AS (
-  INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index, ciphertext, wrapped_key,
-    kek_id, content_commitment, leaf)
+const INSERT_ONE = statement(`${LOCKED_INSERT}
   SELECT $1::bigint, $2::timestamptz, $3, $4::smallint, decode(NULLIF($5, ''), 'hex'),
     ARRAY(SELECT decode(a, 'hex') FROM unnest(string_to_array($6, ',')) AS a),
     $7::bytea, $8::bytea, $10, $9::bytea, $11::bytea
