@@ -14,6 +14,7 @@
 import { canonicalJsonBytes } from '../crypto/canonicalJson.ts';
 import type { KeyEncryptionKey, Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { type Db, type SqlParam, type Statement, statement } from '../store/db.ts';
+import { PackedBytes } from '../store/packedBytes.ts';
 import type { AnchorBatcher } from '../vault/AnchorBatcher.ts';
 import { isUniqueViolation } from '../vault/writeRecordVersion.ts';
 import type { AuditEventInput, AuditSink } from './AuditSink.ts';
@@ -64,9 +65,8 @@ inserted AS (
  * events with it; when another writer (a CLI process on the same server) moved the log on, the
  * statement inserts nothing (or meets the primary key) and the caller reads MAX(seq) and
  * seals again. The scalar sub-select runs after the lock (it reads FROM the locked CTE) and keeps
- * MAX on the primary key index. The bulky bytes travel as ONE bytea parameter (each row's
- * ciphertext, wrapped key, commitment and leaf back to back) cut apart by offsets: far cheaper
- * than hex text arrays on both back ends.
+ * MAX on the primary key index. The bulky bytes travel as ONE bytea parameter (PackedBytes: each
+ * row's ciphertext, wrapped key, commitment and leaf back to back).
  */
 const INSERT = statement(`${LOCKED_INSERT}
   SELECT u.seq, u.recorded, u.action, u.outcome, decode(NULLIF(u.patient, ''), 'hex'),
@@ -147,7 +147,7 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
       })),
     );
     const start = first ?? (await readNextSeq());
-    return { group, events, kek, first: start, params: await sealGroup(events, start, kek) };
+    return { events, kek, first: start, params: await sealGroup(events, start, kek) };
   };
 
   const readNextSeq = async () => BigInt((await db.query<{ max: string }>(TOP))[0]?.max ?? '0') + 1n;
@@ -296,7 +296,6 @@ function insertStatement(params: GroupParams, first: bigint): [Statement, SqlPar
 }
 
 interface PreparedGroup {
-  group: Waiter[];
   events: PreparedEvent[];
   kek: KeyEncryptionKey;
   /** The seq the group was sealed from. */
@@ -322,9 +321,7 @@ async function sealGroup(events: readonly PreparedEvent[], first: bigint, kek: K
   const agents: string[] = [];
   const ctLengths: number[] = [];
   const wkLengths: number[] = [];
-  const offsets: number[] = [];
-  const parts: Uint8Array[] = [];
-  let offset = 0;
+  const packed = new PackedBytes();
   for (let i = 0; i < events.length; i++) {
     const { event, patient, agents: agentIndex } = events[i]!;
     const seq = first + BigInt(i);
@@ -337,12 +334,9 @@ async function sealGroup(events: readonly PreparedEvent[], first: bigint, kek: K
     patients.push(patient);
     agents.push(agentIndex);
     // Stored ciphertext is iv ‖ ciphertext ‖ tag.
-    parts.push(sealed.iv, sealed.ciphertext, sealed.wrappedKey, sealed.contentCommitment, sealed.leaf);
-    const ct = sealed.iv.length + sealed.ciphertext.length;
-    offsets.push(offset);
-    ctLengths.push(ct);
+    packed.add(sealed.iv, sealed.ciphertext, sealed.wrappedKey, sealed.contentCommitment, sealed.leaf);
+    ctLengths.push(sealed.iv.length + sealed.ciphertext.length);
     wkLengths.push(sealed.wrappedKey.length);
-    offset += ct + sealed.wrappedKey.length + 64;
   }
   return [
     seqs,
@@ -351,11 +345,11 @@ async function sealGroup(events: readonly PreparedEvent[], first: bigint, kek: K
     outcomes,
     patients,
     agents,
-    Buffer.concat(parts),
+    packed.bytes(),
     ctLengths,
     wkLengths,
     kek.id,
-    offsets,
+    packed.offsets,
   ] as const;
 }
 

@@ -9,6 +9,7 @@ import { type Hex, hexToBytes } from 'viem';
 import { buildMerkleTreeFromBytes, merkleProofBytes } from '../chain/merkle.ts';
 import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
 import { type Db, statement } from '../store/db.ts';
+import { PackedBytes } from '../store/packedBytes.ts';
 import { type AnchorKindConfig, RECORD_ANCHORS } from './anchorKinds.ts';
 import { toBuffer } from './toBuffer.ts';
 
@@ -87,20 +88,20 @@ export async function buildAnchorBatch(
       ],
     );
     // Every proof back to back in ONE bytea, cut apart by offset and length (no hex text).
-    const proofs = leaves.map((_, index) => merkleProofBytes(tree, index));
-    const offsets: number[] = [];
-    let offset = 0;
-    for (const proof of proofs) {
-      offsets.push(offset);
-      offset += proof.length;
+    const proofs = new PackedBytes();
+    const lengths: number[] = [];
+    for (let index = 0; index < leaves.length; index++) {
+      const proof = merkleProofBytes(tree, index);
+      proofs.add(proof);
+      lengths.push(proof.length);
     }
     // The same text each time, so the same prepared statement per table.
     await tx.query(setBatch(kind.table), [
       sequence.toString(),
       pending.map((row) => row.seq),
-      Buffer.concat(proofs),
-      offsets,
-      proofs.map((p) => p.length),
+      proofs.bytes(),
+      proofs.offsets,
+      lengths,
     ]);
     return { kind: kind.kind, sequence, leafCount: leaves.length, root: tree.root, outboxId };
   });

@@ -14,6 +14,7 @@ import type { Hex } from 'viem';
 import type { KeyEncryptionKey } from '../crypto/KeyEncryptionKey.ts';
 import { sealRecord } from '../crypto/sealRecord.ts';
 import type { Queryable, SqlParam } from '../store/db.ts';
+import { PackedBytes } from '../store/packedBytes.ts';
 import { statement } from '../store/statement.ts';
 import { RECORD_BATCH_LOCK } from './buildAnchorBatch.ts';
 import { VersionConflictError } from './errors.ts';
@@ -161,12 +162,10 @@ function manyParams(rows: readonly (readonly SqlParam[])[]): SqlParam[] {
   const ids: string[] = [];
   const deleted: string[] = [];
   const at: string[] = [];
-  const offsets: number[] = [];
   const ctLengths: number[] = [];
   const keks: string[] = [];
   const wkLengths: number[] = [];
-  const parts: Uint8Array[] = [];
-  let offset = 0;
+  const packed = new PackedBytes();
   for (const [type, id, , del, lastUpdated, ciphertext, wrappedKey, kekId, commitment, leaf] of rows) {
     const ct = ciphertext as Uint8Array;
     const wk = wrappedKey as Uint8Array;
@@ -177,11 +176,9 @@ function manyParams(rows: readonly (readonly SqlParam[])[]): SqlParam[] {
     deleted.push(del === true ? 'true' : 'false');
     at.push(lastUpdated as string);
     keks.push(kekId as string);
-    offsets.push(offset);
     ctLengths.push(ct.length);
     wkLengths.push(wk.length);
-    parts.push(ct, wk, commitment as Uint8Array, leaf as Uint8Array);
-    offset += ct.length + wk.length + 64;
+    packed.add(ct, wk, commitment as Uint8Array, leaf as Uint8Array);
   }
-  return [types, ids, deleted, at, Buffer.concat(parts), offsets, ctLengths, keks, wkLengths];
+  return [types, ids, deleted, at, packed.bytes(), packed.offsets, ctLengths, keks, wkLengths];
 }

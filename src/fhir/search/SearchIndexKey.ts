@@ -47,9 +47,7 @@ export class SearchIndexKey {
    * give unrelated values.
    */
   blind(resourceType: string, code: string, term: string): Buffer {
-    return createHmac('sha256', this.#key)
-      .update(blindInput(resourceType, code, term), 'utf8')
-      .digest();
+    return this.#hmac(blindInput(resourceType, code, term));
   }
 
   /**
@@ -62,11 +60,15 @@ export class SearchIndexKey {
     const input = blindInput(resourceType, code, term);
     let value = memo.get(input);
     if (value === undefined) {
-      value = createHmac('sha256', this.#key).update(input, 'utf8').digest();
+      value = this.#hmac(input);
       if (memo.size >= MEMO_LIMIT) memo.clear();
       memo.set(input, value);
     }
     return value;
+  }
+
+  #hmac(input: string): Buffer {
+    return createHmac('sha256', this.#key).update(input, 'utf8').digest();
   }
 }
 
@@ -75,7 +77,7 @@ function blindInput(resourceType: string, code: string, term: string): string {
   return `${resourceType}\u0000${code}\u0000${term}`;
 }
 
-/** Most terms a memo holds (about 10 MB). */
+/** Most values a memo holds (about 10 MB). */
 export const MEMO_LIMIT = 100_000;
 
 async function readKey(file: string): Promise<Buffer> {

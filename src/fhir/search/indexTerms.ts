@@ -43,7 +43,7 @@ export function isIndexed(param: SearchParameter): boolean {
 }
 
 export function indexTerms(resource: Resource & { id: string }): IndexTerm[] {
-  loadFhirDefinitions(); // the search parameters (a no-op once loaded)
+  loadFhirDefinitions(); // the search parameters: a node rebuilding its index at start has not loaded them (a no-op once loaded)
   const terms = new Set<string>();
   const out: IndexTerm[] = [];
   const add = (code: string, term: string) => {

@@ -9,7 +9,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from '../../store/db.ts';
 import type { Vault } from '../../vault/Vault.ts';
-import { loadFhirDefinitions } from '../fhirDefinitions.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
 import { writeSearchIndexMany } from './writeSearchIndexMany.ts';
 
@@ -31,8 +30,6 @@ export async function rebuildSearchIndexIfRequested(
 ): Promise<RebuildResult | undefined> {
   const [request] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_search_index_rebuild');
   if (!request?.n) return undefined;
-  // The search parameters come from the R4 definitions; at start nothing may have loaded them yet.
-  loadFhirDefinitions();
   const started = performance.now();
   let indexed = 0;
   let skipped = 0;

@@ -41,26 +41,26 @@ export class ValidationPool {
       ? new URL('./validationWorker.mjs', import.meta.url)
       : new URL('./validationWorkerMain.js', import.meta.url);
     this.#workers = Array.from({ length: size }, () => new Worker(url));
+    // Every handler is attached now: a worker that is ready answers at once, whatever the others do.
     this.#ready = Promise.all(
       this.#workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
-            worker.once('error', reject);
-            worker.once('message', () => resolve());
+            worker.on('message', (message: ValidationResponse | { ready: true }) => {
+              if ('ready' in message) resolve();
+              else this.#answer(message);
+            });
+            worker.on('error', (error) => {
+              reject(error);
+              this.#fail(error);
+            });
+            worker.on('exit', (code) => {
+              if (!this.#closed) this.#fail(new Error(`a validation worker exited (code ${code})`));
+            });
           }),
       ),
-    ).then(() => {
-      for (const worker of this.#workers) {
-        worker.on('message', (response: ValidationResponse) => this.#answer(response));
-        worker.on('error', (error) => this.#fail(error));
-        worker.on('exit', (code) => {
-          if (!this.#closed) this.#fail(new Error(`a validation worker exited (code ${code})`));
-        });
-      }
-    });
-    this.#ready.catch((error: unknown) =>
-      this.#fail(error instanceof Error ? error : new Error(String(error))),
-    );
+    ).then(() => {});
+    this.#ready.catch(() => {}); // failures reach every pending and later validate() through #fail
   }
 
   /**
