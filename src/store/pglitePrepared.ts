@@ -3,7 +3,7 @@
  * Execute and Sync for every call, so each call parses and plans its SQL again. This sends Parse
  * and Describe once per statement name, then Bind, Describe, Execute and Sync, through PGlite's
  * public protocol API (`execProtocolStream`, `protocol.serialize`, `parse.parseResults`) and under
- * its own mutexes, exactly as `PGlite.query` does. Values are serialized with the instance's
+ * its own mutexes, exactly as `PGlite.query` does; the four messages of an execution go in one call. Values are serialized with the instance's
  * serializers by the parameter types PostgreSQL reported, as `PGlite.query` does.
  */
 import { type PGlite, parse, protocol } from '@electric-sql/pglite';
@@ -41,20 +41,30 @@ export function pglitePrepared(pg: PGlite): PglitePrepared {
   };
 
   const execute = async (st: Statement, params: readonly unknown[], inTransaction: boolean) => {
-    const messages: Messages = [];
+    let types: number[];
     try {
-      const types = await prepare(st);
-      const values = params.map((param, i) => {
-        if (param === null || param === undefined) return null;
-        const serializer = pg.serializers[types[i] ?? 0];
-        return serializer ? serializer(param) : String(param);
-      });
-      messages.push(...(await send(serialize.bind({ statement: st.name, values }))));
-      messages.push(...(await send(serialize.describe({ type: 'P' }))));
-      messages.push(...(await send(serialize.execute({}))));
-    } finally {
-      messages.push(...(await send(serialize.sync())));
+      types = await prepare(st);
+    } catch (error) {
+      // A failed Parse leaves the backend skipping messages until a Sync.
+      await send(serialize.sync()).catch(() => {});
+      throw error;
     }
+    const values = params.map((param, i) => {
+      if (param === null || param === undefined) return null;
+      const serializer = pg.serializers[types[i] ?? 0];
+      return serializer ? serializer(param) : String(param);
+    });
+    // Bind, Describe, Execute and Sync in one call: the backend reads them from its input in order
+    // (one trip into WebAssembly instead of four). An error in any of them is reported, and the
+    // backend skips to the Sync, as when they are sent one by one.
+    const messages = await send(
+      concat([
+        serialize.bind({ statement: st.name, values }),
+        serialize.describe({ type: 'P' }),
+        serialize.execute({}),
+        serialize.sync(),
+      ]),
+    );
     if (!inTransaction) await pg.syncToFs();
     return parse.parseResults(messages, pg.parsers)[0]?.rows ?? [];
   };
@@ -66,4 +76,16 @@ export function pglitePrepared(pg: PGlite): PglitePrepared {
       return inTransaction ? inQueryLock() : pg._runExclusiveTransaction(inQueryLock);
     },
   };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
