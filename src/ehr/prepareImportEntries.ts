@@ -59,13 +59,14 @@ export async function prepareImportEntries(
   const replacements = new Map<string, string>();
   const firstWith = new Map<string, number>();
   const creates = new Map<number, string>();
+  const absent = await absentQueries(repo, entries, caches);
   for (const [i, entry] of entries.entries()) {
     const resource = entry.resource;
     if (entry.request?.method === 'POST' && entry.request.ifNoneExist) {
       // Conditional create, decided here once for the chunk (and remembered for the import):
       // the router then sees a plain create, and its writes can be indexed in one statement.
       const query = `${entry.request.url}?${entry.request.ifNoneExist}`;
-      const settled = await settleConditionalCreate(repo, query, caches);
+      const settled = absent.has(query) ? undefined : await settleConditionalCreate(repo, query, caches);
       if (settled) {
         results[i] = { status: 'unchanged', resourceType: resourceTypeOf(entry), reference: settled };
         if (entry.fullUrl) replacements.set(entry.fullUrl, settled);
@@ -87,7 +88,7 @@ export async function prepareImportEntries(
     if (entry.request?.method !== 'POST') continue;
     const keys = identityKeys(resource);
     if (keys.length === 0) continue;
-    const reference = await findExisting(repo, resource.resourceType, keys, caches);
+    const reference = await findExisting(repo, resource.resourceType, keys, caches, absent);
     if (reference) {
       results[i] = { status: 'unchanged', resourceType: resource.resourceType, reference };
       if (entry.fullUrl) replacements.set(entry.fullUrl, reference);
@@ -167,6 +168,47 @@ export function identityKeys(resource: Resource): string[] {
     .map((i) => `${resource.resourceType}|${i.system}|${i.value}`);
 }
 
+/** The identifier search for an identity key (`Type|system|value`), if one token search expresses it. */
+function identityQuery(resourceType: string, key: string): string | undefined {
+  const token = key.slice(resourceType.length + 1);
+  return /[,$\\]/.test(token) ? undefined : `${resourceType}?identifier=${token}`;
+}
+
+/**
+ * The chunk's conditional creates and identity lookups not already known to this import that
+ * certainly match nothing (one statement for all of them; nothing is written before the chunk's
+ * entries are prepared, so the answer holds throughout): a new hospital or practitioner file is
+ * thousands of these, each otherwise a search of its own.
+ */
+async function absentQueries(
+  repo: VaultRepository,
+  entries: readonly BundleEntry[],
+  caches: ImportCaches,
+): Promise<Set<string>> {
+  const queries = new Set<string>();
+  for (const entry of entries) {
+    const resource = entry.resource;
+    if (entry.request?.method === 'POST' && entry.request.ifNoneExist) {
+      const query = `${entry.request.url}?${entry.request.ifNoneExist}`;
+      if (!caches.conditionals.has(query)) queries.add(query);
+    }
+    if (!resource || !DEDUPLICATED_TYPES.has(resource.resourceType) || entry.request?.method !== 'POST')
+      continue;
+    for (const key of identityKeys(resource)) {
+      const query = identityQuery(resource.resourceType, key);
+      if (query && !caches.identities.has(key)) queries.add(query);
+    }
+  }
+  const list = [...queries];
+  let empty: Set<number>;
+  try {
+    empty = await repo.certainlyEmpty(list);
+  } catch {
+    return new Set(); // a query the search cannot parse: each is asked (and reported) on its own
+  }
+  return new Set([...empty].map((i) => list[i] as string));
+}
+
 async function settleConditionalCreate(
   repo: VaultRepository,
   query: string,
@@ -186,16 +228,17 @@ async function findExisting(
   resourceType: string,
   keys: string[],
   caches: ImportCaches,
+  absent: ReadonlySet<string>,
 ): Promise<string | undefined> {
   for (const key of keys) {
     const cached = caches.identities.get(key);
     if (cached) return cached;
   }
   for (const key of keys) {
-    const token = key.slice(resourceType.length + 1);
-    if (/[,$\\]/.test(token)) continue; // not expressible as one token search
+    const query = identityQuery(resourceType, key);
+    if (!query || absent.has(query)) continue;
     const matches = await repo.searchResources({
-      ...parseSearchRequest(`${resourceType}?identifier=${token}`),
+      ...parseSearchRequest(query),
       count: 2,
     });
     if (matches.length === 1 && matches[0]?.id) {

@@ -59,6 +59,46 @@ export async function idsWithAny(
   return new Set(rows.map((r) => r.resource_id));
 }
 
+const PRESENT_VALUES = statement(`SELECT DISTINCT value, resource_type, code FROM fhir_search_index
+WHERE value = ANY($1::text[]::bytea[])`);
+
+/**
+ * Of several searches, those that certainly match nothing now, found with one statement: a
+ * search matches nothing when one of its filters narrows by the index and no index row holds any
+ * of that filter's values (as {@link lookupCandidates} would find). Searches it cannot decide
+ * that way are left out, as are those with candidates (which may still not match on recheck).
+ */
+export async function certainlyEmpty(
+  q: Queryable,
+  key: SearchIndexKey,
+  searches: readonly { resourceType: string; filters: readonly Filter[] }[],
+): Promise<Set<number>> {
+  const wanted: { search: number; values: string[]; resourceType: string; code: string }[] = [];
+  const hex = new Set<string>();
+  for (const [search, { resourceType, filters }] of searches.entries()) {
+    for (const filter of filters) {
+      const terms = filterTerms(resourceType, filter);
+      if (!terms) continue;
+      const code = indexCodeOf(resourceType, filter.code);
+      const values = terms.map((t) => `\\x${key.blind(resourceType, code, t).toString('hex')}`);
+      for (const value of values) hex.add(value);
+      wanted.push({ search, values, resourceType, code });
+    }
+  }
+  if (wanted.length === 0) return new Set();
+  const rows = await q.query<{ value: Uint8Array; resource_type: string; code: string }>(PRESENT_VALUES, [
+    [...hex],
+  ]);
+  const present = new Set(
+    rows.map((r) => `${r.resource_type}\n${r.code}\n${Buffer.from(r.value).toString('hex')}`),
+  );
+  const empty = new Set<number>();
+  for (const { search, values, resourceType, code } of wanted) {
+    if (!values.some((v) => present.has(`${resourceType}\n${code}\n${v.slice(2)}`))) empty.add(search);
+  }
+  return empty;
+}
+
 /** Every current id of a type (each current version has an `_id` row). */
 export async function allIds(q: Queryable, resourceType: string): Promise<Set<string>> {
   const rows = await q.query<{ resource_id: string }>(ALL_IDS, [resourceType]);
