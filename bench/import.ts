@@ -1,14 +1,17 @@
 /**
- * EHR import throughput over the Synthea set (issue 6): `importFiles` on an embedded node
- * (PGlite; validation, encryption, commitment, search index, ledger, audit) against a plain bulk
- * insert of the same resources as jsonb into PostgreSQL (PGlite in a data directory, one
- * transaction and one multi-row INSERT per file), measured in the same run.
- * Run: `node bin/run-ts.js bench/import.ts`.
+ * EHR import throughput over the Synthea set (issue 6): `importFiles` on a node (validation,
+ * encryption, commitment, search index, ledger, audit) against a plain bulk insert of the same
+ * resources as jsonb (one transaction and one multi-row INSERT per file) into the same back end,
+ * measured in the same run: embedded PGlite in a data directory, or the PostgreSQL server
+ * (BENCH_DATABASE_URL, default the local test database; a schema of its own, dropped after).
+ * Run: `node bin/run-ts.js bench/import.ts [pglite|postgres]`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import pg from 'pg';
 import { loadConfig } from '../src/config/config.ts';
 import { importFiles } from '../src/ehr/importFiles.ts';
 import { sharedDataDir } from '../src/fhir/testing/sharedData.ts';
@@ -23,11 +26,26 @@ export interface ImportBenchResult {
   ratio: number;
 }
 
-export async function benchImport(dir = sharedDataDir('synthea')): Promise<ImportBenchResult> {
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export async function benchImport(
+  backEnd: 'pglite' | 'postgres' = 'pglite',
+  dir = sharedDataDir('synthea'),
+): Promise<ImportBenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'medledger-bench-import-'));
+  const server = backEnd === 'postgres' ? await serverSchemas() : undefined;
   try {
-    const plainInsertsPerSec = await plainInsert(dir, join(root, 'plain'));
-    const config = loadConfig({ 'data-dir': join(root, 'node') }, {});
+    const plainInsertsPerSec = await plainInsert(
+      dir,
+      server ? { databaseUrl: DATABASE_URL, schema: server.plain } : { dataDir: join(root, 'plain') },
+    );
+    const config = loadConfig(
+      {
+        'data-dir': join(root, 'node'),
+        ...(server ? { 'database-url': `${DATABASE_URL}?options=-c%20search_path%3D${server.node}` } : {}),
+      },
+      {},
+    );
     const node = await startNode({ config, logger: stderrLogger({ quiet: true }), workers: false });
     try {
       const summary = await importFiles(node, [dir]);
@@ -42,12 +60,39 @@ export async function benchImport(dir = sharedDataDir('synthea')): Promise<Impor
       await node.stop();
     }
   } finally {
+    await server?.drop();
     await rm(root, { recursive: true, force: true });
   }
 }
 
-async function plainInsert(dir: string, dataDir: string): Promise<number> {
-  const db = await openDatabase({ databaseUrl: undefined, dataDir });
+/** Two fresh schemas on the server (the node's and the plain table's); `drop` removes both. */
+async function serverSchemas() {
+  const suffix = randomBytes(4).toString('hex');
+  const schemas = [`bench_import_${suffix}`, `bench_plain_${suffix}`] as const;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(schemas.map((s) => `CREATE SCHEMA ${s};`).join(' '));
+  return {
+    node: schemas[0],
+    plain: schemas[1],
+    drop: () => admin(schemas.map((s) => `DROP SCHEMA IF EXISTS ${s} CASCADE;`).join(' ')),
+  };
+}
+
+async function plainInsert(
+  dir: string,
+  where: { dataDir: string } | { databaseUrl: string; schema: string },
+): Promise<number> {
+  const db = await openDatabase(
+    'dataDir' in where ? { databaseUrl: undefined, dataDir: where.dataDir } : where,
+  );
   try {
     await db.exec(
       'CREATE TABLE plain_import (id bigserial PRIMARY KEY, resource_type text NOT NULL, body jsonb NOT NULL)',
@@ -76,10 +121,11 @@ async function plainInsert(dir: string, dataDir: string): Promise<number> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const r = await benchImport();
+  const backEnd = process.argv[2] === 'postgres' ? 'postgres' : 'pglite';
+  const r = await benchImport(backEnd);
   const f = (n: number) => Math.round(n).toLocaleString('en-US');
   process.stdout.write(
-    `import of the Synthea set (${r.resources} resources, PGlite)\n` +
+    `import of the Synthea set (${r.resources} resources, ${backEnd})\n` +
       `  medledger import: ${f(r.resourcesPerSec)} resources/s (goal ≥ 1,000)\n` +
       `  plain jsonb bulk insert: ${f(r.plainInsertsPerSec)} resources/s\n` +
       `  ratio ${r.ratio.toFixed(3)} (goal ≥ 0.333)\n`,
