@@ -12,7 +12,9 @@ export const fhirSection: BenchSection = {
     const ok = (value: boolean) => (value ? '✓' : '✗');
     return [
       `${N} reads over loopback HTTP at concurrency 1 by an external member's client whose access rests on the`,
-      "patient's on-chain consent. Checked = token, scopes, consent decision, audit event, decrypt, verify; unchecked =",
+      "patient's on-chain consent; the client runs in a process of its own, as an EHR would (until 2026-11-25 it ran in",
+      "the node's process, where its own fetch work, ~0.3 ms a request, queued with the server's). Checked = token, scopes,",
+      'consent decision, audit event, decrypt, verify; unchecked =',
       'a bench-only route (never registered in production) that still decrypts and verifies. The node runs with its',
       'default anchoring delay (batches every 2 s or 1,000 leaves; the test suite uses 200 ms to finish sooner).',
       '',
