@@ -90,9 +90,7 @@ async function plainInsert(
   dir: string,
   where: { dataDir: string } | { databaseUrl: string; schema: string },
 ): Promise<number> {
-  const db = await openDatabase(
-    'dataDir' in where ? { databaseUrl: undefined, dataDir: where.dataDir } : where,
-  );
+  const db = await openDatabase(where);
   try {
     await db.exec(
       'CREATE TABLE plain_import (id bigserial PRIMARY KEY, resource_type text NOT NULL, body jsonb NOT NULL)',

@@ -66,7 +66,7 @@ export async function prepareImportEntries(
       // Conditional create, decided here once for the chunk (and remembered for the import):
       // the router then sees a plain create, and its writes can be indexed in one statement.
       const query = `${entry.request.url}?${entry.request.ifNoneExist}`;
-      const settled = absent.has(query) ? undefined : await settleConditionalCreate(repo, query, caches);
+      const settled = await settleConditionalCreate(repo, query, caches, absent);
       if (settled) {
         results[i] = { status: 'unchanged', resourceType: resourceTypeOf(entry), reference: settled };
         if (entry.fullUrl) replacements.set(entry.fullUrl, settled);
@@ -213,9 +213,11 @@ async function settleConditionalCreate(
   repo: VaultRepository,
   query: string,
   caches: ImportCaches,
+  absent: ReadonlySet<string>,
 ): Promise<string | undefined> {
   const cached = caches.conditionals.get(query);
   if (cached) return cached;
+  if (absent.has(query)) return undefined;
   const matches = await repo.searchResources({ ...parseSearchRequest(query), count: 2 });
   if (matches.length !== 1 || !matches[0]?.id) return undefined; // several: the router reports it
   const reference = `${matches[0].resourceType}/${matches[0].id}`;

@@ -330,9 +330,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
       return certainlyEmpty(
         this.#q(),
         this.#service.key,
-        queries
-          .map((query) => parseSearchRequest(query))
-          .map((r) => ({ resourceType: r.resourceType, filters: r.filters ?? [] })),
+        queries.map((query) => {
+          const { resourceType, filters } = parseSearchRequest(query);
+          return { resourceType, filters: filters ?? [] };
+        }),
       );
     });
   }

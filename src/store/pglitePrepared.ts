@@ -3,8 +3,9 @@
  * Execute and Sync for every call, so each call parses and plans its SQL again. This sends Parse
  * and Describe once per statement name, then Bind, Describe, Execute and Sync, through PGlite's
  * public protocol API (`execProtocolStream`, `protocol.serialize`, `parse.parseResults`) and under
- * its own mutexes, exactly as `PGlite.query` does; the four messages of an execution go in one call. Values are serialized with the instance's
- * serializers by the parameter types PostgreSQL reported, as `PGlite.query` does.
+ * its own mutexes, exactly as `PGlite.query` does; the four messages of an execution go in one
+ * call. Values are serialized with the instance's serializers by the parameter types PostgreSQL
+ * reported, as `PGlite.query` does.
  */
 import { type PGlite, parse, protocol } from '@electric-sql/pglite';
 import type { Statement } from './statement.ts';
@@ -58,7 +59,7 @@ export function pglitePrepared(pg: PGlite): PglitePrepared {
     // (one trip into WebAssembly instead of four). An error in any of them is reported, and the
     // backend skips to the Sync, as when they are sent one by one.
     const messages = await send(
-      concat([
+      Buffer.concat([
         serialize.bind({ statement: st.name, values }),
         serialize.describe({ type: 'P' }),
         serialize.execute({}),
@@ -76,16 +77,4 @@ export function pglitePrepared(pg: PGlite): PglitePrepared {
       return inTransaction ? inQueryLock() : pg._runExclusiveTransaction(inQueryLock);
     },
   };
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -54,7 +54,7 @@ export async function idsWithAny(
   code: string,
   terms: readonly string[],
 ): Promise<Set<string>> {
-  const values = terms.map((t) => `\\x${key.blind(resourceType, code, t).toString('hex')}`);
+  const values = blindHex(key, resourceType, code, terms).map(asByteaText);
   const rows = await q.query<{ resource_id: string }>(IDS_WITH_ANY, [resourceType, code, values]);
   return new Set(rows.map((r) => r.resource_id));
 }
@@ -74,30 +74,43 @@ export async function certainlyEmpty(
   searches: readonly { resourceType: string; filters: readonly Filter[] }[],
 ): Promise<Set<number>> {
   const wanted: { search: number; values: string[]; resourceType: string; code: string }[] = [];
-  const hex = new Set<string>();
+  const all = new Set<string>();
   for (const [search, { resourceType, filters }] of searches.entries()) {
     for (const filter of filters) {
       const terms = filterTerms(resourceType, filter);
       if (!terms) continue;
       const code = indexCodeOf(resourceType, filter.code);
-      const values = terms.map((t) => `\\x${key.blind(resourceType, code, t).toString('hex')}`);
-      for (const value of values) hex.add(value);
+      const values = blindHex(key, resourceType, code, terms);
+      for (const value of values) all.add(value);
       wanted.push({ search, values, resourceType, code });
     }
   }
   if (wanted.length === 0) return new Set();
   const rows = await q.query<{ value: Uint8Array; resource_type: string; code: string }>(PRESENT_VALUES, [
-    [...hex],
+    [...all].map(asByteaText),
   ]);
   const present = new Set(
     rows.map((r) => `${r.resource_type}\n${r.code}\n${Buffer.from(r.value).toString('hex')}`),
   );
   const empty = new Set<number>();
   for (const { search, values, resourceType, code } of wanted) {
-    if (!values.some((v) => present.has(`${resourceType}\n${code}\n${v.slice(2)}`))) empty.add(search);
+    if (!values.some((v) => present.has(`${resourceType}\n${code}\n${v}`))) empty.add(search);
   }
   return empty;
 }
+
+/** The hex blind index values of `terms` for a type's index `code`. */
+function blindHex(
+  key: SearchIndexKey,
+  resourceType: string,
+  code: string,
+  terms: readonly string[],
+): string[] {
+  return terms.map((t) => key.blind(resourceType, code, t).toString('hex'));
+}
+
+/** A bytea in its text form, as the `text[]::bytea[]` parameters take it. */
+const asByteaText = (hex: string) => `\\x${hex}`;
 
 /** Every current id of a type (each current version has an `_id` row). */
 export async function allIds(q: Queryable, resourceType: string): Promise<Set<string>> {
