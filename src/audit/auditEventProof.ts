@@ -19,7 +19,8 @@ export async function auditEventProof(ctx: AuditContext, id: string): Promise<Au
     batch_index: number | null;
     proof: Uint8Array | null;
   }>(
-    'SELECT e.leaf, e.batch_sequence::text AS batch_sequence, e.batch_index, e.proof FROM audit_events e WHERE e.seq = $1::bigint',
+    `SELECT e.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof FROM audit_events e
+     LEFT JOIN anchor_proofs p ON p.kind = 1 AND p.seq = e.seq WHERE e.seq = $1::bigint`,
     [id],
   );
   if (!row) throw new NotFoundError(`AuditEvent/${id} not found`);

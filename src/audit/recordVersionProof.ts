@@ -23,7 +23,8 @@ export async function recordVersionProof(
     batch_index: number | null;
     proof: Uint8Array | null;
   }>(
-    `SELECT v.leaf, v.batch_sequence::text AS batch_sequence, v.batch_index, v.proof FROM record_versions v
+    `SELECT v.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof FROM record_versions v
+     LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
      WHERE v.resource_type = $1 AND v.resource_id = $2 AND v.version_id = $3`,
     [resourceType, id, version],
   );

@@ -12,7 +12,9 @@
  * - In clear only what is not identifying: `recorded`, `action`, `outcome`. Patient and agents are
  *   findable only through keyed HMAC blind indexes (`patient_index`, `agent_index`).
  * - The trigger allows exactly two updates: setting the batch columns once, and re-wrapping the
- *   data key under another KEK (rotation). Nothing else, and never a delete.
+ *   data key under another KEK (rotation). Nothing else, and never a delete. Since
+ *   `0100_anchor_proofs` (src/vault/schema.ts) batch columns are gone (proofs are rows of their
+ *   own) and re-wrapping is the only update left.
  * - `audit_keys` holds the blind-index key, wrapped by the KEK.
  */
 import type { Migration } from '../store/migrate.ts';

@@ -22,7 +22,7 @@ export interface StoredAuditEventRow {
 export const SELECT_AUDIT_EVENTS = `
 SELECT e.seq::text AS seq, e.recorded, e.action, e.outcome, e.patient_index,
   (SELECT string_agg(encode(a, 'hex'), ',') FROM unnest(e.agent_index) AS a) AS agent_hex, e.ciphertext,
-  e.wrapped_key, e.kek_id, e.content_commitment, e.leaf, e.batch_sequence::text AS batch_sequence,
-  e.batch_index, e.proof,
-  (SELECT b.root FROM anchor_batches b WHERE b.kind = 1 AND b.sequence = e.batch_sequence) AS batch_root
-FROM audit_events e`;
+  e.wrapped_key, e.kek_id, e.content_commitment, e.leaf, p.batch_sequence::text AS batch_sequence,
+  p.batch_index, p.proof,
+  (SELECT b.root FROM anchor_batches b WHERE b.kind = 1 AND b.sequence = p.batch_sequence) AS batch_root
+FROM audit_events e LEFT JOIN anchor_proofs p ON p.kind = 1 AND p.seq = e.seq`;

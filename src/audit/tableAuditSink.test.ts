@@ -47,7 +47,7 @@ describe.each(testDatabases)('sealed audit log on $name', (database) => {
     expect(columns).not.toContain('patient');
   });
 
-  it('refuses to change or delete a recorded event, but lets the batcher set batch columns once', async () => {
+  it('refuses to change or delete a recorded event or its proof once batched', async () => {
     await expect(t.db.query(`UPDATE audit_events SET outcome = 4 WHERE seq = 1`)).rejects.toThrow(
       /append-only/,
     );
@@ -59,11 +59,16 @@ describe.each(testDatabases)('sealed audit log on $name', (database) => {
     const [batch] = await t.batcher.flush();
     expect(batch?.kind).toBe(1);
     expect(batch?.leafCount).toBe(301);
-    await expect(t.db.query('UPDATE audit_events SET batch_index = 7 WHERE seq = 1')).rejects.toThrow(
-      /batch columns are set once/,
+    // The batch wrote proof rows; the events themselves were not rewritten, and proofs are append-only too.
+    await expect(
+      t.db.query('UPDATE anchor_proofs SET batch_index = 7 WHERE kind = 1 AND seq = 1'),
+    ).rejects.toThrow(/append-only/);
+    await expect(t.db.query('DELETE FROM anchor_proofs WHERE kind = 1 AND seq = 1')).rejects.toThrow(
+      /append-only/,
     );
+    await expect(t.db.query('TRUNCATE anchor_proofs')).rejects.toThrow(/append-only/);
     const [row] = await t.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM audit_events WHERE batch_sequence IS NOT NULL',
+      'SELECT count(*)::int AS n FROM audit_events e JOIN anchor_proofs p ON p.kind = 1 AND p.seq = e.seq',
     );
     expect(row?.n).toBe(301);
   });

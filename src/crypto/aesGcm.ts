@@ -33,10 +33,10 @@ export function aesGcmDecrypt(key: AesKey, iv: Uint8Array, sealed: Uint8Array, a
     const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
-    return Buffer.concat([
-      decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES)),
-      decipher.final(),
-    ]);
+    const plaintext = decipher.update(sealed.subarray(0, sealed.length - GCM_TAG_BYTES));
+    // GCM is a stream mode: final() only checks the tag and yields no bytes, so no copy is needed.
+    const rest = decipher.final();
+    return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
   } catch (error) {
     throw new DecryptionError(error);
   }

@@ -9,7 +9,7 @@ import { exchangeMigrations } from '../exchange/schema.ts';
 import { bulkExportMigrations } from '../fhir/bulk/schema.ts';
 import { fhirMigrations } from '../fhir/schema.ts';
 import { portalMigrations } from '../portal/schema.ts';
-import { vaultMigrations } from '../vault/schema.ts';
+import { anchorProofMigrations, vaultMigrations } from '../vault/schema.ts';
 import type { Migration } from './migrate.ts';
 
 export const migrations: readonly Migration[] = [
@@ -24,4 +24,5 @@ export const migrations: readonly Migration[] = [
   ...syncMigrations,
   ...exchangeMigrations,
   ...portalMigrations,
+  ...anchorProofMigrations,
 ];

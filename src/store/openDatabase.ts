@@ -7,7 +7,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../errors/MedledgerError.ts';
 import { type Db, pgliteDb, postgresDb } from './db.ts';
-import { migrate } from './migrate.ts';
+import { type Migration, migrate } from './migrate.ts';
 
 export interface OpenDatabaseOptions {
   /** `postgres://...`; unset means embedded PGlite. */
@@ -16,6 +16,8 @@ export interface OpenDatabaseOptions {
   dataDir?: string | undefined;
   /** PostgreSQL schema to use on a server (tests give each run its own). */
   schema?: string | undefined;
+  /** The migrations to apply (default: all). Upgrade tests open a database as an older release left it. */
+  migrations?: readonly Migration[];
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
@@ -23,7 +25,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
     ? await openServer(options.databaseUrl, options.schema)
     : await openEmbedded(options.dataDir);
   try {
-    await migrate(db);
+    await migrate(db, options.migrations);
   } catch (error) {
     await db.close().catch(() => {});
     throw error;

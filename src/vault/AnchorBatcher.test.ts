@@ -38,7 +38,8 @@ describe.each(testDatabases)('anchor batching on $name', (database) => {
     ]);
     expect(BigInt(built[1]!.first_seq)).toBeGreaterThan(BigInt(built[0]!.last_seq));
     const [pending] = await t.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM record_versions WHERE batch_sequence IS NULL',
+      `SELECT count(*)::int AS n FROM record_versions v
+       WHERE NOT EXISTS (SELECT 1 FROM anchor_proofs p WHERE p.kind = 0 AND p.seq = v.seq)`,
     );
     expect(pending?.n).toBe(2);
     const flushed = await t.batcher.flush();
@@ -60,7 +61,8 @@ describe.each(testDatabases)('anchor batching on $name', (database) => {
     for (let i = 0; i < 7; i++) await t.vault.create(observation(i));
     const [batch] = await t.batcher.flush();
     const rows = await t.db.query<{ leaf: Uint8Array; proof: Uint8Array; batch_index: number }>(
-      'SELECT leaf, proof, batch_index FROM record_versions ORDER BY seq',
+      `SELECT v.leaf, p.proof, p.batch_index FROM record_versions v
+       JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq ORDER BY v.seq`,
     );
     const leaves = rows.map((r) => bytesToHex(r.leaf));
     expect(batch?.root).toBe(merkleRoot(leaves));
@@ -101,8 +103,8 @@ describe.each(testDatabases)('anchor batching on $name', (database) => {
     const rows = await batches(t);
     expect(rows.map((b) => b.sequence)).toEqual(['0', '1', '2', '3', '4', '5']);
     const [counts] = await t.db.query<{ batched: number; distinct_pairs: number }>(
-      `SELECT count(*)::int AS batched, count(DISTINCT (batch_sequence, batch_index))::int AS distinct_pairs
-       FROM record_versions WHERE batch_sequence IS NOT NULL`,
+      `SELECT count(*)::int AS batched, count(DISTINCT (p.batch_sequence, p.batch_index))::int AS distinct_pairs
+       FROM record_versions v JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq`,
     );
     expect(counts).toEqual({ batched: 40, distinct_pairs: 40 });
   });
@@ -147,7 +149,8 @@ describe('anchor batching on postgres, concurrent writers', () => {
     const batch = await building;
     expect(batch?.leafCount).toBe(2);
     const rows = await db.query<{ seq: string; batch_index: number }>(
-      'SELECT seq::text AS seq, batch_index FROM record_versions ORDER BY seq',
+      `SELECT v.seq::text AS seq, p.batch_index FROM record_versions v
+       LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq ORDER BY v.seq`,
     );
     expect(rows.map((r) => r.batch_index)).toEqual([0, 1]);
     const [range] = await batches(t);

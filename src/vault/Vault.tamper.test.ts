@@ -15,9 +15,19 @@ import { type AnvilAnchors, startAnvilAnchors } from './testing/anvilAnchors.ts'
 import { openTestVault, type TestVault } from './testing/openTestVault.ts';
 import type { WriteResult } from './types.ts';
 
-/** Every stored byte column of a version (`ciphertext` holds `iv ‖ ciphertext ‖ tag`). */
+/**
+ * Every stored byte column of a version (`ciphertext` holds `iv ‖ ciphertext ‖ tag`): in its
+ * `record_versions` row, and its proof in its `anchor_proofs` row.
+ */
 const BYTE_COLUMNS = ['ciphertext', 'wrapped_key', 'leaf', 'proof', 'content_commitment'] as const;
-const SWAPPED = [...BYTE_COLUMNS, 'kek_id', 'batch_index'] as const;
+const VERSION_SWAPPED = ['ciphertext', 'wrapped_key', 'leaf', 'content_commitment', 'kek_id'] as const;
+const PROOF_SWAPPED = ['proof', 'batch_index'] as const;
+type Column = (typeof VERSION_SWAPPED)[number] | (typeof PROOF_SWAPPED)[number];
+/** The table a column is in, and the condition that picks the version's row (its seq is `$1`). */
+const rowOf = (column: Column) =>
+  (PROOF_SWAPPED as readonly string[]).includes(column)
+    ? { table: 'anchor_proofs', where: 'kind = 0 AND seq = $1::bigint' }
+    : { table: 'record_versions', where: 'seq = $1::bigint' };
 const RESOURCE_COUNT = 6;
 
 type Mutation =
@@ -72,6 +82,8 @@ describe.each(testDatabases)('tampering on $name', (database) => {
       member,
     });
     t = await openTestVault(database, { rootSource, batcher: { maxLeaves: 1000, maxDelayMs: 600_000 } });
+    // An insider with the database's owner rights can switch off the proofs' append-only trigger.
+    await t.db.exec('ALTER TABLE anchor_proofs DISABLE TRIGGER USER');
     written = [];
     for (const r of fc.sample(resource, { numRuns: RESOURCE_COUNT, seed: 42 }))
       written.push(await t.vault.create(r));
@@ -115,7 +127,10 @@ describe.each(testDatabases)('tampering on $name', (database) => {
     );
     for (const [i, row] of seqs.entries()) {
       const proof = Buffer.concat(merkleProofFromTree(tree, i).map((node) => hexToBytes(node)));
-      await t.db.query('UPDATE record_versions SET proof = $2 WHERE seq = $1::bigint', [row.seq, proof]);
+      await t.db.query('UPDATE anchor_proofs SET proof = $2 WHERE kind = 0 AND seq = $1::bigint', [
+        row.seq,
+        proof,
+      ]);
     }
     await t.db.query('UPDATE anchor_batches SET root = $1, leaf_count = $2 WHERE kind = 0', [
       hexToBytes(tree.root),
@@ -164,7 +179,10 @@ async function rebuildLocalBatchWithExtraLeaf(t: TestVault): Promise<void> {
   const tree = buildMerkleTree(leaves);
   for (const [i, row] of rows.entries()) {
     const proof = Buffer.concat(merkleProofFromTree(tree, i).map((node) => hexToBytes(node)));
-    await t.db.query('UPDATE record_versions SET proof = $2 WHERE seq = $1::bigint', [row.seq, proof]);
+    await t.db.query('UPDATE anchor_proofs SET proof = $2 WHERE kind = 0 AND seq = $1::bigint', [
+      row.seq,
+      proof,
+    ]);
   }
   await t.db.query('UPDATE anchor_batches SET root = $1, leaf_count = $2 WHERE kind = 0', [
     hexToBytes(tree.root),
@@ -180,28 +198,39 @@ async function tamper(
   rows: { seq: string }[],
 ): Promise<() => Promise<void>> {
   const snapshot = async (s: string) => {
-    const [row] = await t.db.query<Record<string, SqlParam>>(
-      `SELECT version_id, ${SWAPPED.join(', ')} FROM record_versions WHERE seq = $1::bigint`,
+    const [version] = await t.db.query<Record<string, SqlParam>>(
+      `SELECT version_id, ${VERSION_SWAPPED.join(', ')} FROM record_versions WHERE seq = $1::bigint`,
       [s],
     );
-    return row!;
+    const [proof] = await t.db.query<Record<string, SqlParam>>(
+      `SELECT ${PROOF_SWAPPED.join(', ')} FROM anchor_proofs WHERE kind = 0 AND seq = $1::bigint`,
+      [s],
+    );
+    return { ...version!, ...proof! };
   };
   const put = async (s: string, row: Record<string, SqlParam>) => {
-    const columns = ['version_id', ...SWAPPED];
+    const columns = ['version_id', ...VERSION_SWAPPED];
     await t.db.query(
       `UPDATE record_versions SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE seq = $1::bigint`,
       [s, ...columns.map((c) => row[c] ?? null)],
     );
+    await t.db.query(
+      `UPDATE anchor_proofs SET ${PROOF_SWAPPED.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE kind = 0 AND seq = $1::bigint`,
+      [s, ...PROOF_SWAPPED.map((c) => row[c] ?? null)],
+    );
   };
   const own = await snapshot(seq);
   switch (change.kind) {
-    case 'byte':
+    case 'byte': {
+      const c = change.column;
+      const { table, where } = rowOf(c);
       await t.db.query(
-        `UPDATE record_versions SET ${change.column} = set_byte(${change.column}, $2 % length(${change.column}),
-           get_byte(${change.column}, $2 % length(${change.column})) # $3) WHERE seq = $1::bigint`,
+        `UPDATE ${table} SET ${c} = set_byte(${c}, $2 % length(${c}), get_byte(${c}, $2 % length(${c})) # $3)
+         WHERE ${where}`,
         [seq, change.at, change.mask],
       );
       return () => put(seq, own);
+    }
     case 'version':
       await t.db.query('UPDATE record_versions SET version_id = version_id + $2 WHERE seq = $1::bigint', [
         seq,

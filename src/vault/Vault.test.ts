@@ -124,7 +124,8 @@ describe.each(testDatabases)('vault on $name', (database) => {
     await t.vault.update(created.resource);
     await t.batcher.flush();
     const before = await t.db.query<{ leaf: Uint8Array; proof: Uint8Array }>(
-      'SELECT leaf, proof FROM record_versions WHERE resource_id = $1 ORDER BY seq',
+      `SELECT v.leaf, p.proof FROM record_versions v JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
+       WHERE v.resource_id = $1 ORDER BY v.seq`,
       [id],
     );
     const result = await t.vault.erase('Patient', id, {
@@ -136,7 +137,8 @@ describe.each(testDatabases)('vault on $name', (database) => {
     await expect(t.vault.vread('Patient', id, 1)).rejects.toMatchObject({ code: 'ERR_GONE' });
     await expect(t.vault.history('Patient', id)).rejects.toMatchObject({ code: 'ERR_GONE' });
     const after = await t.db.query<{ leaf: Uint8Array; proof: Uint8Array; wrapped_key: Uint8Array | null }>(
-      'SELECT leaf, proof, wrapped_key FROM record_versions WHERE resource_id = $1 ORDER BY seq',
+      `SELECT v.leaf, p.proof, v.wrapped_key FROM record_versions v JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
+       WHERE v.resource_id = $1 ORDER BY v.seq`,
       [id],
     );
     expect(after.map((r) => r.wrapped_key)).toEqual([null, null]);

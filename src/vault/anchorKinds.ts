@@ -1,7 +1,7 @@
 /**
  * The kinds of leaves that are batched and anchored, each with the table holding them. A leaf
- * table has `seq bigserial` (global order), `leaf bytea` (32 bytes), and the batch columns
- * `batch_sequence bigint`, `batch_index integer`, `proof bytea` (concatenated 32-byte siblings).
+ * table has `seq` (global order) and `leaf bytea` (32 bytes); once batched, a leaf's batch
+ * sequence, index and proof (concatenated 32-byte siblings) are its row in `anchor_proofs`.
  */
 import type { AnchorKind } from './RootSource.ts';
 

@@ -1,7 +1,8 @@
 /**
  * Builds the next anchor batch of one kind, in one transaction: takes pending leaves in global
  * `seq` order, computes the Merkle tree, inserts the batch with the next contiguous sequence,
- * stores each leaf's batch sequence, index and proof, and enqueues the chain write in the outbox.
+ * stores each leaf's batch sequence, index and proof in `anchor_proofs` (the leaf rows are written
+ * once and never updated), and enqueues the chain write in the outbox.
  * A transaction-scoped advisory lock per kind keeps two node processes from building the same batch
  * and, for records, waits out every writer still holding an uncommitted `seq` ({@link RECORD_BATCH_LOCK}).
  */
@@ -11,6 +12,7 @@ import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
 import { type Db, statement } from '../store/db.ts';
 import { PackedBytes } from '../store/packedBytes.ts';
 import { type AnchorKindConfig, RECORD_ANCHORS } from './anchorKinds.ts';
+import type { AnchorKind } from './RootSource.ts';
 import { toBuffer } from './toBuffer.ts';
 
 export interface BuildAnchorBatchOptions {
@@ -39,12 +41,22 @@ const LOCK_CLASS = 7316101;
 export const RECORD_BATCH_LOCK = { lockClass: LOCK_CLASS, key: RECORD_ANCHORS.kind } as const;
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
-/** Sets each pending row's batch, index (its position in `$2`) and proof (a slice of `$3`). */
-function setBatch(table: string) {
-  return statement(`UPDATE ${table} AS t
-SET batch_sequence = $1::bigint, batch_index = u.idx::int - 1, proof = substring($3::bytea FROM u.off + 1 FOR u.len)
-FROM unnest($2::bigint[], $4::int[], $5::int[]) WITH ORDINALITY AS u(seq, off, len, idx)
-WHERE t.seq = u.seq`);
+/**
+ * One `anchor_proofs` row per leaf of the batch: its seq (`$2`), index (its position in `$2`) and
+ * proof (a slice of `$3`). The leaf rows themselves are not touched.
+ */
+const INSERT_PROOFS = statement(`INSERT INTO anchor_proofs (kind, seq, batch_sequence, batch_index, proof)
+SELECT $6::smallint, u.seq, $1::bigint, u.idx::int - 1, substring($3::bytea FROM u.off + 1 FOR u.len)
+FROM unnest($2::bigint[], $4::int[], $5::int[]) WITH ORDINALITY AS u(seq, off, len, idx)`);
+
+/**
+ * SQL for the `seq` after which a kind's leaves are pending: the last batch's `last_seq` (0 before
+ * any batch). Batches are contiguous runs of `seq` (see {@link RECORD_BATCH_LOCK}), so every leaf
+ * at or below it is in a batch.
+ */
+export function lastBatchedSeq(kind: AnchorKind): string {
+  if (kind !== 0 && kind !== 1) throw new RangeError(`not an anchor kind: ${String(kind)}`);
+  return `COALESCE((SELECT b.last_seq FROM anchor_batches b WHERE b.kind = ${kind} ORDER BY b.sequence DESC LIMIT 1), 0)`;
 }
 
 export async function buildAnchorBatch(
@@ -57,7 +69,8 @@ export async function buildAnchorBatch(
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [LOCK_CLASS, kind.kind]);
     const pending = await tx.query<{ seq: string; leaf: Uint8Array }>(
-      `SELECT seq::text AS seq, leaf FROM ${kind.table} WHERE batch_sequence IS NULL ORDER BY ${kind.table}.seq LIMIT $1`,
+      `SELECT t.seq::text AS seq, t.leaf FROM ${kind.table} t
+       WHERE t.seq > ${lastBatchedSeq(kind.kind)} ORDER BY t.seq LIMIT $1`,
       [options.maxLeaves],
     );
     if (pending.length < minLeaves) return undefined;
@@ -95,13 +108,13 @@ export async function buildAnchorBatch(
       proofs.add(proof);
       lengths.push(proof.length);
     }
-    // The same text each time, so the same prepared statement per table.
-    await tx.query(setBatch(kind.table), [
+    await tx.query(INSERT_PROOFS, [
       sequence.toString(),
       pending.map((row) => row.seq),
       proofs.bytes(),
       proofs.offsets,
       lengths,
+      kind.kind,
     ]);
     return { kind: kind.kind, sequence, leafCount: leaves.length, root: tree.root, outboxId };
   });

@@ -19,9 +19,9 @@ export interface StoredVersionRow {
 
 // A scalar subquery plans cheaper than a join (measurably so on PGlite); few columns, no casts we don't need.
 export const SELECT_VERSIONS = `
-SELECT v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, v.batch_sequence::text AS batch_sequence, v.batch_index, v.proof, v.erased_at IS NOT NULL AS erased,
-  (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = v.batch_sequence) AS batch_root
-FROM record_versions v
+SELECT v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof, v.erased_at IS NOT NULL AS erased,
+  (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = p.batch_sequence) AS batch_root
+FROM record_versions v LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
 WHERE v.resource_type = $1 AND v.resource_id = $2`;
 
 /**
@@ -29,9 +29,9 @@ WHERE v.resource_type = $1 AND v.resource_id = $2`;
  * type, `$2` a text[] of ids. Each row carries its `resource_id`.
  */
 export const SELECT_CURRENT_MANY = statement(`
-SELECT DISTINCT ON (v.resource_id) v.resource_id, v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, v.batch_sequence::text AS batch_sequence, v.batch_index, v.proof, v.erased_at IS NOT NULL AS erased,
-  (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = v.batch_sequence) AS batch_root
-FROM record_versions v
+SELECT DISTINCT ON (v.resource_id) v.resource_id, v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof, v.erased_at IS NOT NULL AS erased,
+  (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = p.batch_sequence) AS batch_root
+FROM record_versions v LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
 WHERE v.resource_type = $1 AND v.resource_id = ANY($2::text[])
 ORDER BY v.resource_id, v.version_id DESC`);
 

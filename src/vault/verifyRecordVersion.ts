@@ -86,9 +86,25 @@ async function verifyAnchor(
   const anchored = await rootSource.rootOf(0, batchSequence);
   if (anchored === undefined) return { status: 'pending', leaf, batchSequence };
   if (anchored.toLowerCase() !== root) throw new RecordCheckFailure('anchored-root');
+  // The proof's hex form is made only for a caller that reads it (a disclosure): most reads don't.
+  let proof: Hex[] | undefined;
+  return {
+    status: 'anchored',
+    leaf,
+    batchSequence,
+    batchIndex: row.batch_index,
+    root,
+    get proof() {
+      proof ??= splitProof(proofBytes);
+      return proof;
+    },
+  };
+}
+
+function splitProof(proofBytes: Buffer): Hex[] {
   const proof: Hex[] = [];
   for (let i = 0; i < proofBytes.length; i += 32) proof.push(toHex(proofBytes.subarray(i, i + 32)));
-  return { status: 'anchored', leaf, batchSequence, batchIndex: row.batch_index, root, proof };
+  return proof;
 }
 
 function toHex(bytes: Buffer): Hex {

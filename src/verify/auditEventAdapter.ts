@@ -27,8 +27,9 @@ export function auditEventAdapter(
     table: 'audit_events',
     select: `SELECT t.seq::text AS seq, t.recorded, t.action, t.outcome, t.patient_index,
       (SELECT string_agg(encode(a, 'hex'), ',') FROM unnest(t.agent_index) AS a) AS agent_hex, t.ciphertext,
-      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, t.batch_sequence::text AS batch_sequence,
-      t.batch_index, t.proof, t.recorded AS written_at FROM audit_events t`,
+      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, p.batch_sequence::text AS batch_sequence,
+      p.batch_index, p.proof, t.recorded AS written_at
+      FROM audit_events t LEFT JOIN anchor_proofs p ON p.kind = 1 AND p.seq = t.seq`,
     gapFreeSeq: true,
     async check(row) {
       const seq = BigInt(row.seq);

@@ -30,8 +30,9 @@ export function recordVersionAdapter(keyring: Keyring | undefined): LeafKindAdap
     kind: 0,
     table: 'record_versions',
     select: `SELECT t.seq::text AS seq, t.resource_type, t.resource_id, t.version_id, t.deleted, t.ciphertext,
-      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, t.batch_sequence::text AS batch_sequence,
-      t.batch_index, t.proof, t.erased_at IS NOT NULL AS erased, t.last_updated AS written_at FROM record_versions t`,
+      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, p.batch_sequence::text AS batch_sequence,
+      p.batch_index, p.proof, t.erased_at IS NOT NULL AS erased, t.last_updated AS written_at
+      FROM record_versions t LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = t.seq`,
     gapFreeSeq: false,
     async check(row) {
       const version = { resourceType: row.resource_type, id: row.resource_id, versionId: row.version_id };

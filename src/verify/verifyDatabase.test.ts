@@ -20,6 +20,7 @@ const SNAPSHOT_TABLES = [
   'record_versions',
   'audit_events',
   'anchor_batches',
+  'anchor_proofs',
   'chain_anchored_roots',
 ] as const;
 
@@ -97,6 +98,7 @@ describe.each(testDatabases)('medledger verify on $name', (database) => {
     try {
       await vault.db.transaction(async (tx) => {
         await tx.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+        await tx.query('ALTER TABLE anchor_proofs DISABLE TRIGGER USER');
         await tamper(tx);
         throw new RolledBack(await verify(tx, options));
       });
@@ -174,11 +176,12 @@ describe.each(testDatabases)('medledger verify on $name', (database) => {
   });
 
   it('an inserted event is named, batched or pending', async () => {
-    const batched = await tampered((tx) =>
-      tx.query(`INSERT INTO audit_events SELECT 25, recorded, action, outcome, patient_index, agent_index, ciphertext,
-        wrapped_key, kek_id, content_commitment, leaf, batch_sequence, batch_index, proof
-        FROM audit_events WHERE seq = 5`),
-    );
+    const batched = await tampered(async (tx) => {
+      await tx.query(`INSERT INTO audit_events SELECT 25, recorded, action, outcome, patient_index, agent_index, ciphertext,
+        wrapped_key, kek_id, content_commitment, leaf FROM audit_events WHERE seq = 5`);
+      await tx.query(`INSERT INTO anchor_proofs SELECT kind, 25, batch_sequence, batch_index, proof
+        FROM anchor_proofs WHERE kind = 1 AND seq = 5`);
+    });
     expect(batched.findings).toContainEqual(
       expect.objectContaining({ check: 'leaf-mismatch', row: 'AuditEvent/25' }),
     );
@@ -188,8 +191,7 @@ describe.each(testDatabases)('medledger verify on $name', (database) => {
     // Backdated and left unbatched, so that it looks like it was waiting for its batch.
     const pending = await tampered((tx) =>
       tx.query(`INSERT INTO audit_events SELECT 25, recorded - interval '1 day', action, outcome, patient_index, agent_index,
-        ciphertext, wrapped_key, kek_id, content_commitment, leaf, NULL, NULL, NULL
-        FROM audit_events WHERE seq = 5`),
+        ciphertext, wrapped_key, kek_id, content_commitment, leaf FROM audit_events WHERE seq = 5`),
     );
     expect(pending.findings).toContainEqual(
       expect.objectContaining({ check: 'pending-too-long', row: 'AuditEvent/25' }),
@@ -220,7 +222,10 @@ describe.each(testDatabases)('medledger verify on $name', (database) => {
 
   it('a whole dropped batch is named from the chain', async () => {
     const report = await tampered(async (tx) => {
-      await tx.query('DELETE FROM record_versions WHERE batch_sequence = 1');
+      await tx.query(
+        'DELETE FROM record_versions WHERE seq IN (SELECT seq FROM anchor_proofs WHERE kind = 0 AND batch_sequence = 1)',
+      );
+      await tx.query('DELETE FROM anchor_proofs WHERE kind = 0 AND batch_sequence = 1');
       await tx.query('DELETE FROM anchor_batches WHERE kind = 0 AND sequence = 1');
     });
     expect(report.findings).toContainEqual(

@@ -28,8 +28,9 @@ export async function forgeCustodianRecord(
       kek_id: string;
       batch_sequence: string;
     }>(
-      `SELECT version_id, ciphertext, wrapped_key, kek_id, batch_sequence::text AS batch_sequence FROM record_versions
-       WHERE resource_type = $1 AND resource_id = $2 ORDER BY version_id DESC LIMIT 1`,
+      `SELECT v.version_id, v.ciphertext, v.wrapped_key, v.kek_id, p.batch_sequence::text AS batch_sequence
+       FROM record_versions v LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
+       WHERE v.resource_type = $1 AND v.resource_id = $2 ORDER BY v.version_id DESC LIMIT 1`,
       [reference.resourceType, reference.id],
     );
     if (!row?.batch_sequence) throw new Error(`${reference.resourceType}/${reference.id} is not batched`);
@@ -53,6 +54,8 @@ export async function forgeCustodianRecord(
     change(resource);
     const sealed = await sealRecord(version, resource, keyring.current());
     await db.transaction(async (tx) => {
+      // The insider switches off the proofs' append-only trigger (the database owner can).
+      await tx.query('ALTER TABLE anchor_proofs DISABLE TRIGGER USER');
       await tx.query(
         `UPDATE record_versions SET ciphertext = $3, wrapped_key = $4, kek_id = $5, content_commitment = $6, leaf = $7
          WHERE resource_type = $1 AND resource_id = $2 AND version_id = $8`,
@@ -68,13 +71,14 @@ export async function forgeCustodianRecord(
         ],
       );
       const leaves = await tx.query<{ seq: string; leaf: Uint8Array }>(
-        'SELECT seq::text AS seq, leaf FROM record_versions WHERE batch_sequence = $1 ORDER BY batch_index',
+        `SELECT v.seq::text AS seq, v.leaf FROM record_versions v
+         JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq WHERE p.batch_sequence = $1 ORDER BY p.batch_index`,
         [row.batch_sequence],
       );
       const tree = buildMerkleTree(leaves.map((l) => `0x${Buffer.from(l.leaf).toString('hex')}` as Hex));
       for (const [index, leaf] of leaves.entries()) {
         const proof = Buffer.concat(merkleProofFromTree(tree, index).map((node) => hexToBytes(node)));
-        await tx.query('UPDATE record_versions SET proof = $2 WHERE seq = $1', [leaf.seq, proof]);
+        await tx.query('UPDATE anchor_proofs SET proof = $2 WHERE kind = 0 AND seq = $1', [leaf.seq, proof]);
       }
       await tx.query('UPDATE anchor_batches SET root = $2 WHERE kind = 0 AND sequence = $1', [
         row.batch_sequence,
@@ -84,6 +88,7 @@ export async function forgeCustodianRecord(
         'UPDATE chain_anchored_roots SET root = $3 WHERE member = $1 AND kind = 0 AND sequence = $2',
         [custodian.toLowerCase(), row.batch_sequence, tree.root],
       );
+      await tx.query('ALTER TABLE anchor_proofs ENABLE TRIGGER USER');
     });
   } finally {
     await db.close();

@@ -38,7 +38,8 @@ if (mode === 'write') {
   for (;;) {
     await node.recordBatcher.flush();
     const [open] = await node.db.query<{ pending: number; outbox: number }>(
-      `SELECT (SELECT count(*)::int FROM record_versions WHERE batch_sequence IS NULL) AS pending,
+      `SELECT (SELECT count(*)::int FROM record_versions v WHERE NOT EXISTS (
+                 SELECT 1 FROM anchor_proofs p WHERE p.kind = 0 AND p.seq = v.seq)) AS pending,
               (SELECT count(*)::int FROM chain_outbox WHERE status IN ('pending', 'signed')) AS outbox`,
     );
     const head = await node.chain.publicClient.getBlockNumber({ cacheTime: 0 });

@@ -224,9 +224,10 @@ export async function expectConsistentAfterCrashes(dataDir: string, env: Record<
       );
       expect(batches.map((b) => Number(b.sequence))).toEqual(batches.map((_, i) => i));
       const [counts] = await node.db.query<{ batched: number; unbatched: number; distinct_leaves: number }>(
-        `SELECT count(*) FILTER (WHERE batch_sequence IS NOT NULL)::int AS batched,
-                count(*) FILTER (WHERE batch_sequence IS NULL)::int AS unbatched,
-                count(DISTINCT leaf)::int AS distinct_leaves FROM ${table}`,
+        `SELECT count(*) FILTER (WHERE p.seq IS NOT NULL)::int AS batched,
+                count(*) FILTER (WHERE p.seq IS NULL)::int AS unbatched,
+                count(DISTINCT t.leaf)::int AS distinct_leaves
+         FROM ${table} t LEFT JOIN anchor_proofs p ON p.kind = ${kind} AND p.seq = t.seq`,
       );
       expect(counts?.unbatched, `${table} left unbatched`).toBe(0);
       expect(counts?.distinct_leaves, `${table}: a leaf appears twice`).toBe(counts?.batched);
