@@ -2,6 +2,8 @@
  * `GET /fhir/AuditEvent/{id}/$proof`: the event's leaf, inclusion proof, batch root and anchoring
  * transaction as a FHIR Parameters resource (see {@link proofParameters}); `pending` while not on chain.
  */
+
+import { joinProofs, PROOF_COLUMNS } from '../vault/anchorKinds.ts';
 import type { AuditContext } from './AuditContext.ts';
 import { type AnchorProof, anchorProof, proofParameters } from './anchorProof.ts';
 import { NotFoundError } from './errors.ts';
@@ -19,8 +21,8 @@ export async function auditEventProof(ctx: AuditContext, id: string): Promise<Au
     batch_index: number | null;
     proof: Uint8Array | null;
   }>(
-    `SELECT e.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof FROM audit_events e
-     LEFT JOIN anchor_proofs p ON p.kind = 1 AND p.seq = e.seq WHERE e.seq = $1::bigint`,
+    `SELECT e.leaf, ${PROOF_COLUMNS} FROM audit_events e
+     ${joinProofs(1, 'e')} WHERE e.seq = $1::bigint`,
     [id],
   );
   if (!row) throw new NotFoundError(`AuditEvent/${id} not found`);

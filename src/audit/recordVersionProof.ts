@@ -3,6 +3,8 @@
  * root and anchoring transaction as a FHIR Parameters resource. Works for erased versions too: the
  * leaf stays provable after crypto-shredding.
  */
+
+import { joinProofs, PROOF_COLUMNS } from '../vault/anchorKinds.ts';
 import type { AuditContext } from './AuditContext.ts';
 import { anchorProof, proofParameters } from './anchorProof.ts';
 import type { AuditEventProofResult } from './auditEventProof.ts';
@@ -23,8 +25,8 @@ export async function recordVersionProof(
     batch_index: number | null;
     proof: Uint8Array | null;
   }>(
-    `SELECT v.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof FROM record_versions v
-     LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
+    `SELECT v.leaf, ${PROOF_COLUMNS} FROM record_versions v
+     ${joinProofs(0, 'v')}
      WHERE v.resource_type = $1 AND v.resource_id = $2 AND v.version_id = $3`,
     [resourceType, id, version],
   );

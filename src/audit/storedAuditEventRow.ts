@@ -1,3 +1,5 @@
+import { joinProofs, PROOF_COLUMNS } from '../vault/anchorKinds.ts';
+
 /** The columns an audit read selects, with the batch root, and the statement prefix that selects them. */
 export interface StoredAuditEventRow {
   seq: string;
@@ -22,7 +24,6 @@ export interface StoredAuditEventRow {
 export const SELECT_AUDIT_EVENTS = `
 SELECT e.seq::text AS seq, e.recorded, e.action, e.outcome, e.patient_index,
   (SELECT string_agg(encode(a, 'hex'), ',') FROM unnest(e.agent_index) AS a) AS agent_hex, e.ciphertext,
-  e.wrapped_key, e.kek_id, e.content_commitment, e.leaf, p.batch_sequence::text AS batch_sequence,
-  p.batch_index, p.proof,
+  e.wrapped_key, e.kek_id, e.content_commitment, e.leaf, ${PROOF_COLUMNS},
   (SELECT b.root FROM anchor_batches b WHERE b.kind = 1 AND b.sequence = p.batch_sequence) AS batch_root
-FROM audit_events e LEFT JOIN anchor_proofs p ON p.kind = 1 AND p.seq = e.seq`;
+FROM audit_events e ${joinProofs(1, 'e')}`;

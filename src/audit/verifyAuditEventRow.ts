@@ -9,6 +9,7 @@ import { verifyMerkleProof } from '../chain/merkle.ts';
 import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment } from '../crypto/recordLeaf.ts';
+import { proofNodes } from '../vault/merkleInclusion.ts';
 import type { RootSource } from '../vault/RootSource.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import type { AnchorStatus } from '../vault/types.ts';
@@ -143,9 +144,7 @@ async function verifyAnchor(
 
 export function splitProof(bytes: Buffer): Hex[] {
   if (bytes.length % 32 !== 0) throw new AuditCheckFailure('proof');
-  const proof: Hex[] = [];
-  for (let i = 0; i < bytes.length; i += 32) proof.push(bytesToHex(bytes.subarray(i, i + 32)));
-  return proof;
+  return proofNodes(bytes);
 }
 
 function parseEvent(json: Buffer): AuditEventResource {

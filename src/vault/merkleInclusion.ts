@@ -9,6 +9,7 @@
  * stored proof byte still enters the check, and a changed byte is a different key.
  * @see https://docs.openzeppelin.com/contracts/5.x/api/utils#MerkleProof
  */
+import type { Hex } from 'viem';
 import { keccak256Bytes as keccak_256 } from '../crypto/keccak256.ts';
 
 const NODE = 32;
@@ -44,4 +45,12 @@ function memoized(input: Buffer, hash: (input: Uint8Array) => Uint8Array): Uint8
   if (memo.size >= MAX_MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
   memo.set(key, value);
   return value;
+}
+
+/** A stored proof's sibling nodes as hex (a trailing partial node, which no valid proof has, is left out). */
+export function proofNodes(proof: Uint8Array): Hex[] {
+  const nodes: Hex[] = [];
+  for (let at = 0; at + NODE <= proof.length; at += NODE)
+    nodes.push(`0x${Buffer.from(proof.buffer, proof.byteOffset + at, NODE).toString('hex')}`);
+  return nodes;
 }

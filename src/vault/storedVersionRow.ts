@@ -1,4 +1,5 @@
 import { statement } from '../store/statement.ts';
+import { joinProofs, PROOF_COLUMNS } from './anchorKinds.ts';
 
 /** The columns a read selects, and the statement prefix that selects them with the batch root. */
 export interface StoredVersionRow {
@@ -17,11 +18,12 @@ export interface StoredVersionRow {
   batch_root: Uint8Array | null;
 }
 
-// A scalar subquery plans cheaper than a join (measurably so on PGlite); few columns, no casts we don't need.
+// The batch root by a scalar subquery, which plans cheaper than a second join (measurably so on PGlite);
+// few columns, no casts we don't need.
 export const SELECT_VERSIONS = `
-SELECT v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof, v.erased_at IS NOT NULL AS erased,
+SELECT v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, ${PROOF_COLUMNS}, v.erased_at IS NOT NULL AS erased,
   (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = p.batch_sequence) AS batch_root
-FROM record_versions v LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
+FROM record_versions v ${joinProofs(0, 'v')}
 WHERE v.resource_type = $1 AND v.resource_id = $2`;
 
 /**
@@ -29,9 +31,9 @@ WHERE v.resource_type = $1 AND v.resource_id = $2`;
  * type, `$2` a text[] of ids. Each row carries its `resource_id`.
  */
 export const SELECT_CURRENT_MANY = statement(`
-SELECT DISTINCT ON (v.resource_id) v.resource_id, v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, p.batch_sequence::text AS batch_sequence, p.batch_index, p.proof, v.erased_at IS NOT NULL AS erased,
+SELECT DISTINCT ON (v.resource_id) v.resource_id, v.version_id, v.deleted, v.ciphertext, v.wrapped_key, v.kek_id, v.content_commitment, v.leaf, ${PROOF_COLUMNS}, v.erased_at IS NOT NULL AS erased,
   (SELECT b.root FROM anchor_batches b WHERE b.kind = 0 AND b.sequence = p.batch_sequence) AS batch_root
-FROM record_versions v LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = v.seq
+FROM record_versions v ${joinProofs(0, 'v')}
 WHERE v.resource_type = $1 AND v.resource_id = ANY($2::text[])
 ORDER BY v.resource_id, v.version_id DESC`);
 

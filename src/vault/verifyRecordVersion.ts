@@ -9,7 +9,7 @@ import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment, recordLeaf } from '../crypto/recordLeaf.ts';
 import { openRecord } from '../crypto/sealRecord.ts';
-import { verifyMerkleInclusion } from './merkleInclusion.ts';
+import { proofNodes, verifyMerkleInclusion } from './merkleInclusion.ts';
 import type { RootSource } from './RootSource.ts';
 import type { StoredVersionRow } from './storedVersionRow.ts';
 import { toBuffer } from './toBuffer.ts';
@@ -95,16 +95,10 @@ async function verifyAnchor(
     batchIndex: row.batch_index,
     root,
     get proof() {
-      proof ??= splitProof(proofBytes);
+      proof ??= proofNodes(proofBytes);
       return proof;
     },
   };
-}
-
-function splitProof(proofBytes: Buffer): Hex[] {
-  const proof: Hex[] = [];
-  for (let i = 0; i < proofBytes.length; i += 32) proof.push(toHex(proofBytes.subarray(i, i + 32)));
-  return proof;
 }
 
 function toHex(bytes: Buffer): Hex {

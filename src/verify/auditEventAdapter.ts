@@ -12,6 +12,7 @@ import { AuditCheckFailure, checkClearColumns } from '../audit/verifyAuditEventR
 import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment } from '../crypto/recordLeaf.ts';
+import { joinProofs, PROOF_COLUMNS } from '../vault/anchorKinds.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import type { LeafKindAdapter, LeafRowBase, RowCheck } from './verifyLeafTable.ts';
 
@@ -27,9 +28,8 @@ export function auditEventAdapter(
     table: 'audit_events',
     select: `SELECT t.seq::text AS seq, t.recorded, t.action, t.outcome, t.patient_index,
       (SELECT string_agg(encode(a, 'hex'), ',') FROM unnest(t.agent_index) AS a) AS agent_hex, t.ciphertext,
-      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, p.batch_sequence::text AS batch_sequence,
-      p.batch_index, p.proof, t.recorded AS written_at
-      FROM audit_events t LEFT JOIN anchor_proofs p ON p.kind = 1 AND p.seq = t.seq`,
+      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, ${PROOF_COLUMNS}, t.recorded AS written_at
+      FROM audit_events t ${joinProofs(1, 't')}`,
     gapFreeSeq: true,
     async check(row) {
       const seq = BigInt(row.seq);

@@ -8,6 +8,7 @@ import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment, recordLeaf } from '../crypto/recordLeaf.ts';
 import { openRecord } from '../crypto/sealRecord.ts';
+import { joinProofs, PROOF_COLUMNS } from '../vault/anchorKinds.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import type { LeafKindAdapter, LeafRowBase, RowCheck } from './verifyLeafTable.ts';
 
@@ -30,9 +31,8 @@ export function recordVersionAdapter(keyring: Keyring | undefined): LeafKindAdap
     kind: 0,
     table: 'record_versions',
     select: `SELECT t.seq::text AS seq, t.resource_type, t.resource_id, t.version_id, t.deleted, t.ciphertext,
-      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, p.batch_sequence::text AS batch_sequence,
-      p.batch_index, p.proof, t.erased_at IS NOT NULL AS erased, t.last_updated AS written_at
-      FROM record_versions t LEFT JOIN anchor_proofs p ON p.kind = 0 AND p.seq = t.seq`,
+      t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, ${PROOF_COLUMNS}, t.erased_at IS NOT NULL AS erased, t.last_updated AS written_at
+      FROM record_versions t ${joinProofs(0, 't')}`,
     gapFreeSeq: false,
     async check(row) {
       const version = { resourceType: row.resource_type, id: row.resource_id, versionId: row.version_id };

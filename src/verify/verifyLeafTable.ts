@@ -15,6 +15,7 @@
 import { bytesToHex, type Hex } from 'viem';
 import { buildMerkleTreeFromBytes, type MerkleTree, verifyMerkleProof } from '../chain/merkle.ts';
 import type { Queryable } from '../store/db.ts';
+import { proofNodes } from '../vault/merkleInclusion.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import type { AnchoredRoots } from './fetchAnchoredRoots.ts';
 import type { LeafKindCounts, LeafKindName, VerifyFinding } from './VerifyReport.ts';
@@ -304,7 +305,7 @@ function finalizeBatch<Row extends LeafRowBase>(
     } else {
       // The batch is wrong: name the rows whose own proof does not reach the trusted root.
       const leaf = `0x${open.leaves[i]!.toString('hex')}` as Hex;
-      const proof = row.proof ? splitNodes(row.proof) : [];
+      const proof = row.proof ? proofNodes(row.proof) : [];
       if (!row.proof || !verifyMerkleProof(truth, leaf, proof))
         report('not-in-anchored-batch', `leaf is not provably in batch ${open.sequence}`, row);
     }
@@ -332,10 +333,4 @@ function proofMatchesTree(tree: MerkleTree, index: number, proof: Buffer): boole
     i >>= 1;
   }
   return offset === proof.length;
-}
-
-function splitNodes(bytes: Buffer): Hex[] {
-  const nodes: Hex[] = [];
-  for (let i = 0; i + NODE <= bytes.length; i += NODE) nodes.push(bytesToHex(bytes.subarray(i, i + NODE)));
-  return nodes;
 }
