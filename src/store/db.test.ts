@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Db, statement } from './db.ts';
 import { migrate } from './migrate.ts';
@@ -60,6 +61,24 @@ describe.each(testDatabases)('store on $name', ({ open }) => {
     expect(prepared[0]?.n).toBe('9007199254740993');
     expect(Buffer.from(prepared[0]!.b).equals(bytes)).toBe(true);
     expect(prepared[0]?.tags).toEqual(['x', 'y,z']);
+  });
+
+  it('bytea parameters of a prepared statement arrive byte for byte: every byte value, empty, a view into a larger buffer', async () => {
+    db = await open();
+    await db.exec('CREATE TABLE bin (k int PRIMARY KEY, b bytea NOT NULL)');
+    const insert = statement(
+      'INSERT INTO bin (k, b) VALUES ($1, $2) RETURNING length(b) AS n, md5(b) AS md5',
+    );
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const backing = Buffer.concat([Buffer.from('before'), every, Buffer.from('after')]);
+    const view = new Uint8Array(backing.buffer, backing.byteOffset + 6, 256); // not a Buffer, offset 6
+    const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+    const cases: Uint8Array[] = [every, new Uint8Array(0), view, randomBytes(70_000)];
+    for (const [k, bytes] of cases.entries()) {
+      expect(await db.query(insert, [k, bytes])).toEqual([{ n: bytes.length, md5: md5(bytes) }]);
+    }
+    const rows = await db.query<{ b: Uint8Array }>('SELECT b FROM bin ORDER BY k');
+    expect(rows.map((r) => md5(r.b))).toEqual(cases.map(md5));
   });
 
   it('a failing prepared statement reports its SQLSTATE, rolls its transaction back, and stays usable', async () => {

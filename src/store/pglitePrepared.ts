@@ -10,6 +10,9 @@
 import { type PGlite, parse, protocol } from '@electric-sql/pglite';
 import type { Statement } from './statement.ts';
 
+/** PostgreSQL's type oid of bytea. */
+const BYTEA = 17;
+
 type Messages = Awaited<ReturnType<PGlite['execProtocolStream']>>;
 
 export interface PglitePrepared {
@@ -52,6 +55,8 @@ export function pglitePrepared(pg: PGlite): PglitePrepared {
     }
     const values = params.map((param, i) => {
       if (param === null || param === undefined) return null;
+      // bytea goes as it is, in binary format: no hex text to write here and parse in the backend.
+      if (types[i] === BYTEA && param instanceof Uint8Array) return param;
       const serializer = pg.serializers[types[i] ?? 0];
       return serializer ? serializer(param) : String(param);
     });
