@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditContextOf } from '../../audit/AuditContext.ts';
+import { searchAuditEvents } from '../../audit/searchAuditEvents.ts';
 import { clientCreateCommand } from '../../cli/commands/clientCreate.ts';
 import { canonicalJson } from '../../fhir/testing/canonicalFhir.ts';
 import { sharedDataDir } from '../../fhir/testing/sharedData.ts';
@@ -134,10 +136,19 @@ describe('medledger sync from a FHIR server that is not medledger (Medplum in-me
     // Everything else the source still holds is still here.
     const other = loaded.find((r) => r.resourceType === 'Observation' && r.id !== observation.id) as Resource;
     expect((await t.node.vault.read('Observation', other.id as string)).resource.id).toBe(other.id);
-    const audited = await t.node.db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM audit_events WHERE action = 'D'",
-    );
-    expect(audited[0]?.n).toBeGreaterThanOrEqual(2);
+    // Each deletion is in its patient's audit trail (what the access report and AuditEvent?patient= read).
+    const names = (e: { entity: Record<string, unknown>[] }, reference: string) =>
+      e.entity.some((x) => (x.what as { reference?: string } | undefined)?.reference === reference);
+    for (const deleted of [observation, encounter]) {
+      const patient = (deleted as { subject?: { reference?: string } }).subject?.reference as string;
+      expect(patient).toMatch(/^Patient\//);
+      const trail = await searchAuditEvents(auditContextOf(t.node), { patient, _count: 1000 });
+      const deletions = trail.resources.filter(
+        (e) => e.action === 'D' && names(e, `${deleted.resourceType}/${deleted.id}`),
+      );
+      expect(deletions).toHaveLength(1);
+      expect(names(deletions[0]!, patient)).toBe(true);
+    }
     const again = await syncFromSource(t.node, { from: source.baseUrl, auth: auth(), pageSize: 50 });
     expect(again.deleted).toBe(0);
   }, 120_000);

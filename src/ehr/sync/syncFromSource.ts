@@ -21,6 +21,8 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirService } from '../../fhir/FhirService.ts';
+import type { AuditEventInput } from '../../audit/AuditSink.ts';
+import { compartmentPatients } from '../../fhir/patientCompartment.ts';
 import { OPEN_GUARD } from '../../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../../fhir/VaultRepository.ts';
 import type { NodeContext } from '../../node/startNode.ts';
@@ -164,7 +166,10 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
  * Deletes here the resources of `type` synced from `source` that it no longer holds: each a new
  * deleted version through the FHIR repository (vault and search index), then marked deleted in
  * the sync table (a resource that reappears at the source has another version, so it is written
- * again). One audit event names them. Idempotent: deleting a deleted resource changes nothing.
+ * again). Audited per patient: each patient whose compartment held deleted resources gets one
+ * event naming them (so the deletion shows in that patient's audit trail and access report), and
+ * resources in no patient's compartment one event without a patient. Idempotent: deleting a
+ * deleted resource changes nothing.
  */
 async function deleteGone(
   service: FhirService,
@@ -181,6 +186,16 @@ async function deleteGone(
   );
   const gone = rows.map((r) => r.source_id).filter((id) => !present.has(id));
   if (gone.length === 0) return 0;
+  // Whose compartment each one is in, read (and verified) before it is deleted.
+  const current = await ctx.vault.readCurrentMany(type, gone);
+  const byPatient = new Map<string, string[]>(); // 'Patient/id', or '' for none
+  for (const id of gone) {
+    const resource = current.get(id)?.resource;
+    const patients = resource ? compartmentPatients(resource as Resource) : [];
+    for (const patient of patients.length > 0 ? patients.map((p) => `Patient/${p}`) : ['']) {
+      byPatient.set(patient, [...(byPatient.get(patient) ?? []), `${type}/${id}`]);
+    }
+  }
   const repo = new VaultRepository(service, OPEN_GUARD);
   for (const id of gone) await repo.deleteResource(type, id);
   await ctx.db.query(
@@ -188,22 +203,22 @@ async function deleteGone(
      WHERE source = $1 AND resource_type = $2 AND source_id = ANY($3::text[])`,
     [source, type, gone, DELETED],
   );
-  const references = gone.map((id) => `${type}/${id}`).sort();
-  await ctx.audit.append({
-    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
-    subtype: 'delete',
-    action: 'D',
-    recorded: new Date().toISOString(),
-    outcome: '0',
-    outcomeDesc: `medledger sync: deleted at the source ${source}`,
-    agent: { user: operator, clientId: 'medledger-sync' },
-    source: { observer: ctx.identity.account.address.toLowerCase() },
-    entity: {
-      ...(type === 'Patient' && references.length === 1 ? { patient: references[0] as string } : {}),
-      resources: references,
-    },
-    purposeOfUse: 'HOPERAT',
-  });
+  const recorded = new Date().toISOString();
+  const events = [...byPatient].map(
+    ([patient, references]): AuditEventInput => ({
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+      subtype: 'delete',
+      action: 'D',
+      recorded,
+      outcome: '0',
+      outcomeDesc: `medledger sync: deleted at the source ${source}`,
+      agent: { user: operator, clientId: 'medledger-sync' },
+      source: { observer: ctx.identity.account.address.toLowerCase() },
+      entity: { ...(patient ? { patient } : {}), resources: references.sort() },
+      purposeOfUse: 'HOPERAT',
+    }),
+  );
+  await ctx.audit.appendMany(events);
   return gone.length;
 }
 
