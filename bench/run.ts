@@ -68,6 +68,7 @@ function runInChild(section: BenchSection): Promise<string> {
 const wanted = process.argv.slice(2);
 const selected = wanted.length > 0 ? sections.filter((s) => wanted.includes(s.name)) : sections;
 const started = new Date();
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
 const measured: { title: string; text: string }[] = [];
 for (const section of selected) {
   await settle((line) => process.stderr.write(`${line}\n`));
@@ -76,7 +77,7 @@ for (const section of selected) {
   const body = await runInChild(section);
   process.stderr.write(`bench: ${section.title} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   const command = `npm run bench -- ${section.name}`;
-  const when = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${wanted.length > 0 ? command : 'npm run bench'}\`._`;
+  const when = `_Measured ${new Date().toISOString().slice(0, 10)} by \`${wanted.length > 0 ? command : 'npm run bench'}\` on ${machine}._`;
   measured.push({ title: section.title, text: `## ${section.title}\n\n${when}\n\n${body.trim()}\n` });
 }
 const previous = wanted.length > 0 ? await readFile('BENCHMARKS.md', 'utf8').catch(() => '') : '';
@@ -86,13 +87,15 @@ const parts = sections.flatMap((section) => {
   const kept = previousSection(previous, section.title);
   return kept ? [kept] : [];
 });
-const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const document = `# Benchmarks
 
 Produced by \`npm run bench\` (all sections) or \`npm run bench -- NAME...\` (those sections; the
 others kept from their last run, each dated). Last run ${started.toISOString().slice(0, 10)}.
-Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}.
+Machine: ${machine}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}.
 The machine is shared and noisy: compare the ratios, each against a baseline measured in the same run.
+Nor is it always the same hardware: sessions have run on 2 × AMD EPYC and on 2 × Intel Xeon, and the same
+code measures about 1.5-1.8 times slower on the Xeon in absolute terms (ratios move far less). Each
+section names the machine it was measured on (sections measured before 2026-11-25 name only the date).
 
 ${parts.join('\n')}`;
 await writeFile('BENCHMARKS.md', document);
