@@ -107,9 +107,17 @@ export class VaultRepository extends FhirRepository<Queryable> {
         this.#tx = tx;
         try {
           const result = await callback(tx);
+          // The held-back writes go in while the validation workers finish (they are often still
+          // busy here); the answers are awaited before the transaction commits. When a held-back
+          // write fails, an invalid resource may be why: its validation error is the one reported.
+          try {
+            await this.#flushIndex();
+            await buffered?.flush();
+          } catch (error) {
+            await this.#settleValidations();
+            throw error;
+          }
           await this.#settleValidations();
-          await this.#flushIndex();
-          await buffered?.flush();
           return result;
         } finally {
           this.#tx = undefined;
