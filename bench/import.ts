@@ -18,6 +18,7 @@ import { sharedDataDir } from '../src/fhir/testing/sharedData.ts';
 import { validateResourceForWrite } from '../src/fhir/validateFhirResource.ts';
 import { stderrLogger } from '../src/node/logger.ts';
 import { startNode } from '../src/node/startNode.ts';
+import { type Db, statement } from '../src/store/db.ts';
 import { openDatabase } from '../src/store/openDatabase.ts';
 
 export interface ImportBenchResult {
@@ -27,6 +28,13 @@ export interface ImportBenchResult {
   ratio: number;
   /** Mean µs of CPU to validate one resource of the set (the import's own validation, warmed, one thread). */
   validationUs: number;
+  /** Search index rows the import wrote per resource. */
+  indexRowsPerResource: number;
+  /**
+   * µs per resource to bulk-insert its index rows alone (the same (type, id, code) triples with
+   * random values) into a copy of the index table and its indexes, one statement per 1/20th.
+   */
+  indexRowsUs: number;
 }
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -53,12 +61,15 @@ export async function benchImport(
     try {
       const summary = await importFiles(node, [dir]);
       if (summary.failed > 0) throw new Error(`import failed for ${summary.failed} resources`);
+      const index = await indexRowsCost(node.db);
       return {
         resources: summary.resources,
         resourcesPerSec: summary.resourcesPerSec,
         plainInsertsPerSec,
         ratio: summary.resourcesPerSec / plainInsertsPerSec,
         validationUs: await validationCost(dir),
+        indexRowsPerResource: index.rows / summary.resources,
+        indexRowsUs: (index.seconds * 1e6) / summary.resources,
       };
     } finally {
       await node.stop();
@@ -88,6 +99,33 @@ async function serverSchemas() {
     plain: schemas[1],
     drop: () => admin(schemas.map((s) => `DROP SCHEMA IF EXISTS ${s} CASCADE;`).join(' ')),
   };
+}
+
+/** The search index rows the import wrote, inserted again with random values into a copy of the table. */
+async function indexRowsCost(db: Db): Promise<{ rows: number; seconds: number }> {
+  const triples = await db.query<{ resource_type: string; resource_id: string; code: string }>(
+    'SELECT resource_type, resource_id, code FROM fhir_search_index',
+  );
+  await db.exec('CREATE TABLE bench_index_copy (LIKE fhir_search_index INCLUDING ALL)');
+  const insert = statement(`INSERT INTO bench_index_copy (resource_type, resource_id, code, value)
+    SELECT x.t, x.id, x.c, substring($4::bytea FROM (x.n::int - 1) * 32 + 1 FOR 32)
+    FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(t, id, c, n)`);
+  const size = Math.ceil(triples.length / 20);
+  const start = performance.now();
+  for (let from = 0; from < triples.length; from += size) {
+    const part = triples.slice(from, from + size);
+    await db.transaction((tx) =>
+      tx.query(insert, [
+        part.map((r) => r.resource_type),
+        part.map((r) => r.resource_id),
+        part.map((r) => r.code),
+        randomBytes(part.length * 32),
+      ]),
+    );
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await db.exec('DROP TABLE bench_index_copy');
+  return { rows: triples.length, seconds };
 }
 
 /**
@@ -153,7 +191,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       `  medledger import: ${f(r.resourcesPerSec)} resources/s (goal ≥ 1,000)\n` +
       `  plain jsonb bulk insert: ${f(r.plainInsertsPerSec)} resources/s\n` +
       `  ratio ${r.ratio.toFixed(3)} (goal ≥ 0.333)\n` +
-      `  validation alone: ${r.validationUs.toFixed(0)} µs of CPU per resource\n`,
+      `  validation alone: ${r.validationUs.toFixed(0)} µs of CPU per resource\n` +
+      `  search index: ${r.indexRowsPerResource.toFixed(1)} rows per resource, ${r.indexRowsUs.toFixed(0)} µs per resource to insert them alone\n`,
   );
   process.exit(0);
 }

@@ -17,10 +17,17 @@ export const importSection: BenchSection = {
       rows.push(
         `| ${backEnd} | ${r.resources.toLocaleString('en-US')} | ${n(r.resourcesPerSec)} | ${ok(r.resourcesPerSec >= 1000)} | ${n(r.plainInsertsPerSec)} | **${r.ratio.toFixed(3)}** | ${ok(r.ratio >= 1 / 3)} |`,
       );
-      // If every core did nothing but validate: an upper bound on any import that validates.
-      const ceiling = (cores * 1e6) / r.validationUs;
+      // Work any import that validates and indexes must do per resource, on this machine's cores:
+      // validation, inserting its index rows, and inserting the resource itself (the plain path's
+      // whole cost). With PGlite the last two run on one thread (the database is in-process).
+      const plainUs = 1e6 / r.plainInsertsPerSec;
+      const work = r.validationUs + r.indexRowsUs + plainUs;
+      const bound = Math.min(
+        (cores * 1e6) / work,
+        backEnd === 'pglite' ? 1e6 / (r.indexRowsUs + plainUs) : Number.POSITIVE_INFINITY,
+      );
       bounds.push(
-        `| ${backEnd} | ${n(r.validationUs)} µs | ${n(ceiling)} | ${(ceiling / r.plainInsertsPerSec).toFixed(2)} |`,
+        `| ${backEnd} | ${n(r.validationUs)} µs | ${r.indexRowsPerResource.toFixed(1)} | ${n(r.indexRowsUs)} µs | ${n(plainUs)} µs | ${n(bound)} | **${(bound / r.plainInsertsPerSec).toFixed(2)}** |`,
       );
     }
     return [
@@ -33,12 +40,16 @@ export const importSection: BenchSection = {
       '|---|---:|---:|:-:|---:|---:|:-:|',
       ...rows,
       '',
-      "What validation alone allows (the import validates every resource, as the API does: @medplum/core's",
-      `validator plus medledger's write rules). CPU per resource measured on one thread over the same set in the`,
-      `same run, and the rate if all ${cores} cores of this machine did nothing else, as a fraction of the plain insert:`,
+      "What the ratio goal leaves room for. Every import that validates (as the API does: @medplum/core's",
+      "validator plus medledger's write rules) and keeps a search index must, per resource, validate it, insert its",
+      'index rows and insert the resource; the plain path does only the last. Measured in the same run over the',
+      'same set: validation CPU on one thread; the index rows the import wrote, inserted again alone (random values,',
+      `a copy of the table and its indexes); and the plain insert. The bound spreads that work over all ${cores} cores`,
+      '(with PGlite, the two inserts also on one thread: the database runs in-process) and leaves out everything',
+      'else (encryption, commitment, references, ledger, audit, anchoring). A ratio above it cannot be reached:',
       '',
-      '| back end | validation CPU per resource | ceiling (resources/s, validation only, every core) | ceiling / plain |',
-      '|---|---:|---:|---:|',
+      '| back end | validation CPU per resource | index rows per resource | inserting them alone, per resource | plain insert, per resource | bound (resources/s) | bound / plain |',
+      '|---|---:|---:|---:|---:|---:|---:|',
       ...bounds,
     ].join('\n');
   },
