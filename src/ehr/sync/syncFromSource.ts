@@ -20,8 +20,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import { FhirService } from '../../fhir/FhirService.ts';
 import type { AuditEventInput } from '../../audit/AuditSink.ts';
+import { FhirService } from '../../fhir/FhirService.ts';
 import { compartmentPatients } from '../../fhir/patientCompartment.ts';
 import { OPEN_GUARD } from '../../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../../fhir/VaultRepository.ts';
