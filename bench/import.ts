@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/config/config.ts';
 import { importFiles } from '../src/ehr/importFiles.ts';
+import { insertIndexRowsSql } from '../src/fhir/search/writeSearchIndexMany.ts';
 import { sharedDataDir } from '../src/fhir/testing/sharedData.ts';
 import { validateResourceForWrite } from '../src/fhir/validateFhirResource.ts';
 import { stderrLogger } from '../src/node/logger.ts';
@@ -107,9 +108,7 @@ async function indexRowsCost(db: Db): Promise<{ rows: number; seconds: number }>
     'SELECT resource_type, resource_id, code FROM fhir_search_index',
   );
   await db.exec('CREATE TABLE bench_index_copy (LIKE fhir_search_index INCLUDING ALL)');
-  const insert = statement(`INSERT INTO bench_index_copy (resource_type, resource_id, code, value)
-    SELECT x.t, x.id, x.c, substring($4::bytea FROM (x.n::int - 1) * 32 + 1 FOR 32)
-    FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(t, id, c, n)`);
+  const insert = statement(insertIndexRowsSql('bench_index_copy'));
   const size = Math.ceil(triples.length / 20);
   const start = performance.now();
   for (let from = 0; from < triples.length; from += size) {

@@ -94,7 +94,7 @@ others kept from their last run, each dated). Last run ${started.toISOString().s
 Machine: ${machine}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}.
 The machine is shared and noisy: compare the ratios, each against a baseline measured in the same run.
 Nor is it always the same hardware: sessions have run on 2 × AMD EPYC and on 2 × Intel Xeon, and the same
-code measures about 1.5-1.8 times slower on the Xeon in absolute terms (ratios move far less). Each
+code measures about 1.5-2 times slower on the Xeon in absolute terms (ratios move far less). Each
 section names the machine it was measured on (sections measured before 2026-11-25 name only the date).
 
 ${parts.join('\n')}`;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { StoreError } from '../errors/MedledgerError.ts';
 import { type Db, pgliteDb, postgresDb } from './db.ts';
 import { type Migration, migrate } from './migrate.ts';
+import { BYTEA } from './pglitePrepared.ts';
 
 export interface OpenDatabaseOptions {
   /** `postgres://...`; unset means embedded PGlite. */
@@ -57,8 +58,6 @@ async function openEmbedded(dataDir: string | undefined): Promise<Db> {
     );
   }
 }
-
-const BYTEA = 17;
 
 /**
  * PGlite's own bytea codec converts one byte at a time in JavaScript (`Array.from(...).map`,

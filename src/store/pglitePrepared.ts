@@ -11,7 +11,7 @@ import { type PGlite, parse, protocol } from '@electric-sql/pglite';
 import type { Statement } from './statement.ts';
 
 /** PostgreSQL's type oid of bytea. */
-const BYTEA = 17;
+export const BYTEA = 17;
 
 type Messages = Awaited<ReturnType<PGlite['execProtocolStream']>>;
 

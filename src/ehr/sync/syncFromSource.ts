@@ -193,7 +193,9 @@ async function deleteGone(
     const resource = current.get(id)?.resource;
     const patients = resource ? compartmentPatients(resource as Resource) : [];
     for (const patient of patients.length > 0 ? patients.map((p) => `Patient/${p}`) : ['']) {
-      byPatient.set(patient, [...(byPatient.get(patient) ?? []), `${type}/${id}`]);
+      const references = byPatient.get(patient) ?? [];
+      references.push(`${type}/${id}`);
+      byPatient.set(patient, references);
     }
   }
   const repo = new VaultRepository(service, OPEN_GUARD);

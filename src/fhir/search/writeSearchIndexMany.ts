@@ -15,9 +15,12 @@ WHERE i.resource_type = r.t AND i.resource_id = r.id`);
  * Row `n` (from 1) has `$1[n]`, `$2[n]`, `$3[n]` and the n-th 32-byte blind value of `$4`: one
  * bytea instead of an array of hex strings (no hex encoding and no array literal to parse).
  */
-const INSERT_ROWS = statement(`INSERT INTO fhir_search_index (resource_type, resource_id, code, value)
+export const insertIndexRowsSql = (
+  table: string,
+) => `INSERT INTO ${table} (resource_type, resource_id, code, value)
 SELECT x.t, x.id, x.c, substring($4::bytea FROM (x.n::int - 1) * 32 + 1 FOR 32)
-FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(t, id, c, n)`);
+FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(t, id, c, n)`;
+const INSERT_ROWS = statement(insertIndexRowsSql('fhir_search_index'));
 
 export async function writeSearchIndexMany(
   q: Queryable,
