@@ -4,7 +4,7 @@
  * leaf stays provable after crypto-shredding.
  */
 
-import { joinProofs, PROOF_COLUMNS } from '../vault/anchorKinds.ts';
+import type { VaultReader } from '../vault/VaultReader.ts';
 import type { AuditContext } from './AuditContext.ts';
 import { anchorProof, proofParameters } from './anchorProof.ts';
 import type { AuditEventProofResult } from './auditEventProof.ts';
@@ -12,6 +12,8 @@ import { NotFoundError } from './errors.ts';
 
 export async function recordVersionProof(
   ctx: AuditContext,
+  /** The vault's reader: the one door to stored versions. */
+  versions: Pick<VaultReader, 'leafOf'>,
   resourceType: string,
   id: string,
   versionId: number | string,
@@ -19,17 +21,7 @@ export async function recordVersionProof(
   const version = Number(versionId);
   const subject = `${resourceType}/${id}/_history/${versionId}`;
   if (!Number.isInteger(version) || version < 1) throw new NotFoundError(`${subject} not found`);
-  const [row] = await ctx.db.query<{
-    leaf: Uint8Array;
-    batch_sequence: string | null;
-    batch_index: number | null;
-    proof: Uint8Array | null;
-  }>(
-    `SELECT v.leaf, ${PROOF_COLUMNS} FROM record_versions v
-     ${joinProofs(0, 'v')}
-     WHERE v.resource_type = $1 AND v.resource_id = $2 AND v.version_id = $3`,
-    [resourceType, id, version],
-  );
+  const row = await versions.leafOf(resourceType, id, version);
   if (!row) throw new NotFoundError(`${subject} not found`);
   const proof = await anchorProof(ctx.db, ctx.anchoring, subject, 0, row);
   return { proof, parameters: proofParameters(proof) };

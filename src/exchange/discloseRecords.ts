@@ -13,10 +13,6 @@ import { type AccessDecision, type AccessRequest, authorizeAccess } from '../acc
 import type { Principal } from '../access/Principal.ts';
 import { parseScopes } from '../access/scopes.ts';
 import { CONSENT_RESOURCE_TYPES } from '../chain/consentCodes.ts';
-import { indexedRootSource } from '../chain/indexer/indexedRootSource.ts';
-import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
-import { sha256 } from '../crypto/recordLeaf.ts';
-import { openRecord } from '../crypto/sealRecord.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
 import {
   ADDRESS_SYSTEM,
@@ -25,10 +21,7 @@ import {
   patientAddressOf,
 } from '../fhir/patientCompartment.ts';
 import { lookupCandidates, patientCompartmentCandidates } from '../fhir/search/lookupCandidates.ts';
-import { SELECT_CURRENT, type StoredVersionRow } from '../vault/storedVersionRow.ts';
-import { toBuffer } from '../vault/toBuffer.ts';
-import { recordIntegrityAlert } from '../vault/Vault.ts';
-import { RecordCheckFailure, verifyRecordVersion } from '../vault/verifyRecordVersion.ts';
+import type { DisclosedVersion } from '../vault/VaultReader.ts';
 import { type DisclosedRecord, type Disclosure, EXCHANGE_PROTOCOL } from './disclosure.ts';
 import { ExchangeError } from './ExchangeError.ts';
 import { findMember } from './memberDirectory.ts';
@@ -125,17 +118,17 @@ export async function discloseRecords(service: FhirService, p: DiscloseParameter
     ...(await patientCompartmentCandidates(ctx.db, service.key, patientId)),
   ];
   candidates.sort((a, b) => a.resourceType.localeCompare(b.resourceType) || a.id.localeCompare(b.id));
-  const rootSource = indexedRootSource(ctx.db, ctx.identity.account.address);
+  const reader = ctx.vault.reader();
   for (const { resourceType, id } of candidates) {
     if (!allowedTypes.has(resourceType)) continue;
     if (resourceType !== 'Patient' && !compartmentParams(resourceType)) continue;
-    const [row] = await ctx.db.query<StoredVersionRow>(SELECT_CURRENT, [resourceType, id]);
-    if (!row || row.deleted || row.erased) continue;
-    const record = await disclosable(service, resourceType, id, row, rootSource);
-    if (!record) continue;
-    if (!compartmentPatients(record.resource as never).includes(patientId)) continue;
-    if (record.batchSequence === '') pending.push(`${resourceType}/${id}/_history/${row.version_id}`);
-    else records.push(record);
+    // The vault's verified read: a version failing a check is an integrity alert and is not sent.
+    const version = await reader.disclose(resourceType, id);
+    if (!version) continue;
+    if (!compartmentPatients(version.resource as never).includes(patientId)) continue;
+    if (version.anchor.status !== 'anchored')
+      pending.push(`${resourceType}/${id}/_history/${version.versionId}`);
+    else records.push(disclosed(resourceType, id, version));
   }
   const [first] = allowedTypes.values();
   const decision: AccessDecision = {
@@ -178,50 +171,17 @@ async function localPatientId(service: FhirService, address: string): Promise<st
   return undefined;
 }
 
-/**
- * This node's own checks of a version (as on every read), then what the requester needs to
- * recompute its leaf. A version failing the checks is an integrity alert here and is not sent.
- * `batchSequence` is '' while the version's root is not on chain yet.
- */
-async function disclosable(
-  service: FhirService,
-  resourceType: string,
-  id: string,
-  row: StoredVersionRow,
-  rootSource: ReturnType<typeof indexedRootSource>,
-): Promise<DisclosedRecord | undefined> {
-  const { ctx } = service;
-  let verified: Awaited<ReturnType<typeof verifyRecordVersion>>;
-  let salt: Buffer;
-  try {
-    verified = await verifyRecordVersion(resourceType, id, row, ctx.keyring, rootSource);
-    const stored = toBuffer(row.ciphertext);
-    const kek = await ctx.keyring.get(row.kek_id);
-    if (!kek || row.wrapped_key === null) throw new RecordCheckFailure('wrapped-key-missing');
-    const opened = await openRecord(
-      { resourceType, id, versionId: row.version_id, deleted: row.deleted },
-      {
-        iv: stored.subarray(0, GCM_IV_BYTES),
-        ciphertext: stored.subarray(GCM_IV_BYTES),
-        wrappedKey: toBuffer(row.wrapped_key),
-      },
-      kek,
-    );
-    salt = Buffer.from(opened.salt);
-  } catch (error) {
-    if (!(error instanceof RecordCheckFailure)) throw error;
-    await recordIntegrityAlert(ctx.db, resourceType, id, row.version_id, error.check);
-    return undefined;
-  }
+/** What the requester needs to recompute an anchored version's leaf and check it against the chain. */
+function disclosed(resourceType: string, id: string, version: DisclosedVersion): DisclosedRecord {
   const hex = (b: Uint8Array): Hex => `0x${Buffer.from(b).toString('hex')}`;
-  const anchor = verified.anchor;
+  const anchor = version.anchor;
   return {
     resourceType,
     id,
-    versionId: row.version_id,
-    resource: verified.resource as DisclosedRecord['resource'],
-    salt: hex(salt),
-    ciphertextHash: hex(sha256(toBuffer(row.ciphertext))),
+    versionId: version.versionId,
+    resource: version.resource as DisclosedRecord['resource'],
+    salt: hex(version.salt),
+    ciphertextHash: hex(version.ciphertextHash),
     batchSequence: anchor.status === 'anchored' ? anchor.batchSequence.toString() : '',
     batchIndex: anchor.status === 'anchored' ? anchor.batchIndex : -1,
     proof: anchor.status === 'anchored' ? anchor.proof : [],

@@ -16,7 +16,6 @@ import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { addMedledgerRoutes } from './operations/addMedledgerRoutes.ts';
 import { compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
-import { readVersionIn } from './readVersionIn.ts';
 import { type SearchIndexKey, searchIndexKeyFor } from './search/SearchIndexKey.ts';
 
 export class FhirService {
@@ -71,7 +70,9 @@ export class FhirService {
     if (this.#addresses.has(patientId)) return this.#addresses.get(patientId);
     let address: string | undefined;
     try {
-      address = patientAddressOf((await readVersionIn(q, this.ctx, 'Patient', patientId)) as never);
+      address = patientAddressOf(
+        (await this.ctx.vault.reader(q).read('Patient', patientId)).resource as never,
+      );
     } catch {
       return undefined; // unknown patient: no consent can apply (not cached: it may be created later)
     }

@@ -28,7 +28,6 @@ import { bufferFirstVersions } from '../vault/writeRecordVersion.ts';
 import type { FhirService } from './FhirService.ts';
 import { ADDRESS_SYSTEM, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
-import { readVersionIn } from './readVersionIn.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
 import { certainlyEmpty } from './search/lookupCandidates.ts';
 import { type SearchVaultOptions, searchVault } from './search/searchVault.ts';
@@ -263,9 +262,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
     return this.#wrap(async () => {
       const version = Number(vid);
       if (!Number.isInteger(version) || version < 1) throw new OperationOutcomeError(notFound);
-      const resource = this.#tx
-        ? await readVersionIn(this.#tx, this.#service.ctx, resourceType, id, version)
-        : (await this.#service.ctx.vault.vread(resourceType, id, version)).resource;
+      const { resource } = await this.#service.ctx.vault.reader(this.#q()).vread(resourceType, id, version);
       await this.#require(resource as Resource, 'r', notFound);
       return resource as unknown as WithId<T>;
     });
@@ -369,9 +366,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
     const key = `${resourceType}/${id}`;
     const seen = this.#seen.get(key);
     if (seen) return structuredClone(seen);
-    const resource = this.#tx
-      ? await readVersionIn(this.#tx, this.#service.ctx, resourceType, id)
-      : (await this.#service.ctx.vault.read(resourceType, id)).resource;
+    const { resource } = await this.#service.ctx.vault.reader(this.#q()).read(resourceType, id);
     this.#seen.set(key, structuredClone(resource) as unknown as Resource);
     return resource as unknown as Resource;
   }

@@ -66,7 +66,13 @@ export async function recordProofs(
             });
             continue;
           }
-          const proof = await recordVersionProof(audit, resourceType, id, vid).catch(() => undefined);
+          const proof = await recordVersionProof(
+            audit,
+            service.ctx.vault.reader(),
+            resourceType,
+            id,
+            vid,
+          ).catch(() => undefined);
           answers.push(
             proof
               ? { version: reference, status: 'proof', proof: proof.proof }

@@ -9,23 +9,10 @@ import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import type { AnchorBatcher } from './AnchorBatcher.ts';
 import { type EraseRecordResult, eraseRecord } from './eraseRecord.ts';
-import {
-  GoneError,
-  IntegrityError,
-  InvalidResourceError,
-  NotFoundError,
-  VersionConflictError,
-} from './errors.ts';
+import { InvalidResourceError, NotFoundError, VersionConflictError } from './errors.ts';
 import type { RootSource } from './RootSource.ts';
-import {
-  SELECT_CURRENT,
-  SELECT_CURRENT_MANY,
-  SELECT_HISTORY,
-  SELECT_ONE_VERSION,
-  type StoredVersionRow,
-} from './storedVersionRow.ts';
 import type { FhirResource, HistoryEntry, RecordVersion, WriteResult } from './types.ts';
-import { RecordCheckFailure, verifyRecordVersion } from './verifyRecordVersion.ts';
+import { VaultReader } from './VaultReader.ts';
 import { writeRecordVersion } from './writeRecordVersion.ts';
 
 export interface VaultOptions {
@@ -140,126 +127,43 @@ export class Vault {
     return eraseRecord(this.#db, { resourceType, id, ...options });
   }
 
-  /** The current version. Deleted or erased: GoneError; never written: NotFoundError. */
-  async read<T extends FhirResource = FhirResource>(
-    resourceType: string,
-    id: string,
-  ): Promise<RecordVersion<T>> {
-    const rows = await this.#db.query<StoredVersionRow>(SELECT_CURRENT, [resourceType, id]);
-    const row = rows[0];
-    if (!row) throw new NotFoundError(`${resourceType}/${id} not found`);
-    return this.#served<T>(resourceType, id, row);
+  /**
+   * The one door to stored versions (see {@link VaultReader}), reading through `q`: the database,
+   * or an open transaction that must read what it wrote.
+   */
+  reader(q: Queryable = this.#db): VaultReader {
+    const roots = q === this.#db ? this.#rootSource : (this.#rootSource.within?.(q) ?? this.#rootSource);
+    return new VaultReader(q, this.#keyring, roots);
   }
 
-  /**
-   * The current versions of several ids of one type, read with one statement and each verified
-   * like {@link read}. Ids that are missing, deleted, erased or fail a check are left out: a
-   * caller that needs to know why reads that id on its own (which raises the error and records
-   * an integrity alert).
-   */
-  async readCurrentMany<T extends FhirResource = FhirResource>(
+  /** The current version. Deleted or erased: GoneError; never written: NotFoundError. */
+  read<T extends FhirResource = FhirResource>(resourceType: string, id: string): Promise<RecordVersion<T>> {
+    return this.reader().read<T>(resourceType, id);
+  }
+
+  /** The current versions of several ids of one type; see {@link VaultReader.currentMany}. */
+  readCurrentMany<T extends FhirResource = FhirResource>(
     resourceType: string,
     ids: readonly string[],
   ): Promise<Map<string, RecordVersion<T>>> {
-    const found = new Map<string, RecordVersion<T>>();
-    if (ids.length === 0) return found;
-    const rows = await this.#db.query<StoredVersionRow & { resource_id: string }>(SELECT_CURRENT_MANY, [
-      resourceType,
-      [...ids],
-    ]);
-    for (const row of rows) {
-      if (row.erased || row.deleted) continue;
-      try {
-        const verified = await verifyRecordVersion(
-          resourceType,
-          row.resource_id,
-          row,
-          this.#keyring,
-          this.#rootSource,
-        );
-        found.set(row.resource_id, {
-          resource: verified.resource as T,
-          versionId: row.version_id,
-          lastUpdated: String(verified.resource.meta?.lastUpdated),
-          anchor: verified.anchor,
-        });
-      } catch (error) {
-        if (!(error instanceof RecordCheckFailure)) throw error;
-      }
-    }
-    return found;
+    return this.reader().currentMany<T>(resourceType, ids);
   }
 
   /** One version. */
-  async vread<T extends FhirResource = FhirResource>(
+  vread<T extends FhirResource = FhirResource>(
     resourceType: string,
     id: string,
     versionId: number,
   ): Promise<RecordVersion<T>> {
-    const rows = await this.#db.query<StoredVersionRow>(SELECT_ONE_VERSION, [resourceType, id, versionId]);
-    const row = rows[0];
-    if (!row) throw new NotFoundError(`${resourceType}/${id}/_history/${versionId} not found`);
-    return this.#served<T>(resourceType, id, row);
+    return this.reader().vread<T>(resourceType, id, versionId);
   }
 
   /** Every version, newest first, each verified. An erased resource is gone as a whole. */
-  async history<T extends FhirResource = FhirResource>(
+  history<T extends FhirResource = FhirResource>(
     resourceType: string,
     id: string,
   ): Promise<HistoryEntry<T>[]> {
-    const rows = await this.#db.query<StoredVersionRow>(SELECT_HISTORY, [resourceType, id]);
-    if (rows.length === 0) throw new NotFoundError(`${resourceType}/${id} not found`);
-    if (rows.some((row) => row.erased)) throw new GoneError(`${resourceType}/${id} was erased`);
-    const entries: HistoryEntry<T>[] = [];
-    for (const row of rows) {
-      const verified = await this.#verified(resourceType, id, row);
-      const lastUpdated = String(verified.resource.meta?.lastUpdated);
-      entries.push(
-        row.deleted
-          ? {
-              deleted: true,
-              resourceType,
-              id,
-              versionId: row.version_id,
-              lastUpdated,
-              anchor: verified.anchor,
-            }
-          : {
-              deleted: false,
-              resource: verified.resource as T,
-              versionId: row.version_id,
-              lastUpdated,
-              anchor: verified.anchor,
-            },
-      );
-    }
-    return entries;
-  }
-
-  async #served<T extends FhirResource>(
-    resourceType: string,
-    id: string,
-    row: StoredVersionRow,
-  ): Promise<RecordVersion<T>> {
-    if (row.erased) throw new GoneError(`${resourceType}/${id} was erased`);
-    const verified = await this.#verified(resourceType, id, row);
-    if (row.deleted) throw new GoneError(`${resourceType}/${id} was deleted`);
-    return {
-      resource: verified.resource as T,
-      versionId: row.version_id,
-      lastUpdated: String(verified.resource.meta?.lastUpdated),
-      anchor: verified.anchor,
-    };
-  }
-
-  async #verified(resourceType: string, id: string, row: StoredVersionRow) {
-    try {
-      return await verifyRecordVersion(resourceType, id, row, this.#keyring, this.#rootSource);
-    } catch (error) {
-      if (!(error instanceof RecordCheckFailure)) throw error;
-      await recordIntegrityAlert(this.#db, resourceType, id, row.version_id, error.check);
-      throw new IntegrityError(error);
-    }
+    return this.reader().history<T>(resourceType, id);
   }
 
   async #nextVersion(
@@ -323,23 +227,6 @@ async function latestVersion(q: Queryable, resourceType: string, id: string) {
     [resourceType, id],
   );
   return rows[0];
-}
-
-/** Writes an alert an operator sees; never fails the caller's error path. */
-export async function recordIntegrityAlert(
-  q: Queryable,
-  resourceType: string,
-  id: string,
-  versionId: number,
-  check: string,
-): Promise<void> {
-  await q
-    .query(
-      `INSERT INTO integrity_alerts (subject, resource_type, resource_id, version_id, code, detail)
-       VALUES ('record', $1, $2, $3, 'ERR_INTEGRITY', $4)`,
-      [resourceType, id, versionId, check],
-    )
-    .catch(() => {});
 }
 
 function checkType(resourceType: string): void {

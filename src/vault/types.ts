@@ -31,6 +31,8 @@ export type HistoryEntry<T extends FhirResource = FhirResource> =
       versionId: number;
       lastUpdated: string;
       anchor: AnchorStatus;
+      /** The content this deletion removed (the newest live version before it), when there is one. */
+      previous?: FhirResource;
     };
 
 export interface WriteResult<T extends FhirResource = FhirResource> {

@@ -28,6 +28,10 @@ export class RecordCheckFailure extends Error {
 export interface VerifiedVersion {
   resource: FhirResource;
   anchor: AnchorStatus;
+  /** The commitment's salt: what a recipient needs, with the content, to recompute the leaf. */
+  salt: Buffer;
+  /** sha256 of the stored `iv ‖ ciphertext ‖ tag`, the leaf's other input. */
+  ciphertextHash: Buffer;
 }
 
 export async function verifyRecordVersion(
@@ -55,7 +59,8 @@ export async function verifyRecordVersion(
   if (!commitment.equals(toBuffer(row.content_commitment)))
     throw new RecordCheckFailure('content-commitment');
   // The leaf covers sha256(iv ‖ ciphertext ‖ tag) of the stored bytes: any change to them shows here.
-  const leaf = recordLeaf(version, commitment, ciphertextHash(iv, ciphertext));
+  const storedHash = ciphertextHash(iv, ciphertext);
+  const leaf = recordLeaf(version, commitment, storedHash);
   if (!leaf.equals(toBuffer(row.leaf))) throw new RecordCheckFailure('leaf');
   const resource = parseResource(opened.canonicalJson);
   if (
@@ -65,7 +70,12 @@ export async function verifyRecordVersion(
   ) {
     throw new RecordCheckFailure('content-identity');
   }
-  return { resource, anchor: await verifyAnchor(leaf, row, rootSource) };
+  return {
+    resource,
+    anchor: await verifyAnchor(leaf, row, rootSource),
+    salt: Buffer.from(opened.salt),
+    ciphertextHash: storedHash,
+  };
 }
 
 async function verifyAnchor(

@@ -5,7 +5,7 @@
  */
 import { dataKeyAad } from '../crypto/sealRecord.ts';
 import type { Queryable } from '../store/db.ts';
-import { recordIntegrityAlert } from './Vault.ts';
+import { recordIntegrityAlert } from './VaultReader.ts';
 
 export type WrappedKeyRow = Record<string, unknown> & {
   wrapped_key: Uint8Array;

@@ -3,6 +3,10 @@
  * columns; with keys, decryption (which authenticates type, id, version and the deleted flag), the
  * content commitment and the resource's own identity. Erased versions are checked on the ciphertext
  * side only: their data key is gone by design.
+ *
+ * This file keeps its own SQL on purpose. Everything else reads stored versions through the
+ * vault's one door (`src/vault/VaultReader.ts`); the verifier is the independent auditor of that
+ * door, so it must not share its code: a fault in the vault's read cannot hide itself here.
  */
 import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';

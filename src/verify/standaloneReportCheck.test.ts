@@ -148,7 +148,7 @@ describe.each(testDatabases)('access report on $name', (database) => {
     expect(anchored.parameters).toMatchObject({ resourceType: 'Parameters' });
     const pending = await auditEventProof(audit.ctx, '5');
     expect(pending.proof).toMatchObject({ status: 'unbatched', pending: true });
-    const record = await recordVersionProof(audit.ctx, 'Observation', observationId, 1);
+    const record = await recordVersionProof(audit.ctx, vault.vault.reader(), 'Observation', observationId, 1);
     expect(record.proof).toMatchObject({ status: 'anchored', kind: 0, batchSequence: '0' });
     await expect(auditEventProof(audit.ctx, '999')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });

@@ -11,11 +11,17 @@ import type { AnchorKind, RootSource } from '../../vault/RootSource.ts';
 
 export const MISSING_TTL_MS = 500;
 
-export function indexedRootSource(db: Queryable, member: string): RootSource {
-  const known = new Map<string, Hex>();
-  const missing = new Map<string, number>();
+export function indexedRootSource(
+  db: Queryable,
+  member: string,
+  known = new Map<string, Hex>(),
+  missing = new Map<string, number>(),
+): RootSource {
   const memberKey = member.toLowerCase();
   return {
+    within(q) {
+      return indexedRootSource(q, member, known, missing);
+    },
     async rootOf(kind: AnchorKind, sequence: bigint) {
       const key = `${kind}:${sequence}`;
       const cached = known.get(key);

@@ -279,11 +279,10 @@ async function importPage(
 }
 
 async function storedIds(ctx: NodeContext, type: string, page: readonly Resource[]): Promise<Set<string>> {
-  const rows = await ctx.db.query<{ resource_id: string }>(
-    'SELECT DISTINCT resource_id FROM record_versions WHERE resource_type = $1 AND resource_id = ANY($2::text[])',
-    [type, page.flatMap((r) => (r.id ? [r.id] : []))],
+  return ctx.vault.reader().existing(
+    type,
+    page.flatMap((r) => (r.id ? [r.id] : [])),
   );
-  return new Set(rows.map((r) => r.resource_id));
 }
 
 async function writtenVersions(

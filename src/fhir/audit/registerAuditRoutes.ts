@@ -134,7 +134,8 @@ export async function registerAuditRoutes(scope: FastifyInstance, service: FhirS
       };
       const prove = async (): Promise<Answer> => ({
         status: 200,
-        body: (await recordVersionProof(audit(), type, id, vid)).parameters as unknown as Resource,
+        body: (await recordVersionProof(audit(), service.ctx.vault.reader(), type, id, vid))
+          .parameters as unknown as Resource,
       });
       // The proof of a version is as private as the version: decide as for reading it.
       const resource = await new VaultRepository(service, OPEN_GUARD).peek(type, id);

@@ -36,26 +36,7 @@ export async function selectExportVersions(
 ): Promise<ExportVersion[]> {
   const { parameters, principal } = input;
   const compartmentOnly = parameters.level !== 'system';
-  const params: (string | string[])[] = [input.transactionTime];
-  let where = 'last_updated <= $1::timestamptz';
-  if (parameters.types) {
-    params.push(parameters.types);
-    where += ` AND resource_type = ANY($${params.length}::text[])`;
-  }
-  const rows = await q.query<{
-    resource_type: string;
-    resource_id: string;
-    version_id: number;
-    deleted: boolean;
-    erased: boolean;
-    last_updated: Date | string;
-  }>(
-    `SELECT DISTINCT ON (resource_type, resource_id) resource_type, resource_id, version_id, deleted,
-       erased_at IS NOT NULL AS erased, last_updated
-     FROM record_versions WHERE ${where}
-     ORDER BY resource_type, resource_id, version_id DESC`,
-    params,
-  );
+  const rows = await service.ctx.vault.reader(q).currentAt(input.transactionTime, parameters.types);
   let members: Set<string> | undefined;
   if (input.patients) {
     members = new Set<string>();
@@ -86,9 +67,9 @@ export async function selectExportVersions(
       (r) =>
         !r.deleted &&
         !r.erased &&
-        (since === undefined || new Date(r.last_updated).getTime() > since) &&
-        mayRead(r.resource_type) &&
-        (members === undefined || members.has(`${r.resource_type}/${r.resource_id}`)),
+        (since === undefined || new Date(r.lastUpdated).getTime() > since) &&
+        mayRead(r.resourceType) &&
+        (members === undefined || members.has(`${r.resourceType}/${r.id}`)),
     )
-    .map((r) => ({ resourceType: r.resource_type, id: r.resource_id, versionId: r.version_id }));
+    .map((r) => ({ resourceType: r.resourceType, id: r.id, versionId: r.versionId }));
 }

@@ -17,30 +17,18 @@ export async function historyAcross(req: FhirRequest, repo: VaultRepository): Pr
   const resourceType = req.params.resourceType;
   const count = Math.min(MAX, Math.max(1, Number(one(req.query._count) ?? 100) || 100));
   const since = one(req.query._since);
-  const params: (string | number)[] = [count * 4];
-  let where = 'deleted = false AND erased_at IS NULL';
-  if (resourceType) {
-    params.push(resourceType);
-    where += ` AND resource_type = $${params.length}`;
-  }
-  if (since && !Number.isNaN(Date.parse(since))) {
-    params.push(new Date(since).toISOString());
-    where += ` AND last_updated >= $${params.length}`;
-  }
-  const rows = await repo.service.ctx.db.query<{
-    resource_type: string;
-    resource_id: string;
-    version_id: number;
-  }>(
-    `SELECT resource_type, resource_id, version_id FROM record_versions WHERE ${where} ORDER BY seq DESC LIMIT $1`,
-    params,
-  );
+  const versions = await repo.service.ctx.vault.reader().versions({
+    resourceType,
+    since: since && !Number.isNaN(Date.parse(since)) ? new Date(since).toISOString() : undefined,
+    limit: count * 4,
+  });
+  const rows = versions.filter((v) => !v.deleted && !v.erased);
   const entries: BundleEntry[] = [];
   for (const row of rows) {
     if (entries.length >= count) break;
     let resource: Resource;
     try {
-      resource = await repo.readVersion(row.resource_type, row.resource_id, String(row.version_id));
+      resource = await repo.readVersion(row.resourceType, row.id, String(row.versionId));
     } catch {
       continue; // not allowed, or gone since: left out
     }
@@ -48,7 +36,7 @@ export async function historyAcross(req: FhirRequest, repo: VaultRepository): Pr
       repo.service.historyEntry({
         deleted: false,
         resource: resource as never,
-        versionId: row.version_id,
+        versionId: row.versionId,
         lastUpdated: resource.meta?.lastUpdated ?? '',
         anchor: { status: 'pending', leaf: '0x' },
       }),

@@ -33,23 +33,22 @@ export async function rebuildSearchIndexIfRequested(
   const started = performance.now();
   let indexed = 0;
   let skipped = 0;
-  let after: { type: string; id: string } = { type: '', id: '' };
+  let after = { resourceType: '', id: '' };
+  const reader = vault.reader();
   for (;;) {
-    const page = await db.query<{ resource_type: string; resource_id: string }>(
-      `SELECT DISTINCT resource_type, resource_id FROM record_versions
-       WHERE (resource_type, resource_id) > ($1, $2)
-       ORDER BY resource_type, resource_id LIMIT ${PAGE}`,
-      [after.type, after.id],
-    );
-    if (page.length === 0) break;
-    const last = page[page.length - 1]!;
-    after = { type: last.resource_type, id: last.resource_id };
+    const page = await reader.resourceIds(after, PAGE);
+    const last = page[page.length - 1];
+    if (!last) break;
+    after = last;
     const byType = new Map<string, string[]>();
-    for (const row of page)
-      byType.set(row.resource_type, [...(byType.get(row.resource_type) ?? []), row.resource_id]);
+    for (const row of page) {
+      const ids = byType.get(row.resourceType);
+      if (ids) ids.push(row.id);
+      else byType.set(row.resourceType, [row.id]);
+    }
     const resources: (Resource & { id: string })[] = [];
     for (const [type, ids] of byType) {
-      const found = await vault.readCurrentMany(type, ids);
+      const found = await reader.currentMany(type, ids);
       for (const id of ids) {
         const version = found.get(id);
         if (version) resources.push({ ...(version.resource as Resource), id });
