@@ -18,6 +18,11 @@ export interface AuditDecisionParameters {
   query?: string;
   /** Network address the request came from. */
   network?: string;
+  /**
+   * Every patient whose data the request touched (ids), besides the request's own patient: the
+   * patients of what was served, written, counted or refused. Each finds the event in their report.
+   */
+  patients?: readonly string[];
   recorded?: Date;
 }
 
@@ -55,6 +60,14 @@ export function auditDecision(parameters: AuditDecisionParameters): AuditEventIn
     purposeOfUse: decision.purpose,
   };
   if (request.patientId !== undefined) event.entity.patient = `Patient/${request.patientId}`;
+  const others = [...new Set(parameters.patients ?? [])]
+    .filter((id) => id !== request.patientId)
+    .sort()
+    .map((id) => `Patient/${id}`);
+  if (others.length > 0) {
+    if (event.entity.patient === undefined) event.entity.patient = others.shift() as string;
+    if (others.length > 0) event.entity.patients = others;
+  }
   if (parameters.query !== undefined) event.entity.query = parameters.query;
   if (decision.consent) {
     event.consent = {

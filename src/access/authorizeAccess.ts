@@ -34,6 +34,11 @@ export interface AccessRequest {
   patientAddress?: string | undefined;
   /** From `X-Purpose-Of-Use`; else the token's; else TREAT. */
   purpose?: string | undefined;
+  /**
+   * The request is decided per version it serves (instance history: versions may belong to
+   * different patients): here only the token, purpose and scope; each version by the guard.
+   */
+  perVersion?: boolean | undefined;
   /** From `X-Break-Glass-Reason`. */
   breakGlassReason?: string | undefined;
 }
@@ -44,6 +49,7 @@ export type AccessBasis =
   | 'grant'
   | 'emergency'
   | 'not-patient-data'
+  | 'per-version'
   | 'none';
 
 export interface AccessDecision {
@@ -96,6 +102,7 @@ export async function authorizeAccess(
   if (!scopeAllows(principal.scopes, scopeRequest)) {
     return deny(403, `scope does not allow ${request.interaction} on ${request.resourceType}`);
   }
+  if (request.perVersion) return allow('per-version', 'scope allows it; each version is decided for its own patients');
   if (NON_PATIENT_RESOURCE_TYPES.has(request.resourceType) && request.patientId === undefined) {
     return allow('not-patient-data', 'directory resource, allowed by scope');
   }

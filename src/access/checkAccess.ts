@@ -40,36 +40,67 @@ export async function checkAccess(
   ctx: CheckAccessContext,
   input: CheckAccessInput,
 ): Promise<CheckAccessResult> {
+  const result = await decideAccessOf(ctx, input);
+  await auditAccess(ctx, input, result);
+  return result;
+}
+
+/**
+ * The decision alone, without its audit event: for a caller that serves first and then appends
+ * the one event naming what it served (it must append it before it answers: {@link auditAccess}).
+ */
+export async function decideAccessOf(
+  ctx: CheckAccessContext,
+  input: Pick<CheckAccessInput, 'authorization' | 'request'>,
+): Promise<CheckAccessResult> {
   let principal: Principal | undefined;
   let decision: AccessDecision;
   try {
     principal = await ctx.tokens.authenticate(input.authorization);
     decision = await authorizeAccess(ctx, principal, input.request);
   } catch (error) {
-    const tokenProblem = error instanceof AccessError;
-    decision = {
-      allowed: false,
-      status: tokenProblem ? 401 : 503,
-      reason: tokenProblem
-        ? error.message
-        : `access could not be decided: ${error instanceof Error ? error.message : String(error)}`,
-      basis: 'none',
-      purpose: input.request.purpose ?? principal?.purposeOfUse ?? 'TREAT',
-    };
+    decision = undecided(input.request, principal, error);
   }
+  return { decision, principal };
+}
+
+/** A decision that could not be made: 401 for a token problem, 503 otherwise. */
+export function undecided(
+  request: AccessRequest,
+  principal: Principal | undefined,
+  error: unknown,
+): AccessDecision {
+  const tokenProblem = error instanceof AccessError;
+  return {
+    allowed: false,
+    status: tokenProblem ? 401 : 503,
+    reason: tokenProblem
+      ? error.message
+      : `access could not be decided: ${error instanceof Error ? error.message : String(error)}`,
+    basis: 'none',
+    purpose: request.purpose ?? principal?.purposeOfUse ?? 'TREAT',
+  };
+}
+
+/** Appends the one audit event of a decision; if it cannot be written, the request fails. */
+export async function auditAccess(
+  ctx: CheckAccessContext,
+  input: CheckAccessInput & { patients?: readonly string[] },
+  result: CheckAccessResult,
+): Promise<void> {
   await ctx.audit.append(
     auditDecision({
-      principal,
+      principal: result.principal,
       request: input.request,
-      decision,
+      decision: result.decision,
       observer: ctx.identity.account.address,
       ...(input.subtype === undefined ? {} : { subtype: input.subtype }),
       ...(input.resources === undefined ? {} : { resources: input.resources }),
       ...(input.query === undefined ? {} : { query: input.query }),
       ...(input.network === undefined ? {} : { network: input.network }),
+      ...(input.patients === undefined ? {} : { patients: input.patients }),
     }),
   );
-  return { decision, principal };
 }
 
 /** Reads the access headers of a request (`X-Purpose-Of-Use`, `X-Break-Glass-Reason`). */

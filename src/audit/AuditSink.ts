@@ -55,6 +55,8 @@ export interface AuditEventInput {
   entity: {
     /** `Patient/123`, when the request is in a patient's compartment. */
     patient?: string;
+    /** The other patients whose data the request touched (`Patient/456`), each indexed too. */
+    patients?: string[];
     /** `Observation/9`, `Observation/9/_history/2`. */
     resources: string[];
     /** The query string of a search. */

@@ -82,9 +82,12 @@ export function toAuditEventResource(id: string, event: AuditEventInput): AuditE
   if (agent.length === 0) agent.push({ who: { display: 'unauthenticated' }, requestor: true });
 
   const entity: Record<string, unknown>[] = [];
-  if (event.entity.patient !== undefined) {
+  for (const patient of [
+    ...(event.entity.patient === undefined ? [] : [event.entity.patient]),
+    ...(event.entity.patients ?? []),
+  ]) {
     entity.push({
-      what: { reference: event.entity.patient },
+      what: { reference: patient },
       type: { system: ENTITY_TYPE, code: '1', display: 'Person' },
       role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
     });

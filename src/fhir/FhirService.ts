@@ -45,24 +45,31 @@ export class FhirService {
     return new FhirService(ctx, await searchIndexKeyFor(ctx.config.dataDir), access);
   }
 
-  /** The access request for a resource: its type and, if in a patient's compartment, that patient. */
-  async accessRequestFor(
+  /**
+   * The access requests a resource needs: one per patient whose compartment holds it (all must
+   * be allowed), or one without a patient when it is in none.
+   */
+  async accessRequestsFor(
     resource: Resource,
     interaction: AccessRequest['interaction'],
     q: Queryable,
-  ): Promise<AccessRequest> {
-    const patientId = compartmentPatients(resource)[0];
-    if (patientId === undefined) return { resourceType: resource.resourceType, interaction };
-    const patientAddress =
-      resource.resourceType === 'Patient' && patientAddressOf(resource as never)
-        ? patientAddressOf(resource as never)
-        : await this.patientAddress(patientId, q);
-    return {
-      resourceType: resource.resourceType,
-      interaction,
-      patientId,
-      ...(patientAddress === undefined ? {} : { patientAddress }),
-    };
+  ): Promise<AccessRequest[]> {
+    const patients = compartmentPatients(resource);
+    if (patients.length === 0) return [{ resourceType: resource.resourceType, interaction }];
+    const requests: AccessRequest[] = [];
+    for (const patientId of patients) {
+      const patientAddress =
+        resource.resourceType === 'Patient' && patientAddressOf(resource as never)
+          ? patientAddressOf(resource as never)
+          : await this.patientAddress(patientId, q);
+      requests.push({
+        resourceType: resource.resourceType,
+        interaction,
+        patientId,
+        ...(patientAddress === undefined ? {} : { patientAddress }),
+      });
+    }
+    return requests;
   }
 
   /** A patient's chain address, from the Patient resource (cached until it changes). */
@@ -84,22 +91,29 @@ export class FhirService {
     this.#addresses.delete(patientId);
   }
 
-  /** The guard of one request: the same decision as checkAccess, per resource, without an audit event. */
-  guardFor(
-    principal: Principal | undefined,
-    headers: Pick<AccessRequest, 'purpose' | 'breakGlassReason'>,
-  ): ResourceGuard {
-    const decided = new Map<string, boolean>();
+  /**
+   * The guard of one request: the same decision as the request's own, per resource version, for
+   * every patient of its compartment, without an audit event (the request's one event names what
+   * was served). It never opens break-glass: only the request's own decision, for the one patient
+   * it names, may (an emergency access opened then is on chain and allows that patient here).
+   */
+  guardFor(principal: Principal | undefined, headers: Pick<AccessRequest, 'purpose'>): ResourceGuard {
+    const decided = new Map<string, Promise<boolean>>();
+    const purpose = headers.purpose === undefined ? {} : { purpose: headers.purpose };
+    const decide = (request: AccessRequest): Promise<boolean> => {
+      const key = `${request.interaction}:${request.resourceType}:${request.patientId ?? ''}:${request.patientAddress ?? ''}`;
+      let allowed = decided.get(key);
+      if (allowed === undefined) {
+        allowed = authorizeAccess(this.access, principal, { ...request, ...purpose }).then((d) => d.allowed);
+        decided.set(key, allowed);
+      }
+      return allowed;
+    };
     return {
       allows: async (resource, interaction, q) => {
-        const request = { ...(await this.accessRequestFor(resource, interaction, q)), ...headers };
-        const key = `${interaction}:${request.resourceType}:${request.patientId ?? ''}`;
-        let allowed = decided.get(key);
-        if (allowed === undefined) {
-          allowed = (await authorizeAccess(this.access, principal, request)).allowed;
-          decided.set(key, allowed);
-        }
-        return allowed;
+        for (const request of await this.accessRequestsFor(resource, interaction, q))
+          if (!(await decide(request))) return false;
+        return true;
       },
     };
   }

@@ -9,7 +9,9 @@
  */
 import {
   badRequest,
+  conflict,
   forbidden,
+  gone,
   notFound,
   OperationOutcomeError,
   parseSearchRequest,
@@ -23,10 +25,10 @@ import { applyPatch, type Operation } from 'rfc6902';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Queryable } from '../store/db.ts';
 import { NotFoundError, VersionConflictError } from '../vault/errors.ts';
-import type { FhirResource } from '../vault/types.ts';
+import type { FhirResource, HistoryEntry } from '../vault/types.ts';
 import { bufferFirstVersions } from '../vault/writeRecordVersion.ts';
 import type { FhirService } from './FhirService.ts';
-import { ADDRESS_SYSTEM, patientAddressOf } from './patientCompartment.ts';
+import { ADDRESS_SYSTEM, compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
 import { certainlyEmpty } from './search/lookupCandidates.ts';
@@ -40,12 +42,21 @@ import type { ValidationPool } from './validation/validationPool.ts';
 export class VaultRepository extends FhirRepository<Queryable> {
   readonly #service: FhirService;
 
-  /** The same request's repository (sharing its verified reads) with another guard. */
+  /** The same request's repository (sharing its verified reads and its log) with another guard. */
   withGuard(guard: ResourceGuard): VaultRepository {
-    const next = new VaultRepository(this.#service, guard);
+    const next = new VaultRepository(this.#service, guard, this.#log);
     for (const [k, v] of this.#seen) next.#seen.set(k, v);
     return next;
   }
+
+  /**
+   * What this request wrote, and the deletions it served (with the content each removed): with
+   * the response itself, what the request's one audit event names and whose report it goes to.
+   */
+  get log(): RequestLog {
+    return this.#log;
+  }
+  readonly #log: RequestLog;
 
   get service(): FhirService {
     return this.#service;
@@ -84,10 +95,15 @@ export class VaultRepository extends FhirRepository<Queryable> {
   /** The import's blind values of index terms, when it keeps them (deferIndexWrites). */
   #blindMemo: Map<string, Buffer> | undefined;
 
-  constructor(service: FhirService, guard: ResourceGuard) {
+  constructor(
+    service: FhirService,
+    guard: ResourceGuard,
+    log: RequestLog = { written: [], deletions: new Map() },
+  ) {
     super();
     this.#service = service;
     this.#guard = guard;
+    this.#log = log;
   }
 
   setMode(_mode: RepositoryMode): void {}
@@ -144,6 +160,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
         // An assigned id is the router's fresh one for a urn:uuid entry: a create, not an update.
         const result = await vault.createIn(tx, input as FhirResource, input.id ? { id: input.id } : {});
         await this.#index(tx, result.resource as WithId<Resource>);
+        this.#log.written.push({ resource: result.resource as WithId<Resource> });
         return result.resource;
       })) as unknown as WithId<T>;
     });
@@ -162,7 +179,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
           const address = patientAddressOf(existing as never);
           if (address) ensurePatientAddress(input, address);
         }
-      } else if (input.resourceType === 'Patient') ensurePatientAddress(input);
+      } else {
+        await this.#refuseReuse(input);
+        if (input.resourceType === 'Patient') ensurePatientAddress(input);
+      }
       const validated = this.#validate(input);
       await this.#require(input, existing ? 'u' : 'c', forbidden);
       const ifMatch = options?.ifMatch === undefined ? undefined : Number(options.ifMatch);
@@ -172,6 +192,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
         return (await this.#validatedWrite(validated, async (tx) => {
           const result = await this.#service.ctx.vault.updateIn(tx, input as FhirResource, { ifMatch });
           await this.#index(tx, result.resource as WithId<Resource>);
+          this.#log.written.push({
+            resource: result.resource as WithId<Resource>,
+            ...(existing ? { before: existing } : {}),
+          });
           return result.resource;
         })) as unknown as WithId<T>;
       } catch (error) {
@@ -233,8 +257,14 @@ export class VaultRepository extends FhirRepository<Queryable> {
       if (existing) await this.#require(existing, 'd', notFound);
       await this.#flushIndex();
       await this.#write(async (tx) => {
-        await this.#service.ctx.vault.deleteIn(tx, resourceType, id);
+        const result = await this.#service.ctx.vault.deleteIn(tx, resourceType, id);
         await writeSearchIndex(tx, this.#service.key, resourceType, id, undefined);
+        if (existing)
+          this.#log.written.push({
+            resource: result.resource as WithId<Resource>,
+            before: existing,
+            deleted: true,
+          });
       });
       if (resourceType === 'Patient') this.#service.forgetPatient(id);
     });
@@ -258,29 +288,64 @@ export class VaultRepository extends FhirRepository<Queryable> {
     return Promise.all(references.map((r) => this.readReference(r).catch((e: Error) => e)));
   }
 
+  /**
+   * One version, decided on its own content (a deletion on the content it removed): another
+   * patient's version is 404 as if it did not exist; a visible deletion is 410.
+   */
   async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
     return this.#wrap(async () => {
       const version = Number(vid);
       if (!Number.isInteger(version) || version < 1) throw new OperationOutcomeError(notFound);
-      const { resource } = await this.#service.ctx.vault.reader(this.#q()).vread(resourceType, id, version);
-      await this.#require(resource as Resource, 'r', notFound);
-      return resource as unknown as WithId<T>;
+      const entry = await this.#service.ctx.vault.reader(this.#q()).version(resourceType, id, version);
+      const content = decidedOn(entry);
+      if (!content) throw new OperationOutcomeError(notFound);
+      await this.#require(content, 'r', notFound);
+      if (entry.deleted) throw new OperationOutcomeError(gone);
+      return entry.resource as unknown as WithId<T>;
     });
   }
 
+  /**
+   * Instance history: every version decided on its own content, for all its patients. Versions
+   * the caller may not see are left out as if they did not exist (`total` counts the rest); none
+   * left is 404.
+   */
   async readHistory<T extends Resource>(
     resourceType: string,
     id: string,
     options?: { offset?: number; limit?: number },
   ): Promise<Bundle<WithId<T>>> {
     return this.#wrap(async () => {
-      const entries = await this.#service.ctx.vault.history(resourceType, id);
-      const latest = entries.find((e) => !e.deleted);
-      if (latest && !latest.deleted) await this.#require(latest.resource as Resource, 'r', notFound);
+      const entries = await this.#service.ctx.vault.reader(this.#q()).history(resourceType, id);
+      const visible = await this.visibleHistory(entries);
+      if (visible.length === 0) throw new OperationOutcomeError(notFound);
       const offset = options?.offset ?? 0;
-      const page = entries.slice(offset, offset + (options?.limit ?? 100));
-      return historyBundle(page.map((e) => this.#service.historyEntry(e))) as Bundle<WithId<T>>;
+      const page = visible.slice(offset, offset + (options?.limit ?? 100));
+      return historyBundle(
+        page.map((e) => this.historyEntry(e)),
+        visible.length,
+      ) as Bundle<WithId<T>>;
     });
+  }
+
+  /** The entries of a history the caller may see, each decided on its own content. */
+  async visibleHistory(entries: readonly HistoryEntry[]): Promise<HistoryEntry[]> {
+    const visible: HistoryEntry[] = [];
+    for (const entry of entries) {
+      const content = decidedOn(entry);
+      if (content && (await this.#guard.allows(content, 'r', this.#q()))) visible.push(entry);
+    }
+    return visible;
+  }
+
+  /** A history entry as served, a deletion remembered with the content it removed (for the audit). */
+  historyEntry(entry: HistoryEntry): BundleEntry {
+    if (entry.deleted)
+      this.#log.deletions.set(
+        `${entry.resourceType}/${entry.id}/_history/${entry.versionId}`,
+        entry.previous as Resource | undefined,
+      );
+    return this.#service.historyEntry(entry);
   }
 
   async search<T extends Resource>(
@@ -340,6 +405,63 @@ export class VaultRepository extends FhirRepository<Queryable> {
           return { resourceType, filters: filters ?? [] };
         }),
       );
+    });
+  }
+
+  /**
+   * An id once used for one patient's resource is never re-used for another's: a PUT on a
+   * deleted id must be allowed for the content it removed, and keep the same patients (409).
+   */
+  async #refuseReuse(input: Resource): Promise<void> {
+    const latest = await this.#service.ctx.vault
+      .reader(this.#q())
+      .latest(input.resourceType, input.id as string);
+    if (!latest?.deleted) return;
+    const before = latest.previous as Resource | undefined;
+    if (!before) return;
+    await this.#require(before, 'u', notFound);
+    const was = compartmentPatients(before).sort().join(',');
+    const now = compartmentPatients(input).sort().join(',');
+    if (was !== now)
+      throw new OperationOutcomeError(
+        conflict(`${input.resourceType}/${input.id} was another patient's record; its id is not re-used`),
+      );
+  }
+
+  /**
+   * What the access decision of a request about `type/id` rests on, with no access check: the
+   * current version, or for a deleted one the content it removed (`deleted` set).
+   */
+  async peekSubject(
+    resourceType: string,
+    id: string,
+  ): Promise<{ resource: Resource; deleted: boolean } | undefined> {
+    return this.#wrap(async () => {
+      const latest = await this.#service.ctx.vault
+        .reader(this.#q())
+        .latest(resourceType, id)
+        .catch((error: unknown) => {
+          if ((error as { code?: string }).code === 'ERR_GONE') return undefined;
+          throw error;
+        });
+      const content = latest && decidedOn(latest);
+      return content ? { resource: content, deleted: latest.deleted } : undefined;
+    });
+  }
+
+  /** What the decision about one version rests on (its content, or what a deletion removed). */
+  async peekVersion(resourceType: string, id: string, versionId: number): Promise<Resource | undefined> {
+    if (!Number.isInteger(versionId) || versionId < 1) return undefined;
+    return this.#wrap(async () => {
+      const entry = await this.#service.ctx.vault
+        .reader(this.#q())
+        .version(resourceType, id, versionId)
+        .catch((error: unknown) => {
+          const code = (error as { code?: string }).code;
+          if (code === 'ERR_GONE' || code === 'ERR_NOT_FOUND') return undefined;
+          throw error;
+        });
+      return entry && decidedOn(entry);
     });
   }
 
@@ -511,8 +633,9 @@ function ensurePatientAddress(patient: Resource, address?: string): void {
   p.identifier = [...(p.identifier ?? []), { system: ADDRESS_SYSTEM, value }];
 }
 
-export function historyBundle(entry: BundleEntry[]): Bundle {
-  return { resourceType: 'Bundle', type: 'history', total: entry.length, ...(entry.length ? { entry } : {}) };
+/** A history Bundle; `total` is every entry the caller may see (the page may hold fewer). */
+export function historyBundle(entry: BundleEntry[], total = entry.length): Bundle {
+  return { resourceType: 'Bundle', type: 'history', total, ...(entry.length ? { entry } : {}) };
 }
 
 function requireCriteria(search: SearchRequest, interaction: 'update' | 'delete'): void {
@@ -548,4 +671,16 @@ function describeInput(written: unknown, outcome: OperationOutcome): OperationOu
 function handled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
+}
+
+/** What one request wrote (with the version it replaced) and which deletions it served. */
+export interface RequestLog {
+  written: { resource: WithId<Resource>; before?: Resource; deleted?: boolean }[];
+  /** `Type/id/_history/v` of each deletion served, with the content it removed. */
+  deletions: Map<string, Resource | undefined>;
+}
+
+/** The content a version is decided on: its own, or for a deletion the content it removed. */
+export function decidedOn(entry: HistoryEntry): Resource | undefined {
+  return (entry.deleted ? entry.previous : entry.resource) as Resource | undefined;
 }

@@ -6,21 +6,25 @@
  * @see https://hl7.org/fhir/R4/http.html
  */
 import type { HttpMethod } from '@medplum/fhir-router';
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessDecision } from '../access/authorizeAccess.ts';
+import { auditAccess } from '../access/checkAccess.ts';
+import type { RestInteraction } from '../audit/AuditSink.ts';
 import { describeWithCauses } from '../errors/MedledgerError.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { registerAuditRoutes } from './audit/registerAuditRoutes.ts';
 import { registerBulkExportRoutes } from './bulk/registerBulkExportRoutes.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
 import { registerConsentRoutes } from './consent/registerConsentRoutes.ts';
-import { decideAccess } from './decideAccess.ts';
+import { type AccessOutcome, decideAccess } from './decideAccess.ts';
 import { FhirService } from './FhirService.ts';
 import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
+import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
 import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
-import { VaultRepository } from './VaultRepository.ts';
+import { type RequestLog, VaultRepository } from './VaultRepository.ts';
 
 export interface FhirRoutesOptions {
   /** Route prefix; `/fhir` in production. */
@@ -136,20 +140,23 @@ async function handle(
   let guard = OPEN_GUARD;
   // The pre-decision look-up and the served read share one verified read (same request).
   const lookups = new VaultRepository(service, OPEN_GUARD);
+  let access: AccessOutcome | undefined;
+  const facts = {
+    authorization: request.headers.authorization,
+    headers: request.headers,
+    network: request.ip,
+    queryString,
+  };
   if (!options.unchecked) {
-    const access = await decideAccess(
+    access = await decideAccess(
       service,
       lookups,
       { interaction, params: route.params, query: route.query ?? query, method, body },
-      {
-        authorization: request.headers.authorization,
-        headers: request.headers,
-        network: request.ip,
-        queryString,
-      },
+      facts,
     );
     if (access.status !== 200 || !access.decision.allowed) {
       const status = access.status === 200 ? 403 : access.status;
+      await audited(service, access, interaction, facts, { status, served: undefined });
       if (status === 401) reply.header('www-authenticate', 'Bearer realm="medledger"');
       const text =
         status === 404 ? 'Not found' : status === 401 ? 'Authentication required' : access.decision.reason;
@@ -160,12 +167,15 @@ async function handle(
         status === 404 ? 'not-found' : status === 503 ? 'transient' : status === 401 ? 'login' : 'forbidden';
       return sendFhir(reply, status, outcome(id, code, text), query);
     }
-    guard = service.guardFor(access.principal, {
-      purpose: access.decision.purpose,
-      ...(accessHeadersReason(request.headers) ?? {}),
-    });
+    guard = service.guardFor(access.principal, { purpose: access.decision.purpose });
   }
   const repo = lookups.withGuard(guard);
+  // Served first, then the one audit event naming what was served, then the answer: nothing
+  // leaves without its event (if the event cannot be written, the request fails).
+  const answer = async (status: number, resource: Resource | undefined): Promise<void> => {
+    if (access)
+      await audited(service, access, interaction, facts, { status, served: servedBy(resource, repo.log) });
+  };
 
   if (method === 'PATCH' && isFhirPathPatch(body)) {
     const id = route.params.id;
@@ -176,6 +186,7 @@ async function handle(
     const patched = applyFhirPathPatch(current, body);
     const ifMatch = current.meta?.versionId;
     const updated = await repo.updateResource(patched, ifMatch === undefined ? {} : { ifMatch });
+    await answer(200, updated);
     return sendFhir(reply, 200, updated, query, one(request.headers.prefer));
   }
 
@@ -194,6 +205,7 @@ async function handle(
   );
   const status = statusOf(result);
   if (status >= 500) service.ctx.logger.warn(`fhir: ${JSON.stringify(result.issue?.[0]?.details)}`);
+  await answer(status, status >= 400 ? undefined : resource);
   if (!resource || status >= 400) return sendFhir(reply, status, result, query);
   if (status === 201) {
     reply.header(
@@ -204,10 +216,86 @@ async function handle(
   return sendFhir(reply, status, resource, query, one(request.headers.prefer), result);
 }
 
-function accessHeadersReason(headers: FastifyRequest['headers']): { breakGlassReason: string } | undefined {
-  const raw = headers['x-break-glass-reason'];
-  const reason = (Array.isArray(raw) ? raw[0] : raw)?.trim();
-  return reason ? { breakGlassReason: reason } : undefined;
+/**
+ * The request's one audit event: its decision (a refusal, or the answer's failure status), every
+ * version served or written (`Type/id/_history/v`) and every patient those concern.
+ */
+async function audited(
+  service: FhirService,
+  access: AccessOutcome,
+  interaction: string,
+  facts: { network: string; queryString: string; authorization: string | undefined },
+  answer: { status: number; served: Served | undefined },
+): Promise<void> {
+  const served = answer.served;
+  const patients = new Set(access.perVersion ? [] : access.patients);
+  for (const id of served?.patients ?? []) patients.add(id);
+  const refs = served && served.refs.length > 0 ? served.refs : access.resources;
+  let decision = access.decision;
+  if (decision.allowed && answer.status >= 400)
+    decision = {
+      ...decision,
+      allowed: false,
+      status: answer.status as AccessDecision['status'],
+      reason: `answered ${answer.status}`,
+    };
+  if (!decision.allowed && decision.status === 403 && answer.status === 404)
+    decision = { ...decision, status: 404 };
+  await auditAccess(
+    service.access,
+    {
+      authorization: facts.authorization,
+      request: access.request,
+      subtype: interaction as RestInteraction,
+      resources: refs,
+      ...(facts.queryString ? { query: facts.queryString } : {}),
+      network: facts.network,
+      patients: [...patients],
+    },
+    { decision, principal: access.principal },
+  );
+}
+
+interface Served {
+  refs: string[];
+  patients: string[];
+}
+
+/**
+ * What an answer disclosed: every resource version in it (a Bundle's entries, nested batch
+ * answers, includes), the deletions it listed, and what the request wrote; with their patients.
+ */
+function servedBy(resource: Resource | undefined, log: RequestLog): Served {
+  const refs = new Set<string>();
+  const patients = new Set<string>();
+  const add = (r: Resource | undefined, ref?: string) => {
+    if (!r?.id && !ref) return;
+    refs.add(
+      ref ?? `${r?.resourceType}/${r?.id}${r?.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`,
+    );
+    if (r) for (const id of compartmentPatients(r)) patients.add(id);
+  };
+  const walk = (r: Resource | undefined) => {
+    if (!r) return;
+    if (r.resourceType === 'Bundle') {
+      for (const entry of (r as Bundle).entry ?? []) {
+        if (entry.resource) walk(entry.resource);
+        else if (entry.response?.etag && entry.fullUrl) {
+          const ref = `${entry.fullUrl.replace(/^.*\/([A-Za-z]+\/[^/]+)$/, '$1')}/_history/${entry.response.etag.replace(/^W\/"|"$/g, '')}`;
+          add(log.deletions.get(ref), ref);
+        }
+      }
+    } else if (r.resourceType !== 'OperationOutcome') add(r);
+  };
+  walk(resource);
+  for (const { resource: written, before, deleted } of log.written) {
+    add(
+      deleted ? before : written,
+      `${written.resourceType}/${written.id}/_history/${written.meta?.versionId}`,
+    );
+    if (before) for (const id of compartmentPatients(before)) patients.add(id);
+  }
+  return { refs: [...refs], patients: [...patients] };
 }
 
 function one(value: string | string[] | undefined): string | undefined {

@@ -114,6 +114,23 @@ export class VaultReader {
     return deletedEntry<T>(resourceType, id, row, verified, previous);
   }
 
+  /**
+   * The newest version as a history entry (a deletion carries the content it removed), or
+   * undefined when the id was never written. Erased: GoneError.
+   */
+  async latest<T extends FhirResource = FhirResource>(
+    resourceType: string,
+    id: string,
+  ): Promise<HistoryEntry<T> | undefined> {
+    const [row] = await this.#q.query<StoredVersionRow>(SELECT_CURRENT, [resourceType, id]);
+    if (!row) return undefined;
+    if (!row.deleted) {
+      if (row.erased) throw new GoneError(`${resourceType}/${id} was erased`);
+      return liveEntry<T>(row, await this.#verified(resourceType, id, row));
+    }
+    return this.version<T>(resourceType, id, row.version_id);
+  }
+
   /** Every version, newest first, each verified. An erased resource is gone as a whole. */
   async history<T extends FhirResource = FhirResource>(
     resourceType: string,

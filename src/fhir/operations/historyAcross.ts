@@ -1,13 +1,14 @@
 /**
  * Type and system history (`GET /fhir/Observation/_history`, `GET /fhir/_history`): the newest
- * versions first, each read through the vault and filtered by the caller's access. Deleted
- * versions are left out here (their compartment cannot be decided without content);
- * instance history shows them.
+ * versions first, each read through the vault and decided on its own content for every patient
+ * of it (a deletion on the content it removed). Versions the caller may not see are left out as
+ * if they did not exist.
  * @see https://hl7.org/fhir/R4/http.html#history
  */
 import { allOk } from '@medplum/core';
 import type { FhirRequest, FhirResponse } from '@medplum/fhir-router';
-import type { BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { BundleEntry } from '@medplum/fhirtypes';
+import type { HistoryEntry } from '../../vault/types.ts';
 import type { VaultRepository } from '../VaultRepository.ts';
 import { historyBundle } from '../VaultRepository.ts';
 
@@ -17,30 +18,26 @@ export async function historyAcross(req: FhirRequest, repo: VaultRepository): Pr
   const resourceType = req.params.resourceType;
   const count = Math.min(MAX, Math.max(1, Number(one(req.query._count) ?? 100) || 100));
   const since = one(req.query._since);
-  const versions = await repo.service.ctx.vault.reader().versions({
+  const reader = repo.service.ctx.vault.reader();
+  const versions = await reader.versions({
     resourceType,
     since: since && !Number.isNaN(Date.parse(since)) ? new Date(since).toISOString() : undefined,
     limit: count * 4,
   });
-  const rows = versions.filter((v) => !v.deleted && !v.erased);
   const entries: BundleEntry[] = [];
-  for (const row of rows) {
+  for (const ref of versions) {
     if (entries.length >= count) break;
-    let resource: Resource;
+    if (ref.erased) continue;
+    let version: HistoryEntry;
     try {
-      resource = await repo.readVersion(row.resourceType, row.id, String(row.versionId));
-    } catch {
-      continue; // not allowed, or gone since: left out
+      version = await reader.version(ref.resourceType, ref.id, ref.versionId);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'ERR_GONE' || code === 'ERR_NOT_FOUND') continue; // erased since: left out
+      throw error;
     }
-    entries.push(
-      repo.service.historyEntry({
-        deleted: false,
-        resource: resource as never,
-        versionId: row.versionId,
-        lastUpdated: resource.meta?.lastUpdated ?? '',
-        anchor: { status: 'pending', leaf: '0x' },
-      }),
-    );
+    const [visible] = await repo.visibleHistory([version]);
+    if (visible) entries.push(repo.historyEntry(visible));
   }
   return [allOk, historyBundle(entries)];
 }
