@@ -4,7 +4,6 @@
  * from a running node.
  */
 import type { Address } from 'viem';
-import { indexedRootSource } from '../chain/indexer/indexedRootSource.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import type { Db } from '../store/db.ts';
@@ -27,8 +26,8 @@ export interface AuditContext {
   /** Records reading the audit log (access reports) as events of their own. */
   audit: AuditSink;
   anchoring: AnchoringInfo;
-  /** Anchored roots, to check batch roots on read. Default: the indexer's cache. */
-  rootSource?: RootSource;
+  /** Anchored roots, to check batch roots on read: a node's are read from the chain (ChainRootSet). */
+  rootSource: RootSource;
 }
 
 export function auditContextOf(node: NodeContext): AuditContext {
@@ -43,10 +42,6 @@ export function auditContextOf(node: NodeContext): AuditContext {
       member,
       rpcUrl: node.chain.rpcUrl,
     },
-    rootSource: indexedRootSource(node.db, member),
+    rootSource: node.roots,
   };
-}
-
-export function rootSourceOf(ctx: AuditContext): RootSource {
-  return ctx.rootSource ?? indexedRootSource(ctx.db, ctx.anchoring.member);
 }

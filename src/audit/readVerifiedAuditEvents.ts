@@ -4,7 +4,6 @@
  */
 import type { SqlParam } from '../store/db.ts';
 import type { AuditContext } from './AuditContext.ts';
-import { rootSourceOf } from './AuditContext.ts';
 import { loadAuditIndexKey } from './blindIndex.ts';
 import { IntegrityError } from './errors.ts';
 import { SELECT_AUDIT_EVENTS, type StoredAuditEventRow } from './storedAuditEventRow.ts';
@@ -27,7 +26,7 @@ export async function readVerifiedAuditEvents(
   );
   if (rows.length === 0) return [];
   const indexKey = await loadAuditIndexKey(ctx.db, ctx.keyring);
-  const rootSource = rootSourceOf(ctx);
+  const { rootSource } = ctx;
   const verified: VerifiedAuditRow[] = [];
   for (const row of rows) {
     try {

@@ -8,7 +8,7 @@ import { AUDIT_ANCHORS } from '../audit/auditAnchors.ts';
 import { type TableAuditSink, tableAuditSink } from '../audit/tableAuditSink.ts';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
 import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
-import { indexedRootSource } from '../chain/indexer/indexedRootSource.ts';
+import { ChainRootSet } from '../chain/indexer/ChainRootSet.ts';
 import { loadNodeIdentity, type NodeIdentity } from '../chain/nodeIdentity.ts';
 import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
 import type { Config } from '../config/config.ts';
@@ -31,6 +31,8 @@ export interface NodeContext {
   chain: ChainConnection;
   outbox: OutboxWorker;
   indexer: ChainIndexer;
+  /** This node's anchored roots as the chain has them (never from the database): checked on read. */
+  roots: ChainRootSet;
   keyring: Keyring;
   vault: Vault;
   recordBatcher: AnchorBatcher;
@@ -79,11 +81,18 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       confirmations: config.confirmations,
       onError: onError('outbox'),
     });
+    const roots = await ChainRootSet.load({
+      publicClient: chain.publicClient,
+      anchors: chain.addresses.anchors,
+      member: identity.account.address,
+      fromBlock: BigInt(chain.addresses.deployBlock),
+    });
     const indexer = new ChainIndexer({
       db,
       publicClient: chain.publicClient,
       addresses: chain.addresses,
       onError: onError('indexer'),
+      onRootAnchored: (root) => roots.add(root),
     });
     await indexer.init();
     const keyring = config.kek ? staticKeyring(config.kek) : await FileKeyring.open(config.dataDir);
@@ -103,7 +112,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const vault = new Vault({
       db,
       keyring,
-      rootSource: indexedRootSource(db, identity.account.address),
+      rootSource: roots,
       batcher: recordBatcher,
     });
     const rebuilt = await rebuildSearchIndexIfRequested(db, vault, await searchIndexKeyFor(config.dataDir));
@@ -126,6 +135,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       chain: connected,
       outbox,
       indexer,
+      roots,
       keyring,
       vault,
       recordBatcher,

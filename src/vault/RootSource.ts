@@ -1,6 +1,7 @@
 /**
- * Where the vault learns the Merkle roots anchored on chain. The node's chain indexer implements
- * it from `RootAnchored` events; {@link contractRootSource} asks the Anchors contract directly.
+ * Where the vault learns the Merkle roots anchored on chain. A node's is ChainRootSet
+ * (chain/indexer/ChainRootSet.ts: `RootAnchored` events, never the database); {@link contractRootSource}
+ * asks the Anchors contract directly.
  */
 import type { Hex } from 'viem';
 import type { Queryable } from '../store/db.ts';

@@ -365,7 +365,7 @@ describe('three nodes on one chain: a clinic reads a hospital’s records, verif
         ?.resource as Resource;
       await sites.a.node.stop();
       await forgeCustodianRecord(
-        sites.a.dir,
+        { dataDir: sites.a.dir },
         sites.a.identity.account.address,
         { resourceType: 'Observation', id: observation.id as string },
         (resource) => {

@@ -1,9 +1,13 @@
 /**
  * Test helper: what an attacker holding a stopped custodian's database AND its key-encryption
- * key can do — rewrite a record's content, re-seal it, and make the custodian's own copy
+ * key can do — rewrite a record's content, re-seal it, and make the custodian's database
  * consistent with it: leaf, the batch's Merkle tree, every proof in the batch, the local batch
- * root, and the node's cached copy of the root "anchored on chain". The custodian's own checks
- * then pass; only a party that reads the root from the chain itself can tell.
+ * root, and every copy the node keeps of the root "anchored on chain" (`chain_anchored_roots`,
+ * the `RootAnchored` row of `chain_events`, the anchor call's arguments in `chain_outbox`).
+ * Every check against the database then passes; the root on chain cannot be rewritten, so the
+ * custodian's own reads (which take roots from the chain: ChainRootSet) and any other member's
+ * fail. `databaseUrl` is the node's PostgreSQL server database; without it, the PGlite one in
+ * `dataDir`.
  */
 import { type Hex, hexToBytes } from 'viem';
 import { buildMerkleTree, merkleProofFromTree } from '../../src/chain/merkle.ts';
@@ -12,13 +16,20 @@ import { FileKeyring } from '../../src/crypto/FileKeyring.ts';
 import { openRecord, sealRecord } from '../../src/crypto/sealRecord.ts';
 import { openDatabase } from '../../src/store/openDatabase.ts';
 
+export interface ForgedStore {
+  /** The node's data directory (its key-encryption key; its PGlite database without `databaseUrl`). */
+  dataDir: string;
+  databaseUrl?: string | undefined;
+}
+
 export async function forgeCustodianRecord(
-  dataDir: string,
+  store: ForgedStore,
   custodian: string,
   reference: { resourceType: string; id: string },
   change: (resource: Record<string, unknown>) => void,
 ): Promise<void> {
-  const db = await openDatabase({ databaseUrl: undefined, dataDir });
+  const { dataDir, databaseUrl } = store;
+  const db = await openDatabase({ databaseUrl, dataDir });
   try {
     const keyring = await FileKeyring.open(dataDir);
     const [row] = await db.query<{
@@ -87,6 +98,17 @@ export async function forgeCustodianRecord(
       await tx.query(
         'UPDATE chain_anchored_roots SET root = $3 WHERE member = $1 AND kind = 0 AND sequence = $2',
         [custodian.toLowerCase(), row.batch_sequence, tree.root],
+      );
+      await tx.query(
+        `UPDATE chain_events SET args = jsonb_set(args, '{root}', to_jsonb($3::text))
+         WHERE event_name = 'RootAnchored' AND lower(args->>'member') = $1 AND args->>'kind' = '0'
+           AND args->>'sequence' = $2`,
+        [custodian.toLowerCase(), row.batch_sequence, tree.root],
+      );
+      await tx.query(
+        `UPDATE chain_outbox SET args = jsonb_set(args, '{3}', to_jsonb($2::text))
+         WHERE dedupe_key = $1`,
+        [`anchor:records:${row.batch_sequence}`, tree.root],
       );
       await tx.query('ALTER TABLE anchor_proofs ENABLE TRIGGER USER');
     });

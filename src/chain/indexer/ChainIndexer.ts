@@ -2,13 +2,16 @@
  * Follows Registry, Consent and Anchors events into the local cache tables and an
  * in-memory consent view, so a consent decision costs no RPC round trip. Each block
  * range is applied in one database transaction with the block it is current to, so
- * after a restart it resumes exactly where it stopped.
+ * after a restart it resumes exactly where it stopped. Anchored roots also go, once their range is
+ * applied, to `onRootAnchored` (the vault's ChainRootSet, which never reads them back from
+ * the database).
  */
 import { type Address, type Hex, type Log, type PublicClient, parseEventLogs } from 'viem';
 import type { Db, Queryable } from '../../store/db.ts';
 import type { ContractAddresses } from '../contractAddresses.ts';
 import { anchorsAbi, consentAbi, registryAbi } from '../generated/contracts.ts';
 import { PollingLoop } from '../PollingLoop.ts';
+import type { AnchoredRoot } from './ChainRootSet.ts';
 import { ConsentCache } from './ConsentCache.ts';
 
 export interface ChainIndexerOptions {
@@ -19,6 +22,8 @@ export interface ChainIndexerOptions {
   /** Blocks per eth_getLogs call while catching up. */
   chunkSize?: bigint;
   onError?: (error: unknown) => void;
+  /** Every `RootAnchored` event (any member), after the block range it is in is applied. */
+  onRootAnchored?: (root: AnchoredRoot) => void;
 }
 
 export interface IndexerStatus {
@@ -119,6 +124,10 @@ export class ChainIndexer {
       );
     });
     for (const log of decoded) this.consent.apply(log.eventName, log.args, log.blockNumber ?? to);
+    const { onRootAnchored } = this.#options;
+    if (onRootAnchored)
+      for (const log of decoded)
+        if (log.eventName === 'RootAnchored') onRootAnchored(anchoredRootOf(log.args));
     this.consent.block = to;
     this.#status.block = to;
   }
@@ -141,6 +150,13 @@ function decodeLogs(logs: Log[], addresses: ContractAddresses): DecodedLog[] {
 }
 
 const lower = (value: unknown) => String(value).toLowerCase();
+
+const anchoredRootOf = (a: Record<string, unknown>): AnchoredRoot => ({
+  member: lower(a.member),
+  kind: Number(a.kind),
+  sequence: BigInt(a.sequence as bigint),
+  root: lower(a.root) as Hex,
+});
 const str = (value: unknown) => String(value);
 
 async function applyLog(tx: Queryable, log: DecodedLog, addresses: ContractAddresses): Promise<void> {

@@ -4,6 +4,10 @@
  * ones are memoized. A missing one (batch built, not yet on chain) is remembered as missing for
  * {@link MISSING_TTL_MS}: a search over thousands of just-written records asked once per record,
  * and the cost is only that "pending" may be reported that long after the root landed.
+ *
+ * It trusts the database, which an insider can rewrite together with a record (issue #18): the
+ * node's vault and audit reads use ChainRootSet (ChainRootSet.ts) instead. Left for the callers still being
+ * moved to `vault.rootSource` (readVersionIn, discloseRecords, a verify test).
  */
 import type { Hex } from 'viem';
 import type { Queryable } from '../../store/db.ts';

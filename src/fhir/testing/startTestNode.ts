@@ -55,10 +55,12 @@ export interface StartTestNodeOptions {
   extraRoutes?: (app: FastifyInstance, node: RunningNode) => Promise<void>;
   /** More configuration, as environment variables (`MEDLEDGER_UNKNOWN_EXTENSIONS: 'reject'`). */
   env?: Record<string, string>;
+  /** Start on this data directory and leave it on `stop()`: a restart test starts a node on it again. */
+  dataDir?: string;
 }
 
 export async function startTestNode(options: StartTestNodeOptions = {}): Promise<TestNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'medledger-fhir-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'medledger-fhir-')));
   const port = await freePort();
   const config = loadConfig(
     { 'data-dir': dataDir, port: String(port), host: '127.0.0.1' },
@@ -155,7 +157,7 @@ export async function startTestNode(options: StartTestNodeOptions = {}): Promise
     async stop() {
       await app.close().catch(() => {});
       await node.stop().catch(() => {});
-      await rm(dataDir, { recursive: true, force: true });
+      if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,148 @@
+/**
+ * The roots this node anchored, as the chain has them: the vault's {@link RootSource} on read.
+ * The database is not trusted for them — an insider who rewrites a record, its proofs and its
+ * batch root can rewrite `chain_anchored_roots` too — so this set is filled only from the chain:
+ * at start from the Anchors contract's `RootAnchored` events for this member (eth_getLogs, paged
+ * like ChainIndexer), then from the events the indexer decodes as blocks arrive ({@link add}).
+ *
+ * A sequence not in the set (a batch anchored since the last block applied, or the indexer is
+ * stopped: CLI one-shot commands) costs one `Anchors.rootOf` call. A miss (not on chain yet) is
+ * remembered for {@link MISS_RETRY_MS}, and concurrent asks for one sequence share one call, so a
+ * search over thousands of just-written records makes a handful of calls, not thousands. A failed
+ * call throws (ERR_CHAIN_UNAVAILABLE): without the chain's word a record is not served as pending.
+ *
+ * Memory: two {@link RootTable}s (records, audit), ≈32.2 MB each at 1,000,000 anchored batches.
+ */
+import type { Address, Hex, PublicClient } from 'viem';
+import { ChainError } from '../../errors/MedledgerError.ts';
+import type { AnchorKind, RootSource } from '../../vault/RootSource.ts';
+import { anchorsAbi } from '../generated/contracts.ts';
+import { RootTable } from './RootTable.ts';
+
+/** How long a sequence found missing on chain is answered "missing" without asking again. */
+export const MISS_RETRY_MS = 500;
+const ZERO_ROOT = `0x${'0'.repeat(64)}`;
+const MAX_REMEMBERED_MISSES = 10_000;
+
+export interface ChainRootSetParameters {
+  publicClient: PublicClient;
+  /** Address of the Anchors contract. */
+  anchors: Address;
+  /** The member (this node's account) whose roots are kept. */
+  member: Address;
+  /** Where the event scan starts: the block the contracts were deployed in. */
+  fromBlock: bigint;
+  /** Blocks per eth_getLogs call. Default 2,000, as ChainIndexer. */
+  chunkSize?: bigint;
+}
+
+/** A decoded `RootAnchored` event. */
+export interface AnchoredRoot {
+  member: string;
+  kind: number;
+  sequence: bigint;
+  root: Hex;
+}
+
+export class ChainRootSet implements RootSource {
+  readonly #parameters: ChainRootSetParameters;
+  readonly #tables = [new RootTable(), new RootTable()] as const;
+  readonly #missedAt = new Map<string, number>();
+  readonly #lookups = new Map<string, Promise<Hex | undefined>>();
+  #scannedTo = -1n;
+
+  private constructor(parameters: ChainRootSetParameters) {
+    this.#parameters = parameters;
+  }
+
+  /** A set filled with every root the member has anchored up to the chain head. */
+  static async load(parameters: ChainRootSetParameters): Promise<ChainRootSet> {
+    const set = new ChainRootSet(parameters);
+    await set.#scanToHead();
+    return set;
+  }
+
+  /** The last block the start-up scan read events from. */
+  get scannedTo(): bigint {
+    return this.#scannedTo;
+  }
+
+  /** Roots held for `kind`. */
+  count(kind: AnchorKind): number {
+    return this.#tables[kind].count;
+  }
+
+  /** Bytes held in root pages, both kinds. */
+  get byteLength(): number {
+    return this.#tables[0].byteLength + this.#tables[1].byteLength;
+  }
+
+  async rootOf(kind: AnchorKind, sequence: bigint): Promise<Hex | undefined> {
+    const known = this.#tables[kind].get(sequence);
+    if (known) return known;
+    const key = `${kind}:${sequence}`;
+    const running = this.#lookups.get(key);
+    if (running) return running;
+    const missedAt = this.#missedAt.get(key);
+    if (missedAt !== undefined && performance.now() - missedAt < MISS_RETRY_MS) return undefined;
+    const lookup = this.#lookUp(kind, sequence, key).finally(() => this.#lookups.delete(key));
+    this.#lookups.set(key, lookup);
+    return lookup;
+  }
+
+  /** Takes a `RootAnchored` event read from the chain; other members' roots are ignored. */
+  add(event: AnchoredRoot): void {
+    if (event.member.toLowerCase() !== this.#parameters.member.toLowerCase()) return;
+    if (event.kind !== 0 && event.kind !== 1) return;
+    this.#tables[event.kind].set(event.sequence, event.root);
+    this.#missedAt.delete(`${event.kind}:${event.sequence}`);
+  }
+
+  async #lookUp(kind: AnchorKind, sequence: bigint, key: string): Promise<Hex | undefined> {
+    const { publicClient, anchors, member } = this.#parameters;
+    let root: Hex;
+    try {
+      root = await publicClient.readContract({
+        address: anchors,
+        abi: anchorsAbi,
+        functionName: 'rootOf',
+        args: [member, kind, sequence],
+      });
+    } catch (error) {
+      throw new ChainError(
+        'ERR_CHAIN_UNAVAILABLE',
+        'the anchored root could not be read from the chain',
+        error,
+      );
+    }
+    if (root === ZERO_ROOT) {
+      if (this.#missedAt.size >= MAX_REMEMBERED_MISSES) this.#missedAt.clear();
+      this.#missedAt.set(key, performance.now());
+      return undefined;
+    }
+    const normalized = root.toLowerCase() as Hex;
+    this.#tables[kind].set(sequence, normalized);
+    this.#missedAt.delete(key);
+    return normalized;
+  }
+
+  async #scanToHead(): Promise<void> {
+    const { publicClient, anchors, member, fromBlock } = this.#parameters;
+    const chunk = this.#parameters.chunkSize ?? 2000n;
+    const head = await publicClient.getBlockNumber({ cacheTime: 0 });
+    for (let from = fromBlock; from <= head; from += chunk) {
+      const to = from + chunk - 1n < head ? from + chunk - 1n : head;
+      const events = await publicClient.getContractEvents({
+        address: anchors,
+        abi: anchorsAbi,
+        eventName: 'RootAnchored',
+        args: { member },
+        fromBlock: from,
+        toBlock: to,
+        strict: true,
+      });
+      for (const { args } of events) this.add({ ...args, root: args.root.toLowerCase() as Hex });
+      this.#scannedTo = to;
+    }
+  }
+}
