@@ -102,7 +102,8 @@ export async function authorizeAccess(
   if (!scopeAllows(principal.scopes, scopeRequest)) {
     return deny(403, `scope does not allow ${request.interaction} on ${request.resourceType}`);
   }
-  if (request.perVersion) return allow('per-version', 'scope allows it; each version is decided for its own patients');
+  if (request.perVersion)
+    return allow('per-version', 'scope allows it; each version is decided for its own patients');
   if (NON_PATIENT_RESOURCE_TYPES.has(request.resourceType) && request.patientId === undefined) {
     return allow('not-patient-data', 'directory resource, allowed by scope');
   }

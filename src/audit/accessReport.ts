@@ -47,7 +47,7 @@ export async function accessReport(
 ): Promise<AccessReportBundle> {
   const patient = patientReference(parameters.patientId);
   const key = await loadAuditIndexKey(ctx.db, ctx.keyring);
-  const conditions = ['e.patient_index = $1'];
+  const conditions = ['(e.patient_index = $1 OR e.patient_indexes @> ARRAY[$1::bytea])'];
   const params: (Uint8Array | string)[] = [blindIndex(key, 'patient', patient)];
   if (parameters.start !== undefined) {
     params.push(dateBounds(parameters.start)[0].toISOString());

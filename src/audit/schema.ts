@@ -86,3 +86,23 @@ CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
 `,
   },
 ];
+
+/**
+ * `0110_audit_event_patients`: an event names every patient whose data its request touched (a
+ * search across patients, a batch, an export, an import), not only the first. `patient_index` stays
+ * the first patient's blind index; `patient_indexes` holds the others' (NULL when there are none),
+ * GIN-indexed so each patient's access report finds the event. Both are checked against the
+ * event's sealed content on every read, and are append-only like the other columns. Runs after
+ * `0100_anchor_proofs`, which last redefined the trigger function.
+ */
+export const auditPatientMigrations: readonly Migration[] = [
+  {
+    id: '0110_audit_event_patients',
+    sql: `
+ALTER TABLE audit_events ADD COLUMN patient_indexes bytea[];
+CREATE INDEX audit_events_patients ON audit_events USING gin (patient_indexes) WHERE patient_indexes IS NOT NULL;
+-- One line: migrate() splits statements at a ';' that ends a line.
+CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'DELETE' THEN RAISE EXCEPTION 'audit_events is append-only'; END IF; IF NEW.seq IS DISTINCT FROM OLD.seq OR NEW.recorded IS DISTINCT FROM OLD.recorded OR NEW.action IS DISTINCT FROM OLD.action OR NEW.outcome IS DISTINCT FROM OLD.outcome OR NEW.patient_index IS DISTINCT FROM OLD.patient_index OR NEW.patient_indexes IS DISTINCT FROM OLD.patient_indexes OR NEW.agent_index IS DISTINCT FROM OLD.agent_index OR NEW.ciphertext IS DISTINCT FROM OLD.ciphertext OR NEW.content_commitment IS DISTINCT FROM OLD.content_commitment OR NEW.leaf IS DISTINCT FROM OLD.leaf THEN RAISE EXCEPTION 'audit_events is append-only'; END IF; RETURN NEW; END $$;
+`,
+  },
+];

@@ -54,7 +54,10 @@ export async function searchAuditEvents(
   if (parameters.patient !== undefined || parameters.agent !== undefined) {
     const key = await loadAuditIndexKey(ctx.db, ctx.keyring);
     if (parameters.patient !== undefined)
-      add((p) => `e.patient_index = ${p}`, blindIndex(key, 'patient', patientReference(parameters.patient)));
+      add(
+        (p) => `(e.patient_index = ${p} OR e.patient_indexes @> ARRAY[${p}::bytea])`,
+        blindIndex(key, 'patient', patientReference(parameters.patient)),
+      );
     if (parameters.agent !== undefined)
       add(
         (p) => `e.agent_index @> ARRAY[decode(${p}, 'hex')]`,

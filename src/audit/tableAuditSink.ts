@@ -55,8 +55,12 @@ const LOCK_KEY = 1;
  * shared by both statements.
  */
 const LOCKED = `ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_KEY}))`;
-const INSERT_INTO = `INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, agent_index,
-    ciphertext, wrapped_key, kek_id, content_commitment, leaf)`;
+const INSERT_INTO = `INSERT INTO audit_events (seq, recorded, action, outcome, patient_index, patient_indexes,
+    agent_index, ciphertext, wrapped_key, kek_id, content_commitment, leaf)`;
+/** The first patient's blind index, and the others' (NULL when none), from comma-separated hex. */
+const patientColumns = (list: string) =>
+  `decode(NULLIF(split_part(${list}, ',', 1), ''), 'hex'),
+    CASE WHEN strpos(${list}, ',') > 0 THEN ARRAY(SELECT decode(p, 'hex') FROM unnest(string_to_array(substr(${list}, strpos(${list}, ',') + 1), ',')) AS p) END`;
 
 /**
  * The guard of both statements: `first` (a parameter) must directly follow a stored event, or be
@@ -76,7 +80,7 @@ const follows = (first: string) =>
  * leaf back to back).
  */
 const INSERT = statement(`WITH ${LOCKED}, inserted AS (${INSERT_INTO}
-  SELECT u.seq, u.recorded, u.action, u.outcome, decode(NULLIF(u.patient, ''), 'hex'),
+  SELECT u.seq, u.recorded, u.action, u.outcome, ${patientColumns('u.patient')},
     ARRAY(SELECT decode(a, 'hex') FROM unnest(string_to_array(u.agents, ',')) AS a),
     substring($7::bytea FROM u.off + 1 FOR u.ct),
     substring($7::bytea FROM u.off + u.ct + 1 FOR u.wk),
@@ -95,7 +99,7 @@ SELECT count(*)::int AS n FROM inserted`);
  * it was inserted.
  */
 const INSERT_ONE = statement(`WITH ${LOCKED} ${INSERT_INTO}
-  SELECT $1::bigint, $2::timestamptz, $3, $4::smallint, decode(NULLIF($5, ''), 'hex'),
+  SELECT $1::bigint, $2::timestamptz, $3, $4::smallint, ${patientColumns('$5::text')},
     ARRAY(SELECT decode(a, 'hex') FROM unnest(string_to_array($6, ',')) AS a),
     $7::bytea, $8::bytea, $10, $9::bytea, $11::bytea
   FROM ordered
@@ -147,7 +151,9 @@ export function tableAuditSink(db: Db, options: TableAuditSinkOptions): TableAud
     const events: PreparedEvent[] = group.flatMap((w) =>
       w.events.map((event) => ({
         event,
-        patient: event.entity.patient === undefined ? '' : blind(index, 'patient', event.entity.patient),
+        patient: eventPatients(event)
+          .map((p) => blind(index, 'patient', p))
+          .join(','),
         agents: agentSearchKeys(event)
           .map((k) => blind(index, 'agent', k))
           .join(','),
@@ -312,7 +318,7 @@ interface PreparedGroup {
 
 interface PreparedEvent {
   event: AuditEventInput;
-  /** Hex of the patient's blind index value, or ''. */
+  /** Hex of the patients' blind index values, comma-separated (the first is `patient_index`), or ''. */
   patient: string;
   /** Hex blind index values of the agents, comma-separated. */
   agents: string;
@@ -369,4 +375,12 @@ export function memoryAuditSink(): AuditSink & { events: AuditEventInput[] } {
       events.push(event);
     },
   };
+}
+
+/** Every patient an event names, the first (`entity.patient`) first. */
+export function eventPatients(event: AuditEventInput): string[] {
+  return [
+    ...(event.entity.patient === undefined ? [] : [event.entity.patient]),
+    ...(event.entity.patients ?? []),
+  ];
 }

@@ -74,7 +74,10 @@ export async function verifyAuditEventRow(
 
 /** The clear columns are copies for queries; a changed copy must not go unnoticed. */
 export function checkClearColumns(
-  row: Pick<StoredAuditEventRow, 'seq' | 'recorded' | 'action' | 'outcome' | 'patient_index' | 'agent_hex'>,
+  row: Pick<
+    StoredAuditEventRow,
+    'seq' | 'recorded' | 'action' | 'outcome' | 'patient_index' | 'patients_hex' | 'agent_hex'
+  >,
   resource: AuditEventResource,
   indexKey: Uint8Array,
 ): void {
@@ -83,25 +86,33 @@ export function checkClearColumns(
     throw new AuditCheckFailure('clear-recorded');
   if (resource.action !== row.action.trim() || Number(resource.outcome) !== Number(row.outcome))
     throw new AuditCheckFailure('clear-columns');
-  const patient = patientOf(resource);
+  const [patient, ...others] = patientsOf(resource);
   const expectedPatient =
     patient === undefined ? null : blindIndex(indexKey, 'patient', patient).toString('hex');
   const storedPatient = row.patient_index === null ? null : toBuffer(row.patient_index).toString('hex');
   if (expectedPatient !== storedPatient) throw new AuditCheckFailure('patient-index');
+  const expectedOthers = others.map((p) => blindIndex(indexKey, 'patient', p).toString('hex')).join(',');
+  if (expectedOthers !== (row.patients_hex ?? '')) throw new AuditCheckFailure('patient-index');
   const expectedAgents = agentKeysOf(resource)
     .map((k) => blindIndex(indexKey, 'agent', k).toString('hex'))
     .join(',');
   if (expectedAgents !== (row.agent_hex ?? '')) throw new AuditCheckFailure('agent-index');
 }
 
-/** The patient an event is about: the entity with role Patient (1). */
+/** The patient an event is about: the first entity with role Patient (1). */
 export function patientOf(resource: AuditEventResource): string | undefined {
+  return patientsOf(resource)[0];
+}
+
+/** Every patient an event names (entities with role Patient, 1), in order. */
+export function patientsOf(resource: AuditEventResource): string[] {
+  const patients: string[] = [];
   for (const entity of resource.entity) {
     const role = entity.role as { code?: string } | undefined;
     const what = entity.what as { reference?: string } | undefined;
-    if (role?.code === '1' && what?.reference !== undefined) return what.reference;
+    if (role?.code === '1' && what?.reference !== undefined) patients.push(what.reference);
   }
-  return undefined;
+  return patients;
 }
 
 /** The search keys of the agents, in the order the writer indexed them (user, fhirUser, address, client). */

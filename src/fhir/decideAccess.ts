@@ -139,13 +139,16 @@ export async function decideAccess(
   const decided = requests[0] as AccessRequest;
   return {
     ...result,
-    status: fromBody && result.decision.status === 404 ? 403 : statusFor(
-      result.decision,
-      result.principal,
-      decided,
-      missing,
-      instance || route.interaction === 'operation',
-    ),
+    status:
+      fromBody && result.decision.status === 404
+        ? 403
+        : statusFor(
+            result.decision,
+            result.principal,
+            decided,
+            missing,
+            instance || route.interaction === 'operation',
+          ),
     request: decided,
     patients: requests.flatMap((r) => (r.patientId === undefined ? [] : [r.patientId])),
     resources: subject?.id

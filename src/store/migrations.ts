@@ -1,6 +1,6 @@
 /** The ordered list of every module's migrations. Append only. */
 import { accessMigrations } from '../access/schema.ts';
-import { auditMigrations } from '../audit/schema.ts';
+import { auditMigrations, auditPatientMigrations } from '../audit/schema.ts';
 import { indexerMigrations } from '../chain/indexer/schema.ts';
 import { outboxMigrations } from '../chain/outbox/schema.ts';
 import { ehrMigrations } from '../ehr/schema.ts';
@@ -25,4 +25,5 @@ export const migrations: readonly Migration[] = [
   ...exchangeMigrations,
   ...portalMigrations,
   ...anchorProofMigrations,
+  ...auditPatientMigrations,
 ];

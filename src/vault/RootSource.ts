@@ -4,7 +4,6 @@
  * asks the Anchors contract directly.
  */
 import type { Hex } from 'viem';
-import type { Queryable } from '../store/db.ts';
 
 /** 0 = records, 1 = audit (the `kind` of `Anchors.anchor`). */
 export type AnchorKind = 0 | 1;
@@ -12,11 +11,6 @@ export type AnchorKind = 0 | 1;
 export interface RootSource {
   /** The root this node anchored as number `sequence` of `kind`, or undefined while not yet on chain. */
   rootOf(kind: AnchorKind, sequence: bigint): Promise<Hex | undefined>;
-  /**
-   * A source that reads the database answers through `q` (an open transaction: PGlite's one
-   * connection blocks the database handle while it is open). Sources that don't read it omit this.
-   */
-  within?(q: Queryable): RootSource;
 }
 
 /** An in-memory root source: tests, benchmarks, and a cache in front of a slower source. */

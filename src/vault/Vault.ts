@@ -137,8 +137,7 @@ export class Vault {
    * or an open transaction that must read what it wrote.
    */
   reader(q: Queryable = this.#db): VaultReader {
-    const roots = q === this.#db ? this.#rootSource : (this.#rootSource.within?.(q) ?? this.#rootSource);
-    return new VaultReader(q, this.#keyring, roots);
+    return new VaultReader(q, this.#keyring, this.#rootSource);
   }
 
   /** The current version. Deleted or erased: GoneError; never written: NotFoundError. */

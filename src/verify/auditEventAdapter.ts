@@ -27,6 +27,7 @@ export function auditEventAdapter(
     kind: 1,
     table: 'audit_events',
     select: `SELECT t.seq::text AS seq, t.recorded, t.action, t.outcome, t.patient_index,
+      (SELECT string_agg(encode(p, 'hex'), ',') FROM unnest(t.patient_indexes) AS p) AS patients_hex,
       (SELECT string_agg(encode(a, 'hex'), ',') FROM unnest(t.agent_index) AS a) AS agent_hex, t.ciphertext,
       t.wrapped_key, t.kek_id, t.content_commitment, t.leaf, ${PROOF_COLUMNS}, t.recorded AS written_at
       FROM audit_events t ${joinProofs(1, 't')}`,

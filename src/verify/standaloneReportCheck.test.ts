@@ -11,10 +11,10 @@ import { auditEventProof } from '../audit/auditEventProof.ts';
 import { recordVersionProof } from '../audit/recordVersionProof.ts';
 import { searchAuditEvents } from '../audit/searchAuditEvents.ts';
 import { openTestAudit, sampleAuditEvent, type TestAudit } from '../audit/testing/openTestAudit.ts';
-import { indexedRootSource } from '../chain/indexer/indexedRootSource.ts';
 import { verifyCommand } from '../cli/commands/verify.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { testDatabases } from '../store/testing/databases.ts';
+import { contractRootSource } from '../vault/contractRootSource.ts';
 import { type AnvilAnchors, startAnvilAnchors } from '../vault/testing/anvilAnchors.ts';
 import { openTestVault, type TestVault } from '../vault/testing/openTestVault.ts';
 import { standaloneReportCheck } from './standaloneReportCheck.ts';
@@ -42,7 +42,11 @@ describe.each(testDatabases)('access report on $name', (database) => {
     audit = await openTestAudit(database, {
       db: vault.db,
       dataDir: vault.dataDir,
-      rootSource: indexedRootSource(vault.db, member),
+      rootSource: contractRootSource({
+        publicClient: chain.publicClient,
+        anchors: addresses.anchors,
+        member,
+      }),
       anchoring: { anchors: addresses.anchors, member, chainId: addresses.chainId, rpcUrl },
     });
     observationId = (await vault.vault.create({ resourceType: 'Observation', status: 'final' })).resource.id;
