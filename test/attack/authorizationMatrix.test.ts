@@ -380,21 +380,21 @@ describe('authorization matrix: every route, every hostile actor, zero data, eve
     expect(forged.answer.status).toBe(400);
     expect(isOperationOutcome(forged.answer.json)).toBe(true);
     expect(forged.relayed).toBe(0);
-    expect((await reads()).status).toBe(403);
+    expect((await reads()).status).toBe(404);
 
     const genuine = await signGrant(alice, { chainId, verifyingContract: consent }, message);
     const granted = await post(genuine);
     expect(granted.answer.status).toBe(200);
     expect((await reads()).status).toBe(200);
     await t.revoke(alice, grantee);
-    expect((await reads()).status).toBe(403);
+    expect((await reads()).status).toBe(404);
 
     const replayed = await post(genuine);
     expect(replayed.answer.status).toBeGreaterThanOrEqual(400);
     expect(replayed.answer.status).toBeLessThan(500);
     expect(replayed.answer.text).toMatch(/replay|nonce/);
     expect(replayed.relayed).toBe(0);
-    expect((await reads()).status).toBe(403);
+    expect((await reads()).status).toBe(404);
   }, 120_000);
 
   async function chainWrite(contract: 'registry', functionName: string, args: (string | number)[]) {

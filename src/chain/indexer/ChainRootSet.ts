@@ -8,13 +8,14 @@
  * A sequence not in the set (a batch anchored since the last block applied, or the indexer is
  * stopped: CLI one-shot commands) costs one `Anchors.rootOf` call. A miss (not on chain yet) is
  * remembered for {@link MISS_RETRY_MS}, and concurrent asks for one sequence share one call, so a
- * search over thousands of just-written records makes a handful of calls, not thousands. A failed
- * call throws (ERR_CHAIN_UNAVAILABLE): without the chain's word a record is not served as pending.
+ * search over thousands of just-written records makes a handful of calls, not thousands. When the
+ * chain cannot be reached the answer is "not anchored": the version is served as pending (checked
+ * against its local batch only, like every version before its root lands), never as anchored, and
+ * a root the chain has is never replaced by one from anywhere else.
  *
  * Memory: two {@link RootTable}s (records, audit), ≈32.2 MB each at 1,000,000 anchored batches.
  */
 import type { Address, Hex, PublicClient } from 'viem';
-import { ChainError } from '../../errors/MedledgerError.ts';
 import type { AnchorKind, RootSource } from '../../vault/RootSource.ts';
 import { anchorsAbi } from '../generated/contracts.ts';
 import { RootTable } from './RootTable.ts';
@@ -108,22 +109,25 @@ export class ChainRootSet implements RootSource {
         functionName: 'rootOf',
         args: [member, kind, sequence],
       });
-    } catch (error) {
-      throw new ChainError(
-        'ERR_CHAIN_UNAVAILABLE',
-        'the anchored root could not be read from the chain',
-        error,
-      );
+    } catch {
+      // The chain is unreachable: the version is served as pending (checked against its local
+      // batch only, as every version is until its root is on chain), never as anchored.
+      this.#missed(key);
+      return undefined;
     }
     if (root === ZERO_ROOT) {
-      if (this.#missedAt.size >= MAX_REMEMBERED_MISSES) this.#missedAt.clear();
-      this.#missedAt.set(key, performance.now());
+      this.#missed(key);
       return undefined;
     }
     const normalized = root.toLowerCase() as Hex;
     this.#tables[kind].set(sequence, normalized);
     this.#missedAt.delete(key);
     return normalized;
+  }
+
+  #missed(key: string): void {
+    if (this.#missedAt.size >= MAX_REMEMBERED_MISSES) this.#missedAt.clear();
+    this.#missedAt.set(key, performance.now());
   }
 
   async #scanToHead(): Promise<void> {

@@ -79,7 +79,7 @@ describe('audit routes: access report, AuditEvent search, proofs', () => {
       address: outsider,
       internal: false,
     });
-    expect((await get(asOutsider, `Observation/${observationId}`)).status).toBe(403);
+    expect((await get(asOutsider, `Observation/${observationId}`)).status).toBe(404);
     expect((await get(admin, `Observation/${observationId}`)).status).toBe(200);
     await anchorEverything();
 

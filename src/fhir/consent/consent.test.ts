@@ -140,7 +140,7 @@ describe('Consent from chain state, $grant, $revoke and $consent-typed-data', ()
   });
 
   it("the typed data, signed by the patient's wallet, is accepted by $grant: proposed at once, active once mined, and the grantee's next read is allowed", async () => {
-    expect((await fhir(asMember, 'GET', `Observation/${ids.aliceObs}`)).status).toBe(403);
+    expect((await fhir(asMember, 'GET', `Observation/${ids.aliceObs}`)).status).toBe(404);
     grantBody = await signedParameters(
       alice,
       `grantee=${member}&resourceType=Observation,Patient&purpose=TREAT`,
@@ -211,7 +211,7 @@ describe('Consent from chain state, $grant, $revoke and $consent-typed-data', ()
     expect(r.body.status).toBe('inactive');
     const facts = r.body.extension?.[0]?.extension ?? [];
     expect(facts.find((e) => e.url === 'state')?.valueCode).toBe('revoked');
-    expect((await fhir(asMember, 'GET', `Observation/${ids.aliceObs}`)).status).toBe(403);
+    expect((await fhir(asMember, 'GET', `Observation/${ids.aliceObs}`)).status).toBe(404);
     // Nothing left to revoke.
     const again = await signedParameters(alice, `action=revoke&grantee=${member}`);
     expect((await fhir(asAlice, 'POST', `Patient/${ids.alice}/$revoke`, again)).status).toBe(409);
