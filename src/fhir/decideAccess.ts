@@ -80,7 +80,11 @@ export async function decideAccess(
   const { resourceType: typeParam, id, compartmentType } = route.params;
   let resourceType = compartmentType ?? typeParam ?? 'Bundle';
   if (route.interaction === 'search-system' || route.interaction === 'history-system') resourceType = '*';
-  const perVersion = route.interaction === 'history-instance';
+  // History is decided per version: its versions may belong to different patients.
+  const perVersion =
+    route.interaction === 'history-instance' ||
+    route.interaction === 'history-type' ||
+    route.interaction === 'history-system';
   // The content the decision rests on: for an instance, the version it is about (a deletion:
   // the content it removed); for a compartment path, the Patient; for a create, the body.
   let subject: Resource | undefined;

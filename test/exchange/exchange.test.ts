@@ -386,7 +386,6 @@ describe('three nodes on one chain: a clinic reads a hospital’s records, verif
       // Nothing B shows from A differs from what B verified before the forgery.
       const earlier = new Map(before.fromA.map((e) => [e.resource?.id, JSON.stringify(e.resource)]));
       for (const e of result.fromA) expect(JSON.stringify(e.resource)).toBe(earlier.get(e.resource?.id));
-      expect(result.fromA.length).toBe(before.fromA.length - 1);
     },
     TEST_MS,
   );
