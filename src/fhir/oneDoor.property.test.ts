@@ -4,6 +4,7 @@
  * path — read, vread, instance history, type history, search, `_summary=count` and `total` — equals
  * what a reference model of "the versions this caller may see" predicts. A version is visible when
  * the caller may see every patient of its compartment (a deletion: of the content it removed).
+ * `_include` and `$everything` are checked the same way.
  * Runs on PGlite and on the PostgreSQL server.
  */
 import type { Bundle } from '@medplum/fhirtypes';
@@ -236,6 +237,46 @@ describe.each([{ name: 'PGlite' }, { name: 'the PostgreSQL server' }])(
             expect(search.body.total, `total as ${where}`).toBe(matching.length);
             const count = await call(actor.token, 'GET', `Observation?${actor.scope(code)}&_summary=count`);
             expect(count.body.total, `_summary=count as ${where}`).toBe(matching.length);
+            // _include: the patients of the matches, each one the caller may see.
+            const included = await call(
+              actor.token,
+              'GET',
+              `Observation?${actor.scope(code)}&_include=Observation:subject`,
+            );
+            const includedPatients = (included.body.entry ?? [])
+              .filter((e) => e.search?.mode === 'include')
+              .map((e) => e.resource?.id)
+              .sort();
+            const expectedPatients = [
+              ...new Set(
+                matching.map((id) => {
+                  const versions = model.get(id) as ModelVersion[];
+                  return patientIds[(versions[versions.length - 1] as ModelVersion).patient];
+                }),
+              ),
+            ].sort();
+            expect(includedPatients, `_include as ${where}`).toEqual(expectedPatients);
+            // $everything of each patient: 404 unless the caller may see them; else their current records.
+            for (const [k, patientId] of patientIds.entries()) {
+              const all = await call(actor.token, 'GET', `Patient/${patientId}/$everything`);
+              if (!actor.sees.has(k)) {
+                expect(all.status, `$everything of patient${k} as ${where}`).toBe(404);
+                continue;
+              }
+              expect(all.status, `$everything of patient${k} as ${where}`).toBe(200);
+              const listed = (all.body.entry ?? [])
+                .map((e) => e.resource?.id ?? '')
+                .filter((id) => model.has(id))
+                .sort();
+              const current = [...model]
+                .filter(([, versions]) => {
+                  const last = versions[versions.length - 1] as ModelVersion;
+                  return !last.deleted && last.patient === k;
+                })
+                .map(([id]) => id)
+                .sort();
+              expect(listed, `$everything of patient${k} as ${where}`).toEqual(current);
+            }
           }
         }),
         { numRuns: RUNS },
