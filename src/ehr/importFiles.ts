@@ -330,24 +330,29 @@ export class Importer {
     this.#options.onProgress?.({ done: this.summary.resources, total: this.#total, file: file.path });
   }
 
+  /**
+   * The accounting of an import: one event per patient the file touched (each finds it in their
+   * access report), or one without a patient when it touched none.
+   */
   #audit(file: ImportFile, patients: Set<string>, failed: boolean): void {
     const list = [...patients].sort();
-    const event: AuditEventInput = {
+    const event = (patient: string | undefined): AuditEventInput => ({
       type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
       subtype: file.mode === 'transaction' ? 'transaction' : 'batch',
       action: 'C',
       recorded: new Date().toISOString(),
       outcome: failed ? '4' : '0',
-      outcomeDesc: `medledger import ${file.path}`,
+      outcomeDesc: `medledger import ${file.path}${list.length > 1 ? ` (${list.length} patients)` : ''}`,
       agent: { user: this.#options.operator ?? `cli:${userInfo().username}`, clientId: 'medledger-import' },
       source: { observer: this.#service.ctx.identity.account.address.toLowerCase() },
       entity: {
-        ...(list.length === 1 ? { patient: list[0] as string } : {}),
-        resources: [`urn:medledger:import:sha256:${file.contentHash}`, ...list],
+        ...(patient === undefined ? {} : { patient }),
+        resources: [`urn:medledger:import:sha256:${file.contentHash}`],
       },
       purposeOfUse: 'HOPERAT',
-    };
-    this.#audits.push(this.#service.ctx.audit.append(event));
+    });
+    const events = list.length === 0 ? [event(undefined)] : list.map(event);
+    this.#audits.push(this.#service.ctx.audit.appendMany(events));
   }
 }
 

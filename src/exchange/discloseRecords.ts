@@ -119,13 +119,19 @@ export async function discloseRecords(service: FhirService, p: DiscloseParameter
   ];
   candidates.sort((a, b) => a.resourceType.localeCompare(b.resourceType) || a.id.localeCompare(b.id));
   const reader = ctx.vault.reader();
+  // A version in several patients' compartments is disclosed only when every one of them allows it.
+  const guard = service.guardFor(principal, { purpose: p.purpose });
+  const patients = new Set<string>([patientId]);
   for (const { resourceType, id } of candidates) {
     if (!allowedTypes.has(resourceType)) continue;
     if (resourceType !== 'Patient' && !compartmentParams(resourceType)) continue;
     // The vault's verified read: a version failing a check is an integrity alert and is not sent.
     const version = await reader.disclose(resourceType, id);
     if (!version) continue;
-    if (!compartmentPatients(version.resource as never).includes(patientId)) continue;
+    const concerns = compartmentPatients(version.resource as never);
+    if (!concerns.includes(patientId)) continue;
+    if (concerns.length > 1 && !(await guard.allows(version.resource as never, 'r', ctx.db))) continue;
+    for (const other of concerns) patients.add(other);
     if (version.anchor.status !== 'anchored')
       pending.push(`${resourceType}/${id}/_history/${version.versionId}`);
     else records.push(disclosed(resourceType, id, version));
@@ -144,6 +150,7 @@ export async function discloseRecords(service: FhirService, p: DiscloseParameter
     decision,
     records.map((r) => `${r.resourceType}/${r.id}/_history/${r.versionId}`),
     p.network,
+    [...patients],
   );
   return {
     protocol: EXCHANGE_PROTOCOL,
@@ -195,6 +202,7 @@ async function audit(
   decision: AccessDecision,
   resources: string[],
   network: string | undefined,
+  patients: readonly string[] = [],
 ): Promise<void> {
   await service.ctx.audit.append(
     auditDecision({
@@ -205,6 +213,7 @@ async function audit(
       subtype: 'operation',
       resources,
       query: 'exchange=records',
+      patients,
       ...(network === undefined ? {} : { network }),
     }),
   );

@@ -59,10 +59,9 @@ export async function runExportJob(
       Math.floor(Date.parse(job.transactionTime) / 1000) + DECISION_GRACE_SECONDS,
     ),
   };
-  const guard = service.guardFor(principal, {
-    purpose: job.request.purpose,
-    ...(job.request.breakGlassReason ? { breakGlassReason: job.request.breakGlassReason } : {}),
-  });
+  // Each version is decided for all its patients; the export never opens break-glass (only a
+  // request's own decision for the one patient it names may).
+  const guard = service.guardFor(principal, { purpose: job.request.purpose });
 
   let patients: string[] | undefined;
   if (parameters.level === 'group') patients = await groupMembers(service, parameters.groupId ?? '');
