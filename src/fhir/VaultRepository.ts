@@ -445,7 +445,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
           throw error;
         });
       const content = latest && decidedOn(latest);
-      return content ? { resource: content, deleted: latest.deleted } : undefined;
+      if (!content) return undefined;
+      // The served read of the same request reuses this verified read (it is not repeated).
+      if (!latest.deleted) this.#seen.set(`${resourceType}/${id}`, structuredClone(content));
+      return { resource: content, deleted: latest.deleted };
     });
   }
 
