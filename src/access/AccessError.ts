@@ -15,6 +15,8 @@ export type OAuthErrorCode =
 export type AccessErrorCode =
   | 'ERR_ACCESS_TOKEN_MISSING'
   | 'ERR_ACCESS_TOKEN_INVALID'
+  | 'ERR_ACCESS_TOKEN_REVOKED'
+  | 'ERR_ACCESS_USER_UNKNOWN'
   | 'ERR_ACCESS_CLIENT_INVALID'
   | 'ERR_ACCESS_GRANT_INVALID'
   | 'ERR_ACCESS_SCOPE_INVALID'
@@ -26,6 +28,8 @@ export type AccessErrorCode =
 const oauthErrors: Record<AccessErrorCode, OAuthErrorCode> = {
   ERR_ACCESS_TOKEN_MISSING: 'invalid_request',
   ERR_ACCESS_TOKEN_INVALID: 'invalid_request',
+  ERR_ACCESS_TOKEN_REVOKED: 'invalid_request',
+  ERR_ACCESS_USER_UNKNOWN: 'invalid_request',
   ERR_ACCESS_CLIENT_INVALID: 'invalid_client',
   ERR_ACCESS_GRANT_INVALID: 'invalid_grant',
   ERR_ACCESS_SCOPE_INVALID: 'invalid_scope',
@@ -38,6 +42,8 @@ const oauthErrors: Record<AccessErrorCode, OAuthErrorCode> = {
 const statuses: Partial<Record<AccessErrorCode, number>> = {
   ERR_ACCESS_TOKEN_MISSING: 401,
   ERR_ACCESS_TOKEN_INVALID: 401,
+  ERR_ACCESS_TOKEN_REVOKED: 401,
+  ERR_ACCESS_USER_UNKNOWN: 404,
   ERR_ACCESS_CLIENT_INVALID: 401,
   ERR_ACCESS_USER_EXISTS: 409,
   ERR_ACCESS_CLIENT_EXISTS: 409,

@@ -35,6 +35,11 @@ export interface AccessTokenClaims {
   internal: boolean;
 }
 
+/** Whether a verified token's user or client has been revoked since it was issued. */
+export interface TokenRevocations {
+  revoked(principal: Principal): Promise<boolean>;
+}
+
 export interface IssuedToken {
   accessToken: string;
   expiresIn: number;
@@ -113,8 +118,27 @@ export class AccessTokens {
     return { accessToken, expiresIn: claims.lifetimeSeconds };
   }
 
-  /** Verifies a token this node issued; throws ERR_ACCESS_TOKEN_INVALID for anything else. */
+  /**
+   * Where disabled users and revoked clients are looked up (the node's database): a token of
+   * either, issued before the revocation, is refused from then on.
+   */
+  useRevocations(revocations: TokenRevocations): void {
+    this.#revocations = revocations;
+  }
+  #revocations: TokenRevocations | undefined;
+
+  /**
+   * Verifies a token this node issued; throws ERR_ACCESS_TOKEN_INVALID for anything else, and
+   * ERR_ACCESS_TOKEN_REVOKED for a token of a user disabled or a client revoked since.
+   */
   async verify(token: string): Promise<Principal> {
+    const principal = await this.#verifiedOnce(token);
+    if (await this.#revocations?.revoked(principal))
+      throw new AccessError('ERR_ACCESS_TOKEN_REVOKED', 'the access token was revoked');
+    return principal;
+  }
+
+  async #verifiedOnce(token: string): Promise<Principal> {
     const known = this.#verified.get(token);
     if (known) {
       if (known.expiresAt > Date.now() / 1000) return { ...known };
@@ -156,6 +180,7 @@ export class AccessTokens {
       scopes: parseScopes(scope),
       internal: payload.medledger_internal === true,
       expiresAt: Number(payload.exp),
+      ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat } : {}),
     };
     const address = text('medledger_address');
     const patient = text('patient');

@@ -24,4 +24,6 @@ export interface Principal {
   internal: boolean;
   /** Token expiry, unix seconds. */
   expiresAt: number;
+  /** When the token was issued, unix seconds (revocation ends tokens issued before it). */
+  issuedAt?: number;
 }

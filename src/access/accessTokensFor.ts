@@ -1,9 +1,13 @@
 /** The node's token issuer/verifier, loaded once per node context and shared by every route. */
 import type { Config } from '../config/config.ts';
+import type { Queryable } from '../store/db.ts';
 import { AccessTokens } from './AccessTokens.ts';
+import { databaseRevocations } from './revocations.ts';
 
 export interface TokenKeyContext {
   config: Pick<Config, 'dataDir' | 'publicUrl'>;
+  /** With the node's database, tokens of disabled users and revoked clients are refused. */
+  db?: Queryable;
 }
 
 const loaded = new WeakMap<TokenKeyContext, Promise<AccessTokens>>();
@@ -11,7 +15,11 @@ const loaded = new WeakMap<TokenKeyContext, Promise<AccessTokens>>();
 export function accessTokensFor(ctx: TokenKeyContext): Promise<AccessTokens> {
   let tokens = loaded.get(ctx);
   if (!tokens) {
-    tokens = AccessTokens.load(ctx.config.dataDir, ctx.config.publicUrl);
+    const { db } = ctx;
+    tokens = AccessTokens.load(ctx.config.dataDir, ctx.config.publicUrl).then((loadedTokens) => {
+      if (db) loadedTokens.useRevocations(databaseRevocations(db));
+      return loadedTokens;
+    });
     tokens.catch(() => loaded.delete(ctx));
     loaded.set(ctx, tokens);
   }

@@ -55,4 +55,13 @@ CREATE TABLE access_codes (
 );
 `,
   },
+  {
+    // Revocation: disabling a user or revoking a client also ends every token issued to it
+    // before that instant (tokens are checked against these on every request, within seconds).
+    id: '0120_access_revocation',
+    sql: `
+ALTER TABLE access_users ADD COLUMN tokens_revoked_at timestamptz;
+ALTER TABLE access_clients ADD COLUMN tokens_revoked_at timestamptz;
+`,
+  },
 ];

@@ -1,5 +1,6 @@
 /** Every CLI command, by its words. `start` is special: it becomes the node. */
 import type { Command } from '../command.ts';
+import { clientRevokeCommand, userDisableCommand, userEnableCommand } from './accountRevocation.ts';
 import { chainDeployCommand } from './chainDeploy.ts';
 import { chainStatusCommand } from './chainStatus.ts';
 import { clientCreateCommand } from './clientCreate.ts';
@@ -21,7 +22,10 @@ export const commands: readonly Command[] = [
   keysRotateCommand,
   eraseCommand,
   clientCreateCommand,
+  clientRevokeCommand,
   userCreateCommand,
+  userDisableCommand,
+  userEnableCommand,
   importCommand,
   syncCommand,
   verifyCommand,
