@@ -44,6 +44,8 @@ export async function claimPatient(
       );
     const address = newAddress.toLowerCase();
     const repo = new VaultRepository(service, OPEN_GUARD);
+    // The one write that may change a patient's chain identity: the claim code proves it.
+    repo.allowIdentityRebinding();
     // The repository turns errors into OperationOutcomes; a refusal keeps its own code and status.
     let refused: ImportError | undefined;
     const refuse = (error: ImportError) => {

@@ -14,6 +14,7 @@ import {
   gone,
   notFound,
   OperationOutcomeError,
+  Operator,
   parseSearchRequest,
   preconditionFailed,
   type SearchRequest,
@@ -31,7 +32,7 @@ import type { FhirService } from './FhirService.ts';
 import { ADDRESS_SYSTEM, compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
-import { certainlyEmpty } from './search/lookupCandidates.ts';
+import { certainlyEmpty, lookupCandidates } from './search/lookupCandidates.ts';
 import { type SearchVaultOptions, searchVault } from './search/searchVault.ts';
 import { writeSearchIndex } from './search/writeSearchIndex.ts';
 import { writeSearchIndexMany } from './search/writeSearchIndexMany.ts';
@@ -152,7 +153,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
       checkIds(input);
       if (!options?.assignedId) delete input.id;
       await this.#resolveReferences(input);
-      if (input.resourceType === 'Patient') ensurePatientAddress(input);
+      if (input.resourceType === 'Patient') {
+        ensurePatientAddress(input);
+        await this.#refuseTakenAddress(input);
+      }
       const validated = this.#validate(input);
       await this.#require(input, 'c', forbidden);
       return (await this.#validatedWrite(validated, async (tx) => {
@@ -175,13 +179,33 @@ export class VaultRepository extends FhirRepository<Queryable> {
       const existing = await this.#readOrUndefined(input.resourceType, input.id);
       if (existing) {
         await this.#require(existing, 'u', notFound);
-        if (input.resourceType === 'Patient' && !patientAddressOf(input as never)) {
+        if (input.resourceType === 'Patient') {
           const address = patientAddressOf(existing as never);
-          if (address) ensurePatientAddress(input, address);
+          const asked = patientAddressOf(input as never);
+          if (!asked && address) ensurePatientAddress(input, address);
+          else if (address && asked !== address && !this.#rebinding)
+            throw new OperationOutcomeError({
+              resourceType: 'OperationOutcome',
+              id: 'forbidden',
+              issue: [
+                {
+                  severity: 'error',
+                  code: 'forbidden',
+                  details: {
+                    text: `The patient's chain identity (${ADDRESS_SYSTEM}) is not changed by a write; only $claim changes it`,
+                  },
+                  expression: ['Patient.identifier'],
+                },
+              ],
+            });
+          else if (asked !== address) await this.#refuseTakenAddress(input);
         }
       } else {
         await this.#refuseReuse(input);
-        if (input.resourceType === 'Patient') ensurePatientAddress(input);
+        if (input.resourceType === 'Patient') {
+          ensurePatientAddress(input);
+          await this.#refuseTakenAddress(input);
+        }
       }
       const validated = this.#validate(input);
       await this.#require(input, existing ? 'u' : 'c', forbidden);
@@ -406,6 +430,32 @@ export class VaultRepository extends FhirRepository<Queryable> {
         }),
       );
     });
+  }
+
+  /**
+   * A patient's chain address is their identity for consent: it is not resource data a writer may
+   * change. Set at creation (or generated), changed only by `$claim` (the patient proving the claim
+   * code with their new key), which calls this on its own repository.
+   */
+  allowIdentityRebinding(): void {
+    this.#rebinding = true;
+  }
+  #rebinding = false;
+
+  /** Two Patients never carry one chain address: the second would take over the first's consent. */
+  async #refuseTakenAddress(input: Resource): Promise<void> {
+    const address = patientAddressOf(input as never);
+    if (!address) return;
+    await this.#flushIndex();
+    const holders = await lookupCandidates(this.#q(), this.#service.key, 'Patient', [
+      { code: 'identifier', operator: Operator.EQUALS, value: `${ADDRESS_SYSTEM}|${address}` },
+    ]);
+    for (const id of holders ?? []) {
+      if (id === input.id) continue;
+      const holder = await this.#readOrUndefined('Patient', id);
+      if (holder && patientAddressOf(holder as never) === address)
+        throw new OperationOutcomeError(conflict('this chain address already identifies another patient'));
+    }
   }
 
   /**
