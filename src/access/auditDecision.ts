@@ -83,7 +83,9 @@ export function auditDecision(parameters: AuditDecisionParameters): AuditEventIn
   } else if (decision.basis === 'treatment-relationship' || decision.basis === 'own-record') {
     event.consent = { basis: decision.basis };
   }
-  if (decision.breakGlass && request.breakGlassReason !== undefined)
+  if (decision.breakGlass && request.breakGlassReason !== undefined) {
     event.breakGlassReason = request.breakGlassReason;
+    if (decision.breakGlass.salt !== undefined) event.breakGlassSalt = decision.breakGlass.salt;
+  }
   return event;
 }

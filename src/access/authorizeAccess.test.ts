@@ -118,7 +118,7 @@ describe('access decision matrix', () => {
           11n,
         );
         consent.block = 11n;
-        return { opened: true, block: 11n, txHash: '0xabc' };
+        return { opened: true, block: 11n, txHash: '0xabc', salt: `0x${'11'.repeat(32)}` };
       },
     };
     const t = now();

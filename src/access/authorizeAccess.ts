@@ -61,7 +61,7 @@ export interface AccessDecision {
   purpose: string;
   consent?: ConsentDecision;
   /** Set when this request opened emergency access on chain. */
-  breakGlass?: { block: bigint; txHash: string | null };
+  breakGlass?: { block: bigint; txHash: string | null; salt?: string };
 }
 
 export async function authorizeAccess(
@@ -158,7 +158,7 @@ export async function authorizeAccess(
       return {
         ...allow(consent.basis, 'emergency access (break-glass) opened on chain'),
         consent,
-        breakGlass: { block: opened.block, txHash: opened.txHash },
+        breakGlass: { block: opened.block, txHash: opened.txHash, salt: opened.salt },
       };
     }
   }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keccak256, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
@@ -14,6 +15,7 @@ import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/openDatabase.ts';
 import { AccessTokens } from './AccessTokens.ts';
 import { authorizeAccess } from './authorizeAccess.ts';
+import { breakGlassReasonHash } from './openEmergencyAccess.ts';
 
 describe('break-glass on a real chain', () => {
   let dataDir = '';
@@ -96,10 +98,16 @@ describe('break-glass on a real chain', () => {
     expect(decision).toMatchObject({ allowed: true, basis: 'emergency' });
     expect(decision.breakGlass?.block).toBeGreaterThan(0n);
     expect(decision.consent?.sourceBlock).toBe(decision.breakGlass?.block);
-    const rows = await db.query<{ practitioner: string }>(
-      'SELECT practitioner FROM chain_emergency_access WHERE patient = $1',
+    const rows = await db.query<{ practitioner: string; reason_hash: string }>(
+      'SELECT practitioner, reason_hash FROM chain_emergency_access WHERE patient = $1',
       [patient],
     );
     expect(rows.map((r) => r.practitioner)).toEqual([practitioner]);
+    // The hash on chain is salted: a dictionary of short reasons does not recover it, and the
+    // salt (kept in the audit event) proves the reason.
+    const salt = decision.breakGlass?.salt as `0x${string}`;
+    expect(salt).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(rows[0]?.reason_hash.toLowerCase()).toBe(breakGlassReasonHash(salt, 'unconscious in ER'));
+    expect(rows[0]?.reason_hash.toLowerCase()).not.toBe(keccak256(toHex('unconscious in ER')));
   });
 });

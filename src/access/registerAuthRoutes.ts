@@ -11,6 +11,7 @@ import { accessTokensFor, authEndpoints, type TokenKeyContext } from './accessTo
 import { checkAuthorizeRequest, completeAuthorization } from './authorizeRequest.ts';
 import { exchangeToken } from './exchangeToken.ts';
 import { loginPage } from './loginPage.ts';
+import { LoginThrottle } from './loginThrottle.ts';
 import { smartConfiguration } from './smartConfiguration.ts';
 
 export interface AuthRoutesContext extends TokenKeyContext {
@@ -21,6 +22,8 @@ export interface AuthRoutesContext extends TokenKeyContext {
 export interface AuthRoutesOptions {
   /** Requests per minute per client IP on /auth/token and /auth/authorize. */
   rateLimitPerMinute?: number;
+  /** Tests pass their own (with a clock); a node has one. */
+  loginThrottle?: LoginThrottle;
 }
 
 type Form = Record<string, string | undefined>;
@@ -32,6 +35,8 @@ export async function registerAuthRoutes(
 ): Promise<void> {
   const endpoints = authEndpoints(ctx.config.publicUrl);
   const discovery = smartConfiguration(ctx.config.publicUrl);
+  // Per account, per address and node-wide bounds on password guessing (loginThrottle.ts).
+  const throttle = options.loginThrottle ?? new LoginThrottle();
   await app.register(async (scope) => {
     await scope.register(rateLimit, { global: false });
     const limited = { rateLimit: { max: options.rateLimitPerMinute ?? 120, timeWindow: '1 minute' } };
@@ -68,7 +73,7 @@ export async function registerAuthRoutes(
       }
     });
 
-    const authorize = async (query: Form, form: Form | undefined, reply: FastifyReply) => {
+    const authorize = async (query: Form, form: Form | undefined, reply: FastifyReply, network: string) => {
       reply.header('cache-control', 'no-store').header('x-frame-options', 'DENY');
       let parameters: Awaited<ReturnType<typeof checkAuthorizeRequest>>;
       try {
@@ -83,7 +88,22 @@ export async function registerAuthRoutes(
       if (!form?.username || form.password === undefined) {
         return reply.type('text/html; charset=utf-8').send(loginPage(parameters));
       }
-      const result = await completeAuthorization(ctx.db, parameters, form.username, form.password);
+      const turn = await throttle.admit(form.username, network);
+      if (!turn.ok) {
+        return reply
+          .code(429)
+          .header('retry-after', String(Math.ceil(turn.retryAfterMs / 1000)))
+          .type('text/html; charset=utf-8')
+          .send(loginPage(parameters, 'Too many attempts. Wait a moment and try again.'));
+      }
+      let result: Awaited<ReturnType<typeof completeAuthorization>>;
+      try {
+        result = await completeAuthorization(ctx.db, parameters, form.username, form.password);
+      } catch (error) {
+        turn.release(undefined); // an error is not a wrong password: not counted
+        throw error;
+      }
+      turn.release(result.ok);
       if (!result.ok) {
         return reply
           .code(401)
@@ -93,10 +113,10 @@ export async function registerAuthRoutes(
       return reply.redirect(result.redirectTo, 302);
     };
     scope.get('/auth/authorize', { config: limited }, (request, reply) =>
-      authorize(request.query as Form, undefined, reply),
+      authorize(request.query as Form, undefined, reply, request.ip),
     );
     scope.post('/auth/authorize', { config: limited }, (request, reply) =>
-      authorize(request.query as Form, (request.body ?? {}) as Form, reply),
+      authorize(request.query as Form, (request.body ?? {}) as Form, reply, request.ip),
     );
   });
 }

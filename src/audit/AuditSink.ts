@@ -73,6 +73,8 @@ export interface AuditEventInput {
   };
   /** Break-glass reason given by the practitioner (never sent on chain; only its hash). */
   breakGlassReason?: string;
+  /** The salt of the reason's on-chain hash, `keccak256(salt ‖ utf8(reason))` (hex). */
+  breakGlassSalt?: string;
 }
 
 export interface AuditSink {

@@ -138,6 +138,11 @@ export function toAuditEventResource(id: string, event: AuditEventInput): AuditE
   }
   if (event.breakGlassReason !== undefined)
     extension.push({ url: `${MEDLEDGER_EXTENSION}/break-glass-reason`, valueString: event.breakGlassReason });
+  if (event.breakGlassSalt !== undefined)
+    extension.push({
+      url: `${MEDLEDGER_EXTENSION}/break-glass-reason-salt`,
+      valueString: event.breakGlassSalt,
+    });
   if (extension.length > 0) resource.extension = extension;
   return resource;
 }
