@@ -122,7 +122,7 @@ export class AccessTokens {
    * Where disabled users and revoked clients are looked up (the node's database): a token of
    * either, issued before the revocation, is refused from then on.
    */
-  useRevocations(revocations: TokenRevocations): void {
+  checkRevocations(revocations: TokenRevocations): void {
     this.#revocations = revocations;
   }
   #revocations: TokenRevocations | undefined;

@@ -17,7 +17,7 @@ export function accessTokensFor(ctx: TokenKeyContext): Promise<AccessTokens> {
   if (!tokens) {
     const { db } = ctx;
     tokens = AccessTokens.load(ctx.config.dataDir, ctx.config.publicUrl).then((loadedTokens) => {
-      if (db) loadedTokens.useRevocations(databaseRevocations(db));
+      if (db) loadedTokens.checkRevocations(databaseRevocations(db));
       return loadedTokens;
     });
     tokens.catch(() => loaded.delete(ctx));
