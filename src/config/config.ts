@@ -41,7 +41,22 @@ export interface Config {
   validation: ValidationPolicy;
   /** Bulk `$export` results are deleted this long after the job finished (its `Expires`). */
   exportRetentionSeconds: number;
+  /**
+   * Resource types a patient may author in their own compartment (`MEDLEDGER_PATIENT_AUTHORED_TYPES`,
+   * comma-separated). A patient changes or deletes only what they authored.
+   */
+  patientAuthoredTypes: readonly string[];
 }
+
+/** What a patient portal lets patients write about themselves, by default. */
+export const DEFAULT_PATIENT_AUTHORED_TYPES = [
+  'Observation',
+  'QuestionnaireResponse',
+  'DocumentReference',
+  'Communication',
+  'Goal',
+  'Media',
+] as const;
 
 export type ConfigFlags = Partial<
   Record<
@@ -110,6 +125,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       1,
       31_536_000,
     ),
+    patientAuthoredTypes: parseTypeList(
+      'MEDLEDGER_PATIENT_AUTHORED_TYPES',
+      env.MEDLEDGER_PATIENT_AUTHORED_TYPES,
+      DEFAULT_PATIENT_AUTHORED_TYPES,
+    ),
   };
 }
 
@@ -125,4 +145,20 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
     throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${value}")`);
   }
   return n;
+}
+
+function parseTypeList(
+  name: string,
+  raw: string | undefined,
+  fallback: readonly string[],
+): readonly string[] {
+  if (raw === undefined) return fallback;
+  const types = raw
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const type of types)
+    if (!/^[A-Z][A-Za-z]{1,63}$/.test(type))
+      throw new ConfigError(`${name}: ${type} is not a FHIR resource type`);
+  return types;
 }

@@ -110,6 +110,7 @@ export class FhirService {
       return allowed;
     };
     return {
+      principal,
       allows: async (resource, interaction, q) => {
         for (const request of await this.accessRequestsFor(resource, interaction, q))
           if (!(await decide(request))) return false;

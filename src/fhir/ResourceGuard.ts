@@ -4,12 +4,15 @@
  * Decisions here are not audited (the request's one audit event comes from checkAccess).
  */
 import type { Resource } from '@medplum/fhirtypes';
+import type { Principal } from '../access/Principal.ts';
 import type { Interaction } from '../access/scopes.ts';
 import type { Queryable } from '../store/db.ts';
 
 export interface ResourceGuard {
   /** `q` is the handle reads go through (the open transaction, if any). */
   allows(resource: Resource, interaction: Interaction, q: Queryable): Promise<boolean>;
+  /** Who the request is for (absent: the node's own work, unrestricted). */
+  principal?: Principal | undefined;
 }
 
 /** No per-resource checks (the bench baseline). */

@@ -159,10 +159,12 @@ export class VaultRepository extends FhirRepository<Queryable> {
       }
       const validated = this.#validate(input);
       await this.#require(input, 'c', forbidden);
+      this.#refuseUnauthorable(input);
       return (await this.#validatedWrite(validated, async (tx) => {
         const { vault } = this.#service.ctx;
         // An assigned id is the router's fresh one for a urn:uuid entry: a create, not an update.
         const result = await vault.createIn(tx, input as FhirResource, input.id ? { id: input.id } : {});
+        await this.#recordAuthor(tx, result.resource as WithId<Resource>);
         await this.#index(tx, result.resource as WithId<Resource>);
         this.#log.written.push({ resource: result.resource as WithId<Resource> });
         return result.resource;
@@ -179,6 +181,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
       const existing = await this.#readOrUndefined(input.resourceType, input.id);
       if (existing) {
         await this.#require(existing, 'u', notFound);
+        await this.#refuseNotAuthored(existing);
         if (input.resourceType === 'Patient') {
           const address = patientAddressOf(existing as never);
           const asked = patientAddressOf(input as never);
@@ -209,12 +212,14 @@ export class VaultRepository extends FhirRepository<Queryable> {
       }
       const validated = this.#validate(input);
       await this.#require(input, existing ? 'u' : 'c', forbidden);
+      if (!existing) this.#refuseUnauthorable(input);
       const ifMatch = options?.ifMatch === undefined ? undefined : Number(options.ifMatch);
       if (ifMatch !== undefined && (!Number.isInteger(ifMatch) || !existing))
         throw new OperationOutcomeError(preconditionFailed);
       try {
         return (await this.#validatedWrite(validated, async (tx) => {
           const result = await this.#service.ctx.vault.updateIn(tx, input as FhirResource, { ifMatch });
+          if (!existing) await this.#recordAuthor(tx, result.resource as WithId<Resource>);
           await this.#index(tx, result.resource as WithId<Resource>);
           this.#log.written.push({
             resource: result.resource as WithId<Resource>,
@@ -278,7 +283,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
   async deleteResource(resourceType: string, id: string): Promise<void> {
     await this.#wrap(async () => {
       const existing = await this.#readOrUndefined(resourceType, id);
-      if (existing) await this.#require(existing, 'd', notFound);
+      if (existing) {
+        await this.#require(existing, 'd', notFound);
+        await this.#refuseNotAuthored(existing);
+      }
       await this.#flushIndex();
       await this.#write(async (tx) => {
         const result = await this.#service.ctx.vault.deleteIn(tx, resourceType, id);
@@ -430,6 +438,49 @@ export class VaultRepository extends FhirRepository<Queryable> {
         }),
       );
     });
+  }
+
+  /** The patient a patient token acts for ('' without a patient context); undefined for anyone else. */
+  #authoringPatient(): string | undefined {
+    const principal = this.#guard.principal;
+    return principal?.kind === 'patient' ? (principal.patient ?? '') : undefined;
+  }
+
+  /** A patient authors only the types a portal lets patients write (`patientAuthoredTypes`). */
+  #refuseUnauthorable(input: Resource): void {
+    if (this.#authoringPatient() === undefined) return;
+    if (this.#service.ctx.config.patientAuthoredTypes.includes(input.resourceType)) return;
+    throw new OperationOutcomeError(
+      refusal(`Patients do not author ${input.resourceType} resources here`, input.resourceType),
+    );
+  }
+
+  /** A patient changes or deletes only what they authored, never what a clinician wrote. */
+  async #refuseNotAuthored(existing: Resource): Promise<void> {
+    const patient = this.#authoringPatient();
+    if (patient === undefined) return;
+    const rows = await this.#q().query(
+      'SELECT 1 FROM record_authors WHERE resource_type = $1 AND resource_id = $2 AND author_index = $3',
+      [existing.resourceType, existing.id ?? '', this.#authorIndex(patient)],
+    );
+    if (rows.length === 0)
+      throw new OperationOutcomeError(
+        refusal('A patient changes or deletes only what they authored', existing.resourceType),
+      );
+  }
+
+  async #recordAuthor(tx: Queryable, written: WithId<Resource>): Promise<void> {
+    const patient = this.#authoringPatient();
+    if (patient === undefined) return;
+    await tx.query(
+      `INSERT INTO record_authors (resource_type, resource_id, author_index) VALUES ($1, $2, $3)
+       ON CONFLICT (resource_type, resource_id) DO NOTHING`,
+      [written.resourceType, written.id, this.#authorIndex(patient)],
+    );
+  }
+
+  #authorIndex(patient: string): Buffer {
+    return this.#service.key.blind('Author', 'patient', patient);
   }
 
   /**
@@ -736,4 +787,13 @@ export interface RequestLog {
 /** The content a version is decided on: its own, or for a deletion the content it removed. */
 export function decidedOn(entry: HistoryEntry): Resource | undefined {
   return (entry.deleted ? entry.previous : entry.resource) as Resource | undefined;
+}
+
+/** A 403 OperationOutcome that says why. */
+function refusal(text: string, expression: string): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    id: 'forbidden',
+    issue: [{ severity: 'error', code: 'forbidden', details: { text }, expression: [expression] }],
+  };
 }

@@ -49,4 +49,17 @@ CREATE TABLE fhir_search_index_rebuild (requested_at timestamptz NOT NULL DEFAUL
 INSERT INTO fhir_search_index_rebuild DEFAULT VALUES;
 `,
   },
+  {
+    // Which resources a patient authored (created with their own token): a patient changes or
+    // deletes only those. The author is a blind value of the patient's id (search index key).
+    id: '0130_record_authors',
+    sql: `
+CREATE TABLE record_authors (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  author_index bytea NOT NULL,
+  PRIMARY KEY (resource_type, resource_id)
+);
+`,
+  },
 ];

@@ -28,10 +28,29 @@ const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <p>Build it once with <code>npm run build:web</code> (it runs by itself on <code>npm install</code> and
 on <code>medledger start</code> when <code>web/dist</code> is missing), then reload this page.</p></main></body></html>`;
 
+/**
+ * The portal holds a patient's unlocked key in the tab: no script but the app's own files runs
+ * (no inline script, no eval), it talks only to this node, and it cannot be framed. Styles may be
+ * inline (charts set them); they cannot run code.
+ */
+export const PORTAL_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "style-src 'self' 'unsafe-inline'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 export async function serveWebApp(app: FastifyInstance, distDir = WEB_DIST_DIR): Promise<void> {
   app.get('/', (_request, reply) => reply.redirect('/portal/', 302));
   app.get('/portal', (_request, reply) => reply.redirect('/portal/', 301));
   app.get('/portal/*', async (request, reply) => {
+    reply.header('content-security-policy', PORTAL_CSP);
     const wanted = (request.params as { '*': string })['*'] ?? '';
     const file = await findFile(distDir, wanted);
     if (file === undefined) {

@@ -51,11 +51,17 @@ afterAll(async () => {
   await portal?.stop();
 });
 
+/** What the browser refused under the portal's Content-Security-Policy: must stay empty. */
+const cspViolations: string[] = [];
+
 async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
   const context = await browser.newContext({ viewport });
   contexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
   return page;
 }
 
@@ -184,6 +190,30 @@ describe('the web portal', () => {
       await patient.getByRole('button', { name: 'Sign and give access' }).waitFor();
       await expectLabelled(patient);
       await patient.getByLabel('Clinician').selectOption(portal.clinician.address);
+      // First a node (or a man in the middle) that swaps the grantee and widens the purposes: the
+      // portal compares the message with what the patient chose and refuses before signing.
+      let relayed = 0;
+      const countRelays = (request: { url(): string; method(): string }) => {
+        if (request.method() === 'POST' && /\$grant/.test(request.url())) relayed++;
+      };
+      patient.on('request', countRelays);
+      await patient.route('**/$consent-typed-data*', async (route) => {
+        const response = await route.fetch();
+        const body = (await response.json()) as { parameter: { name: string; valueString?: string }[] };
+        for (const p of body.parameter)
+          if (p.name === 'typedData' && p.valueString) {
+            const typed = JSON.parse(p.valueString) as { message: Record<string, string> };
+            typed.message.grantee = '0x000000000000000000000000000000000000dead';
+            typed.message.purposes = String(Number(typed.message.purposes) | 0xff);
+            p.valueString = JSON.stringify(typed);
+          }
+        await route.fulfill({ response, json: body });
+      });
+      await patient.getByRole('button', { name: 'Sign and give access' }).click();
+      await patient.getByRole('alert').filter({ hasText: 'nothing was signed' }).waitFor();
+      expect(relayed).toBe(0);
+      await patient.unroute('**/$consent-typed-data*');
+      patient.off('request', countRelays);
       await patient.getByRole('button', { name: 'Sign and give access' }).click();
       const grant = patient.getByTestId('consent').filter({ hasText: portal.clinician.username });
       await grant.getByText('Active').waitFor();
@@ -226,6 +256,8 @@ describe('the web portal', () => {
       expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
       await shot(patient, '08-patient-access-report');
       patientTab = patient;
+      // The whole flow ran under the portal's strict CSP without a single refusal.
+      expect(cspViolations).toEqual([]);
     },
     TEST_TIMEOUT,
   );
@@ -317,6 +349,16 @@ describe('the web portal', () => {
     },
     TEST_TIMEOUT,
   );
+
+  it('the portal is served with a strict Content-Security-Policy (no inline script, this node only)', async () => {
+    const page = await fetch(`${portal.url}/portal/`);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-(inline|eval)/);
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(cspViolations).toEqual([]);
+  });
 
   it('the portal API is read-only on the chain and refuses the wrong role, with an audit event each', async () => {
     const tokens = await accessTokensFor(portal.node);

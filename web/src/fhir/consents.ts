@@ -6,9 +6,13 @@
  * once with the change pending, which becomes active once mined and indexed.
  * @see https://eips.ethereum.org/EIPS/eip-712
  */
-import type { Hex, TypedDataDefinition } from 'viem';
+import type { Hex } from 'viem';
 import type { PrivateKeyAccount } from 'viem/accounts';
-import { fhir } from '../api.ts';
+import {
+  type ConsentChoice,
+  checkedConsentDefinition,
+} from '../../../src/chain/consent/checkConsentMessage.ts';
+import { fhir, portalConfig } from '../api.ts';
 import type { Loose, Resource } from './records.ts';
 
 const CHAIN_EXTENSION = 'https://medledger.dev/fhir/StructureDefinition/consent-chain';
@@ -75,32 +79,29 @@ export interface GrantChoice {
 
 type Parameter = { name: string; valueString?: string; valueCode?: string };
 
-async function typedData(patientId: string, query: URLSearchParams) {
+/**
+ * The node's proposed message, checked field by field against what the patient chose and signed
+ * under this portal's own EIP-712 types and the consortium's domain (checkConsentMessage.ts): a
+ * mismatch is refused before anything is signed.
+ */
+async function checkedTypedData(patientId: string, query: URLSearchParams, choice: ConsentChoice) {
   const answer = await fhir<{ parameter: Parameter[] }>(
     `Patient/${encodeURIComponent(patientId)}/$consent-typed-data?${query}`,
   );
   const raw = answer.parameter.find((p) => p.name === 'typedData')?.valueString;
   if (!raw) throw new Error('The node gave no typed data to sign.');
   const parsed = JSON.parse(raw) as {
-    domain: TypedDataDefinition['domain'];
-    types: Record<string, { name: string; type: string }[]>;
-    primaryType: 'Grant' | 'Revoke';
+    domain: Record<string, unknown>;
+    primaryType: string;
     message: Record<string, string | number>;
   };
-  const { EIP712Domain: _domain, ...types } = parsed.types;
-  // uint values come as decimal strings (JSON has no 256-bit numbers): sign them as bigints.
-  const fields = types[parsed.primaryType] ?? [];
-  const message = Object.fromEntries(
-    Object.entries(parsed.message).map(([k, v]) => {
-      const type = fields.find((f) => f.name === k)?.type ?? '';
-      return [k, type.startsWith('uint') ? BigInt(v) : v];
-    }),
-  );
+  const config = await portalConfig();
+  const definition = checkedConsentDefinition(parsed, choice, {
+    chainId: config.chainId,
+    consent: config.contracts.consent,
+  });
   const parameters = answer.parameter.filter((p) => p.name !== 'typedData' && p.name !== 'action');
-  return {
-    definition: { domain: parsed.domain, types, primaryType: parsed.primaryType, message },
-    parameters,
-  };
+  return { definition, parameters };
 }
 
 async function signAndRelay(
@@ -108,9 +109,10 @@ async function signAndRelay(
   patientId: string,
   operation: '$grant' | '$revoke',
   query: URLSearchParams,
+  choice: ConsentChoice,
 ): Promise<ConsentRow> {
-  const { definition, parameters } = await typedData(patientId, query);
-  const signature: Hex = await account.signTypedData(definition as unknown as TypedDataDefinition);
+  const { definition, parameters } = await checkedTypedData(patientId, query, choice);
+  const signature: Hex = await account.signTypedData(definition);
   const consent = await fhir<Resource>(`Patient/${encodeURIComponent(patientId)}/${operation}`, {
     method: 'POST',
     body: {
@@ -131,11 +133,23 @@ export function grantAccess(
     grantee: choice.grantee,
     expiry: String(choice.expiry),
   });
-  query.set('notBefore', String(Math.floor(Date.now() / 1000) - 60));
+  const notBefore = Math.floor(Date.now() / 1000) - 60;
+  query.set('notBefore', String(notBefore));
   for (const type of choice.resourceTypes.length === 0 ? ['*'] : choice.resourceTypes)
     query.append('resourceType', type);
   for (const purpose of choice.purposes) query.append('purpose', purpose);
-  return signAndRelay(account, patientId, '$grant', query);
+  return portalConfig().then((config) =>
+    signAndRelay(account, patientId, '$grant', query, {
+      operation: 'grant',
+      patient: account.address,
+      grantee: choice.grantee,
+      custodian: config.custodian,
+      resourceTypes: choice.resourceTypes,
+      purposes: choice.purposes,
+      notBefore,
+      expiry: choice.expiry,
+    }),
+  );
 }
 
 export function revokeAccess(
@@ -148,7 +162,12 @@ export function revokeAccess(
     grantee: row.grantee,
     custodian: row.custodian ?? 'any',
   });
-  return signAndRelay(account, patientId, '$revoke', query);
+  return signAndRelay(account, patientId, '$revoke', query, {
+    operation: 'revoke',
+    patient: account.address,
+    grantee: row.grantee,
+    custodian: row.custodian ?? undefined,
+  });
 }
 
 export { ADDRESS_SYSTEM };
