@@ -187,11 +187,29 @@ describe('access decision matrix', () => {
     expect(other.decision).toMatchObject({ allowed: false, status: 404, reason: 'not found' });
   });
 
-  it("this institution's practitioner is allowed under the treatment relationship", async () => {
+  it("this institution's practitioner on the patient's care team is allowed under the treatment relationship", async () => {
+    ctx.careRelationship = async (fhirUser, patientId) =>
+      fhirUser === 'Practitioner/prac-1' && patientId === BOB.id ? 'participant of Encounter/e-1' : undefined;
     const { decision, event } = await run(await bearer(tokens, practitionerToken), observationOf(BOB));
     expect(decision).toMatchObject({ allowed: true, basis: 'treatment-relationship', purpose: 'TREAT' });
+    expect(decision.reason).toContain('care team: participant of Encounter/e-1');
     expect(event.agent).toMatchObject({ fhirUser: 'Practitioner/prac-1', address: PRACTITIONER });
     expect(event.consent?.basis).toBe('treatment-relationship');
+    // Not on Alice's care team: no treatment access to her (consent would be needed).
+    expect((await run(await bearer(tokens, practitionerToken), observationOf(ALICE))).decision.allowed).toBe(
+      false,
+    );
+  });
+
+  it("treatment access follows MEDLEDGER_TREATMENT_ACCESS: 'institution' allows every practitioner, 'none' nobody", async () => {
+    ctx.accessPolicy = { treatmentAccess: 'institution' };
+    expect((await run(await bearer(tokens, practitionerToken), observationOf(ALICE))).decision.allowed).toBe(
+      true,
+    );
+    ctx.accessPolicy = { treatmentAccess: 'none' };
+    expect((await run(await bearer(tokens, practitionerToken), observationOf(ALICE))).decision.allowed).toBe(
+      false,
+    );
   });
 
   it('with the treatment relationship switched off, the own practitioner needs consent too', async () => {
@@ -271,6 +289,7 @@ describe('access decision matrix', () => {
   });
 
   it('decisions that need no consent still work while the indexer lags', async () => {
+    ctx.accessPolicy = { treatmentAccess: 'institution' };
     status = { ...status, head: 20n };
     const { decision } = await run(await bearer(tokens, practitionerToken), observationOf(ALICE));
     expect(decision.allowed).toBe(true);

@@ -23,6 +23,11 @@ export interface AccessContext {
   accessPolicy?: Partial<AccessPolicy>;
   /** How break-glass reaches the chain; defaults to the outbox. Tests substitute it. */
   openEmergencyAccess?: OpenEmergencyAccess;
+  /**
+   * Whether a practitioner (`Practitioner/123`) has a current care relationship with a patient:
+   * the FHIR layer answers from the records (general practitioner, encounter, care team).
+   */
+  careRelationship?: (fhirUser: string, patientId: string) => Promise<string | undefined>;
 }
 
 export interface AccessRequest {
@@ -116,8 +121,10 @@ export async function authorizeAccess(
     return allow('own-record', "the patient's own record");
   }
 
-  if (principal.internal && policy.treatmentRelationship && policy.treatmentPurposes.includes(purpose)) {
-    return allow('treatment-relationship', `this institution's treatment relationship (${purpose})`);
+  const treatment = policy.treatmentRelationship ? policy.treatmentAccess : 'none';
+  if (principal.internal && treatment !== 'none' && policy.treatmentPurposes.includes(purpose)) {
+    const basis = await treatmentBasis(ctx, principal, request, treatment);
+    if (basis) return allow('treatment-relationship', `${basis} (${purpose})`);
   }
 
   // Everything else rests on consent recorded on chain.
@@ -180,4 +187,30 @@ export function consentStateIsCurrent(
   const age = Date.now() - polledAt;
   if (age > policy.maxConsentStalenessMs) return { ok: false, why: `last chain poll ${age} ms ago` };
   return { ok: true };
+}
+
+/**
+ * Why an internal principal may read for treatment, in words, or undefined. Backend systems of
+ * the institution act for it; a practitioner needs the policy's relationship and no restriction
+ * by the patient (a revocation on chain of that practitioner); officers never.
+ */
+async function treatmentBasis(
+  ctx: AccessContext,
+  principal: Principal,
+  request: AccessRequest,
+  treatment: 'care-team' | 'institution',
+): Promise<string | undefined> {
+  if (principal.kind === 'system') return "this institution's treatment relationship";
+  if (principal.kind !== 'practitioner') return undefined;
+  if (
+    request.patientAddress !== undefined &&
+    principal.address !== undefined &&
+    ctx.indexer.consent.revokedBy(request.patientAddress, principal.address, ctx.identity.account.address)
+  )
+    return undefined; // the patient restricted this practitioner
+  if (treatment === 'institution') return "this institution's treatment relationship";
+  if (request.patientId === undefined || principal.fhirUser === undefined || !ctx.careRelationship)
+    return undefined;
+  const relationship = await ctx.careRelationship(principal.fhirUser, request.patientId);
+  return relationship === undefined ? undefined : `care team: ${relationship}`;
 }

@@ -4,6 +4,7 @@
  * (../shared/INTERFACE.md names them). Nothing else in the code reads process.env.
  */
 import { resolve } from 'node:path';
+import { TREATMENT_ACCESS_MODES, type TreatmentAccess } from '../access/AccessPolicy.ts';
 import { ConfigError } from '../errors/MedledgerError.ts';
 import type { ValidationPolicy } from '../fhir/validation/ValidationPolicy.ts';
 
@@ -46,6 +47,8 @@ export interface Config {
    * comma-separated). A patient changes or deletes only what they authored.
    */
   patientAuthoredTypes: readonly string[];
+  /** Who of this institution reads for treatment without consent (`MEDLEDGER_TREATMENT_ACCESS`): AccessPolicy.ts. */
+  treatmentAccess: TreatmentAccess;
 }
 
 /** What a patient portal lets patients write about themselves, by default. */
@@ -125,6 +128,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       1,
       31_536_000,
     ),
+    treatmentAccess: parseTreatmentAccess(env.MEDLEDGER_TREATMENT_ACCESS),
     patientAuthoredTypes: parseTypeList(
       'MEDLEDGER_PATIENT_AUTHORED_TYPES',
       env.MEDLEDGER_PATIENT_AUTHORED_TYPES,
@@ -161,4 +165,11 @@ function parseTypeList(
     if (!/^[A-Z][A-Za-z]{1,63}$/.test(type))
       throw new ConfigError(`${name}: ${type} is not a FHIR resource type`);
   return types;
+}
+
+function parseTreatmentAccess(raw: string | undefined): TreatmentAccess {
+  if (raw === undefined || raw === '') return 'care-team';
+  if (!(TREATMENT_ACCESS_MODES as readonly string[]).includes(raw))
+    throw new ConfigError(`MEDLEDGER_TREATMENT_ACCESS must be one of ${TREATMENT_ACCESS_MODES.join(', ')}`);
+  return raw as TreatmentAccess;
 }

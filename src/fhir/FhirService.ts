@@ -5,6 +5,7 @@
  */
 import { FhirRouter } from '@medplum/fhir-router';
 import type { BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { AccessPolicy } from '../access/AccessPolicy.ts';
 import { accessTokensFor } from '../access/accessTokensFor.ts';
 import { type AccessRequest, authorizeAccess } from '../access/authorizeAccess.ts';
 import type { CheckAccessContext } from '../access/checkAccess.ts';
@@ -12,6 +13,7 @@ import type { Principal } from '../access/Principal.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import type { Queryable } from '../store/db.ts';
 import type { HistoryEntry } from '../vault/types.ts';
+import { careRelationshipOf } from './careRelationship.ts';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { addMedledgerRoutes } from './operations/addMedledgerRoutes.ts';
 import { compartmentPatients, patientAddressOf } from './patientCompartment.ts';
@@ -37,12 +39,19 @@ export class FhirService {
 
   static async create(ctx: NodeContext): Promise<FhirService> {
     loadFhirDefinitions();
+    const key = await searchIndexKeyFor(ctx.config.dataDir);
     const access: CheckAccessContext = {
       ...ctx,
       tokens: await accessTokensFor(ctx),
       audit: ctx.audit,
+      // A context may carry its own policy (tests of a consent-only node); else the configuration.
+      accessPolicy: {
+        treatmentAccess: ctx.config.treatmentAccess,
+        ...(ctx as { accessPolicy?: Partial<AccessPolicy> }).accessPolicy,
+      },
+      careRelationship: careRelationshipOf(ctx, key),
     };
-    return new FhirService(ctx, await searchIndexKeyFor(ctx.config.dataDir), access);
+    return new FhirService(ctx, key, access);
   }
 
   /**

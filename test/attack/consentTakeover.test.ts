@@ -38,7 +38,8 @@ describe('the chain identity of a patient cannot be taken over by a write', () =
   });
 
   beforeAll(async () => {
-    t = await startTestNode();
+    // Every practitioner of the institution may write Patients here: the test is about the address.
+    t = await startTestNode({ env: { MEDLEDGER_TREATMENT_ACCESS: 'institution' } });
     ehr = await t.bearer({ kind: 'system', scope: 'system/*.cruds' });
     aliceId = await t.create(
       {

@@ -35,7 +35,8 @@ describe('revocation of users and clients reaches issued tokens', () => {
     command.run(t.node, { values: {}, positionals: [positional] });
 
   beforeAll(async () => {
-    t = await startTestNode();
+    // Every practitioner of the institution reads for treatment here: the test is about tokens.
+    t = await startTestNode({ env: { MEDLEDGER_TREATMENT_ACCESS: 'institution' } });
     const admin = await t.bearer({ kind: 'system', scope: 'system/*.cruds' });
     const patient = await t.create({ resourceType: 'Patient', name: [{ family: 'Revoked' }] }, admin);
     observation = await t.create(

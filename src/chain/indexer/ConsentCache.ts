@@ -135,6 +135,18 @@ export class ConsentCache {
     return denied;
   }
 
+  /**
+   * Whether the patient revoked `grantee` (for this custodian or any): a restriction the node
+   * honours beyond consent, e.g. for its own practitioners' treatment access.
+   */
+  revokedBy(patient: string, grantee: string, custodian: string): boolean {
+    for (const c of [custodian.toLowerCase(), ANY_CUSTODIAN]) {
+      const grant = this.#grants.get(key(patient.toLowerCase(), grantee.toLowerCase(), c));
+      if (grant && grant.expiry === 0) return true;
+    }
+    return false;
+  }
+
   /** Every grant of a patient as currently cached (for Consent resources and the portal). */
   grantsOf(patient: string): Array<CachedGrant & { grantee: string; custodian: string }> {
     const prefix = `${patient.toLowerCase()}|`;
