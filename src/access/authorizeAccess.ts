@@ -55,6 +55,7 @@ export type AccessBasis =
   | 'emergency'
   | 'not-patient-data'
   | 'per-version'
+  | 'audit-review'
   | 'none';
 
 export interface AccessDecision {
@@ -111,6 +112,13 @@ export async function authorizeAccess(
     return allow('per-version', 'scope allows it; each version is decided for its own patients');
   if (NON_PATIENT_RESOURCE_TYPES.has(request.resourceType) && request.patientId === undefined) {
     return allow('not-patient-data', 'directory resource, allowed by scope');
+  }
+  // The audit log is for this institution's privacy officers (and its backend systems), not for
+  // clinicians; a patient reads their own events (below).
+  if (request.resourceType === 'AuditEvent' && principal.kind !== 'patient') {
+    if (principal.internal && (principal.kind === 'officer' || principal.kind === 'system'))
+      return allow('audit-review', "this institution's audit review");
+    return deny(403, "the audit log is for this institution's privacy officers");
   }
 
   if (principal.kind === 'patient') {
