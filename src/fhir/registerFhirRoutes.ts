@@ -75,8 +75,27 @@ export async function registerFhirRoutes(
         sendFhir(reply, 404, outcome('not-found', 'not-found', 'No such route'), {}),
       );
       scope.get('/metadata', (request, reply) =>
-        sendFhir(reply, 200, capabilityStatement(service), request.query as Record<string, string>),
+        wrongFhirVersion(request.headers.accept)
+          ? sendFhir(reply, 406, notR4(), {})
+          : sendFhir(reply, 200, capabilityStatement(service), request.query as Record<string, string>),
       );
+      // The CapabilityStatement is read-only: any other method is 405, not a conditional write.
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const)
+        scope.route({
+          method,
+          url: '/metadata',
+          handler: (_request, reply) =>
+            sendFhir(
+              reply.header('allow', 'GET'),
+              405,
+              outcome(
+                'medledger-method-not-allowed',
+                'not-supported',
+                `${method} is not allowed on /metadata`,
+              ),
+              {},
+            ),
+        });
       const handler = (request: FastifyRequest, reply: FastifyReply) =>
         handle(service, options, request, reply);
       // Chain-derived Consent (and $grant/$revoke); anything else about Consent falls back to `handler`.
@@ -111,6 +130,7 @@ async function handle(
       query,
     );
   const accept = request.headers.accept;
+  if (wrongFhirVersion(accept)) return sendFhir(reply, 406, notR4(), query);
   if (accept && !/json|\*\/\*/.test(accept) && !format)
     return sendFhir(
       reply,
@@ -127,8 +147,20 @@ async function handle(
   cleanQuery.delete('_pretty');
   const queryString = cleanQuery.toString();
   let body = request.body;
-  if (method === 'POST' && path.endsWith('/_search'))
+  if (method === 'POST' && (path.endsWith('/_search') || path === '_search'))
     body = Object.fromEntries(new URLSearchParams(String(body ?? '')));
+  else if (typeof body === 'string')
+    // A form body is a search's parameters (POST .../_search); anywhere else it is not FHIR.
+    return sendFhir(
+      reply,
+      415,
+      outcome(
+        'medledger-unsupported-media-type',
+        'not-supported',
+        'application/x-www-form-urlencoded is accepted only by POST [type]/_search; use application/fhir+json',
+      ),
+      query,
+    );
 
   const route = service.router.find(method, path);
   if (!route) return sendFhir(reply, 404, outcome('not-found', 'not-found', 'No such route'), query);
@@ -207,6 +239,16 @@ async function handle(
   if (status >= 500) service.ctx.logger.warn(`fhir: ${JSON.stringify(result.issue?.[0]?.details)}`);
   await answer(status, status >= 400 ? undefined : resource);
   if (!resource || status >= 400) return sendFhir(reply, status, result, query);
+  // An update that created the resource (a new id, or a deleted one written again) is 201.
+  const createdByPut =
+    method === 'PUT' && status === 200 && repo.log.written.length === 1 && !repo.log.written[0]?.before;
+  if (createdByPut) {
+    reply.header(
+      'location',
+      `${service.baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId ?? '1'}`,
+    );
+    return sendFhir(reply, 201, resource, query, one(request.headers.prefer), result);
+  }
   if (status === 201) {
     reply.header(
       'location',
@@ -296,6 +338,20 @@ function servedBy(resource: Resource | undefined, log: RequestLog): Served {
     if (before) for (const id of compartmentPatients(before)) patients.add(id);
   }
   return { refs: [...refs], patients: [...patients] };
+}
+
+/** `Accept: application/fhir+json; fhirVersion=3.0`: this server speaks R4 (4.0) only. */
+function wrongFhirVersion(accept: string | undefined): boolean {
+  const version = /fhirVersion\s*=\s*"?([0-9.]+)/i.exec(accept ?? '')?.[1];
+  return version !== undefined && !/^4\.0(\.|$)/.test(version);
+}
+
+function notR4(): OperationOutcome {
+  return outcome(
+    'medledger-not-acceptable',
+    'not-supported',
+    'This server supports FHIR R4 (fhirVersion=4.0) only',
+  );
 }
 
 function one(value: string | string[] | undefined): string | undefined {

@@ -5,6 +5,7 @@
  * and joined with `_include` / `_revinclude`.
  * @see https://hl7.org/fhir/R4/search.html
  */
+
 import {
   evalFhirPath,
   type Filter,
@@ -19,6 +20,7 @@ import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtyp
 import type { Queryable } from '../../store/db.ts';
 import { parsedFhirPath } from '../parsedFhirPath.ts';
 import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
+import { checkSearchRequest } from './checkSearchRequest.ts';
 import { normalizeText } from './indexTerms.ts';
 import { allIds, idsWithAny, lookupCandidates } from './lookupCandidates.ts';
 import { isQuantityFilter, matchesQuantity } from './matchesQuantity.ts';
@@ -110,6 +112,7 @@ export async function searchVault(
   options: SearchVaultOptions = {},
   path: string = request.resourceType,
 ): Promise<Bundle> {
+  checkSearchRequest(request);
   const offset = Math.max(0, request.offset ?? 0);
   const count = Math.min(MAX_COUNT, Math.max(0, request.count ?? DEFAULT_COUNT));
   // Every match is decrypted and checked, so a total costs reading all of them. Without sort

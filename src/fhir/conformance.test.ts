@@ -1,0 +1,112 @@
+/**
+ * Issue 20's "silent empty results" and "smaller" findings: a search the server cannot answer is
+ * refused (never a 200 with total 0), a PUT that creates is 201 with Location, the
+ * CapabilityStatement is read-only, a request for another FHIR version is 406, and a form body is
+ * 415 except on POST _search.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestNode, type TestNode } from './testing/startTestNode.ts';
+
+describe('FHIR conformance at the edges', () => {
+  let t: TestNode;
+  let ehr: string;
+  let patient: string;
+
+  const call = async (
+    method: string,
+    path: string,
+    init: { body?: string; type?: string; accept?: string } = {},
+  ) => {
+    const r = await fetch(`${t.fhirUrl}/${path}`, {
+      method,
+      headers: {
+        authorization: ehr,
+        ...(init.body === undefined ? {} : { 'content-type': init.type ?? 'application/fhir+json' }),
+        ...(init.accept ? { accept: init.accept } : {}),
+      },
+      ...(init.body === undefined ? {} : { body: init.body }),
+    });
+    const text = await r.text();
+    return {
+      status: r.status,
+      location: r.headers.get('location'),
+      body: (text ? JSON.parse(text) : {}) as {
+        resourceType?: string;
+        total?: number;
+        issue?: { details?: { text?: string } }[];
+      },
+    };
+  };
+
+  beforeAll(async () => {
+    t = await startTestNode();
+    ehr = await t.bearer({ kind: 'system', scope: 'system/*.cruds' });
+    patient = await t.create({ resourceType: 'Patient', name: [{ family: 'Edge' }] }, ehr);
+    await t.create(
+      {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'x' },
+        subject: { reference: `Patient/${patient}` },
+      },
+      ehr,
+    );
+  });
+  afterAll(async () => t?.stop());
+
+  it('a search it cannot answer is refused with an OperationOutcome naming why, never an empty 200', async () => {
+    expect((await call('GET', 'Foo')).status).toBe(404);
+    for (const query of [
+      'Observation?foo=1',
+      'Observation?subject.name=Edge',
+      '_has:Observation:patient:code=1',
+      'Observation?code:text=pulse',
+      'Observation?_filter=status eq final',
+      'Observation?code-value-quantity=8480-6$gt100',
+      'Observation?_count=abc',
+    ]) {
+      const path = query.startsWith('_has') ? `Patient?${query}` : query;
+      const r = await call('GET', path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.resourceType, path).toBe('OperationOutcome');
+      expect(r.body.issue?.[0]?.details?.text, path).toBeTruthy();
+    }
+    const fine = await call('GET', `Observation?subject=Patient/${patient}&_count=10`);
+    expect(fine.status).toBe(200);
+    expect(fine.body.total).toBe(1);
+  });
+
+  it('a PUT that creates is 201 with Location; one that updates is 200', async () => {
+    const id = randomUUID();
+    const body = JSON.stringify({ resourceType: 'Patient', id, name: [{ family: 'Put' }] });
+    const created = await call('PUT', `Patient/${id}`, { body });
+    expect(created.status).toBe(201);
+    expect(created.location).toBe(`${t.fhirUrl}/Patient/${id}/_history/1`);
+    expect((await call('PUT', `Patient/${id}`, { body })).status).toBe(200);
+  });
+
+  it('the CapabilityStatement is read-only, R4 only; a form body is not FHIR except for _search', async () => {
+    for (const method of ['DELETE', 'PUT', 'POST'])
+      expect((await call(method, 'metadata', method === 'DELETE' ? {} : { body: '{}' })).status, method).toBe(
+        405,
+      );
+    expect((await call('GET', 'metadata', { accept: 'application/fhir+json; fhirVersion=3.0' })).status).toBe(
+      406,
+    );
+    expect(
+      (await call('GET', `Patient/${patient}`, { accept: 'application/fhir+json; fhirVersion=3.0' })).status,
+    ).toBe(406);
+    expect((await call('GET', 'metadata', { accept: 'application/fhir+json; fhirVersion=4.0' })).status).toBe(
+      200,
+    );
+    const form = { type: 'application/x-www-form-urlencoded', body: 'resourceType=Patient' };
+    expect((await call('POST', 'Patient', form)).status).toBe(415);
+    const search = await call('POST', 'Observation/_search', {
+      type: 'application/x-www-form-urlencoded',
+      body: `subject=Patient/${patient}`,
+    });
+    expect(search.status).toBe(200);
+    expect(search.body.total).toBe(1);
+  });
+});
