@@ -47,6 +47,8 @@ export interface Config {
    * comma-separated). A patient changes or deletes only what they authored.
    */
   patientAuthoredTypes: readonly string[];
+  /** Origins browser apps may call from (`MEDLEDGER_CORS_ORIGINS`, comma-separated); undefined: any. */
+  corsOrigins: readonly string[] | undefined;
   /** Who of this institution reads for treatment without consent (`MEDLEDGER_TREATMENT_ACCESS`): AccessPolicy.ts. */
   treatmentAccess: TreatmentAccess;
 }
@@ -129,6 +131,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       31_536_000,
     ),
     treatmentAccess: parseTreatmentAccess(env.MEDLEDGER_TREATMENT_ACCESS),
+    corsOrigins: env.MEDLEDGER_CORS_ORIGINS
+      ? env.MEDLEDGER_CORS_ORIGINS.split(',')
+          .map((o) => o.trim())
+          .filter(Boolean)
+      : undefined,
     patientAuthoredTypes: parseTypeList(
       'MEDLEDGER_PATIENT_AUTHORED_TYPES',
       env.MEDLEDGER_PATIENT_AUTHORED_TYPES,

@@ -87,7 +87,7 @@ function build(service: FhirService): CapabilityStatement {
       {
         mode: 'server',
         security: {
-          cors: false,
+          cors: true,
           service: [
             {
               coding: [

@@ -3,6 +3,7 @@
  * Thin: every route calls plain functions over the node context.
  */
 import helmet from '@fastify/helmet';
+import { registerCors } from './security/registerCors.ts';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
 import { registerClaimRoute } from '../ehr/registerClaimRoute.ts';
@@ -34,6 +35,8 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
     ...https,
   }) as unknown as FastifyInstance;
   await app.register(helmet, { contentSecurityPolicy: false });
+  // Browser apps on other origins (CORS requests; helmet's resource policy bounds only no-cors ones).
+  await registerCors(app, ctx.config.corsOrigins);
   noStoreByDefault(app);
   answerErrorsWithOutcomes(app, ctx.logger);
   app.get('/healthz', async (_request, reply) => {
