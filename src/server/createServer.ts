@@ -3,7 +3,6 @@
  * Thin: every route calls plain functions over the node context.
  */
 import helmet from '@fastify/helmet';
-import { registerCors } from './security/registerCors.ts';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
 import { registerClaimRoute } from '../ehr/registerClaimRoute.ts';
@@ -20,6 +19,7 @@ import {
   clientErrorOutcome,
   frameworkErrorOutcome,
 } from './security/outcomeErrors.ts';
+import { registerCors } from './security/registerCors.ts';
 import { rejectNulBytes } from './security/rejectNulBytes.ts';
 import { tlsServerOptions } from './security/tlsOptions.ts';
 

@@ -22,9 +22,20 @@ const ALLOWED_HEADERS = [
   'x-purpose-of-use',
   'x-break-glass-reason',
 ];
-const EXPOSED_HEADERS = ['location', 'content-location', 'etag', 'last-modified', 'x-progress', 'retry-after', 'expires'];
+const EXPOSED_HEADERS = [
+  'location',
+  'content-location',
+  'etag',
+  'last-modified',
+  'x-progress',
+  'retry-after',
+  'expires',
+];
 
-export async function registerCors(app: FastifyInstance, origins: readonly string[] | undefined): Promise<void> {
+export async function registerCors(
+  app: FastifyInstance,
+  origins: readonly string[] | undefined,
+): Promise<void> {
   await app.register(cors, {
     origin: origins === undefined ? '*' : [...origins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
