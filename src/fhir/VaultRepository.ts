@@ -23,7 +23,6 @@ import {
 import { FhirRepository, type RepositoryMode } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Reference, Resource } from '@medplum/fhirtypes';
 import { applyPatch, type Operation } from 'rfc6902';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Queryable } from '../store/db.ts';
 import { NotFoundError, VersionConflictError } from '../vault/errors.ts';
 import type { FhirResource, HistoryEntry } from '../vault/types.ts';
@@ -153,10 +152,9 @@ export class VaultRepository extends FhirRepository<Queryable> {
       checkIds(input);
       if (!options?.assignedId) delete input.id;
       await this.#resolveReferences(input);
-      if (input.resourceType === 'Patient') {
-        ensurePatientAddress(input);
-        await this.#refuseTakenAddress(input);
-      }
+      // Stored as written: a Patient gets a chain address from the patient ($claim), never one
+      // made up here (what a client writes reads back exactly).
+      if (input.resourceType === 'Patient') await this.#refuseTakenAddress(input);
       const validated = this.#validate(input);
       await this.#require(input, 'c', forbidden);
       this.#refuseUnauthorable(input);
@@ -205,10 +203,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
         }
       } else {
         await this.#refuseReuse(input);
-        if (input.resourceType === 'Patient') {
-          ensurePatientAddress(input);
-          await this.#refuseTakenAddress(input);
-        }
+        if (input.resourceType === 'Patient') await this.#refuseTakenAddress(input);
       }
       const validated = this.#validate(input);
       await this.#require(input, existing ? 'u' : 'c', forbidden);
@@ -729,12 +724,12 @@ function prepare<T extends Resource>(resource: T): T {
  * A Patient carries its pseudonymous chain address; one created without gets a fresh random
  * address whose key is kept nowhere (the patient claims the record by another flow).
  */
-function ensurePatientAddress(patient: Resource, address?: string): void {
+/** Keeps a Patient's chain address on an update that left it out: the identity is not the writer's to drop. */
+function ensurePatientAddress(patient: Resource, address: string): void {
   const p = patient as { identifier?: { system?: string; value?: string }[] };
   if (p.identifier !== undefined && !Array.isArray(p.identifier)) return; // validation refuses it
   if (p.identifier?.some((i) => i?.system === ADDRESS_SYSTEM)) return;
-  const value = address ?? privateKeyToAccount(generatePrivateKey()).address.toLowerCase();
-  p.identifier = [...(p.identifier ?? []), { system: ADDRESS_SYSTEM, value }];
+  p.identifier = [...(p.identifier ?? []), { system: ADDRESS_SYSTEM, value: address }];
 }
 
 /** A history Bundle; `total` is every entry the caller may see (the page may hold fewer). */

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson } from './testing/canonicalFhir.ts';
 import { startTestNode, type TestNode } from './testing/startTestNode.ts';
 
 describe('FHIR conformance at the edges', () => {
@@ -84,6 +85,13 @@ describe('FHIR conformance at the edges', () => {
     expect(created.status).toBe(201);
     expect(created.location).toBe(`${t.fhirUrl}/Patient/${id}/_history/1`);
     expect((await call('PUT', `Patient/${id}`, { body })).status).toBe(200);
+    // What a client writes reads back exactly: no identifier is added to a Patient.
+    const read = (await call('GET', `Patient/${id}`)).body as Record<string, unknown>;
+    expect(canonicalJson(read, { exact: true })).toBe(canonicalJson(JSON.parse(body), { exact: true }));
+    const posted = await call('POST', 'Patient', {
+      body: JSON.stringify({ resourceType: 'Patient', active: true }),
+    });
+    expect((posted.body as { identifier?: unknown }).identifier).toBeUndefined();
   });
 
   it('the CapabilityStatement is read-only, R4 only; a form body is not FHIR except for _search', async () => {

@@ -1,15 +1,16 @@
 /**
- * Canonical JSON of a resource for round-trip comparison: without `id`, `meta` and the chain
- * address identifier medledger adds to a Patient (urn:medledger:address).
+ * Canonical JSON of a resource for round-trip comparison: without `id` and `meta`, and (unless
+ * `exact`) without the chain address identifier an import gives a Patient (urn:medledger:address,
+ * the key the patient's claim code later replaces).
  */
 import canonicalize from 'canonicalize';
 import { ADDRESS_SYSTEM } from '../patientCompartment.ts';
 
-export function canonicalJson(resource: unknown): string {
+export function canonicalJson(resource: unknown, options: { exact?: boolean } = {}): string {
   const copy = structuredClone(resource) as Record<string, unknown>;
   delete copy.id;
   delete copy.meta;
-  if (copy.resourceType === 'Patient' && Array.isArray(copy.identifier)) {
+  if (!options.exact && copy.resourceType === 'Patient' && Array.isArray(copy.identifier)) {
     const kept = (copy.identifier as { system?: string }[]).filter((i) => i.system !== ADDRESS_SYSTEM);
     if (kept.length) copy.identifier = kept;
     else delete copy.identifier;
