@@ -166,7 +166,24 @@ function isAlive(pid: number): boolean {
 }
 
 /** A loopback TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
+/**
+ * A port free now on 127.0.0.1. The kernel may hand the same ephemeral port out again once it is
+ * closed, so a process asking twice before binding the first (a node's HTTP port, then its
+ * embedded anvil's) could be given one port for both: ports handed out here are never handed out
+ * again by this process.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await ephemeralPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+const handedOut = new Set<number>();
+
+function ephemeralPort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();
