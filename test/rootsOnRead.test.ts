@@ -10,12 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
-import pg from 'pg';
 import { bytesToHex } from 'viem';
 import { afterAll, describe, expect, it } from 'vitest';
 import { anchorsAbi } from '../src/chain/generated/contracts.ts';
 import { startTestNode, type TestNode } from '../src/fhir/testing/startTestNode.ts';
-import { TEST_DATABASE_URL } from '../src/store/testing/databases.ts';
+import { createServerDatabase } from '../src/store/testing/databases.ts';
 import { forgeCustodianRecord } from './exchange/forgeCustodianRecord.ts';
 
 const TEST_MS = 180_000;
@@ -27,27 +26,20 @@ interface Store {
   drop(): Promise<void>;
 }
 
-const serverDatabase = `medledger_roots_${Date.now().toString(36)}`;
-async function asServerAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 const stores: Store[] = [
   { name: 'PGlite', create: async () => undefined, drop: async () => {} },
-  {
-    name: 'the PostgreSQL server',
-    async create() {
-      await asServerAdmin(`CREATE DATABASE ${serverDatabase}`);
-      return TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${serverDatabase}`);
-    },
-    drop: () => asServerAdmin(`DROP DATABASE IF EXISTS ${serverDatabase} WITH (FORCE)`),
-  },
+  (() => {
+    let drop = async () => {};
+    return {
+      name: 'the PostgreSQL server',
+      async create() {
+        const database = await createServerDatabase('medledger_roots');
+        drop = database.drop;
+        return database.url;
+      },
+      drop: () => drop(),
+    };
+  })(),
 ];
 
 describe.each(stores)('roots on read, on $name', (store) => {

@@ -4,18 +4,12 @@
  * naming what was served, and the report — anchored — is accepted by `medledger verify --bundle`
  * against the chain, with no database.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Bundle } from '@medplum/fhirtypes';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOutboxEntry } from '../chain/outbox/outboxEntry.ts';
+import { verifyBundleWithCli } from '../verify/testing/verifyBundleWithCli.ts';
 import { startTestNode, type TestNode } from './testing/startTestNode.ts';
-
-const exec = promisify(execFile);
 
 interface ReportEvent {
   subtype: { code: string }[];
@@ -159,29 +153,13 @@ describe("every access kind is in the patient's $access-report, with proofs the 
     ).toBe(true);
 
     // The saved report, checked by the CLI against the chain with no database.
-    const dir = await mkdtemp(join(tmpdir(), 'medledger-one-door-'));
-    try {
-      const anchoredOnly = {
-        ...report.body,
-        entry: (report.body.entry ?? []).filter((e) =>
-          JSON.stringify(e.extension ?? []).includes('"valueCode":"anchored"'),
-        ),
-      };
-      expect(anchoredOnly.entry.length).toBeGreaterThan(10);
-      const file = join(dir, 'report.json');
-      await writeFile(file, JSON.stringify(anchoredOnly));
-      const { stdout } = await exec('node', [
-        'bin/medledger.js',
-        'verify',
-        '--bundle',
-        file,
-        '--rpc-url',
-        t.node.chain.rpcUrl,
-        '--json',
-      ]);
-      expect(JSON.parse(stdout)).toMatchObject({ ok: true });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const anchoredOnly = {
+      ...report.body,
+      entry: (report.body.entry ?? []).filter((e) =>
+        JSON.stringify(e.extension ?? []).includes('"valueCode":"anchored"'),
+      ),
+    };
+    expect(anchoredOnly.entry.length).toBeGreaterThan(10);
+    expect(await verifyBundleWithCli(anchoredOnly, t.node.chain.rpcUrl)).toMatchObject({ ok: true });
   }, 240_000);
 });

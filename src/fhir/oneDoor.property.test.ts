@@ -9,10 +9,9 @@
  */
 import type { Bundle } from '@medplum/fhirtypes';
 import fc from 'fast-check';
-import pg from 'pg';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_DATABASE_URL } from '../store/testing/databases.ts';
+import { createServerDatabase } from '../store/testing/databases.ts';
 import { startTestNode, type TestNode } from './testing/startTestNode.ts';
 
 const PATIENTS = 3;
@@ -44,24 +43,6 @@ interface ModelVersion {
   deleted: boolean;
 }
 
-async function serverDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `medledger_one_door_${process.pid}_${Date.now()}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  return {
-    url: TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${name}`),
-    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
-}
-
 describe.each([{ name: 'PGlite' }, { name: 'the PostgreSQL server' }])(
   'one door, property over random histories, on $name',
   ({ name }) => {
@@ -77,7 +58,7 @@ describe.each([{ name: 'PGlite' }, { name: 'the PostgreSQL server' }])(
     beforeAll(async () => {
       let env: Record<string, string> = {};
       if (name !== 'PGlite') {
-        const database = await serverDatabase();
+        const database = await createServerDatabase('medledger_one_door');
         dropDatabase = database.drop;
         env = { DATABASE_URL: database.url };
       }

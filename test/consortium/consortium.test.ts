@@ -14,14 +14,13 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { type Address, createPublicClient, http } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnvilInstance, freePort, startAnvil } from '../../src/chain/testing/anvil.ts';
 import type { ConsortiumSummary } from '../../src/consortium/initConsortium.ts';
 import type { MembershipView } from '../../src/consortium/readMembership.ts';
 import type { GovernanceResult } from '../../src/consortium/submitGovernance.ts';
-import { TEST_DATABASE_URL } from '../../src/store/testing/databases.ts';
+import { asServerAdmin, serverDatabaseUrl } from '../../src/store/testing/databases.ts';
 import { type RecordingRpcProxy, startRecordingRpcProxy } from './support/recordingRpcProxy.ts';
 
 const execFileAsync = promisify(execFile);
@@ -90,16 +89,8 @@ describe('a three-member consortium from consortium init', { timeout: 240_000 },
   let proxy: RecordingRpcProxy;
   let node1: ChildProcess | undefined;
   const databases = [2, 3].map((n) => `medledger_consortium_${Date.now().toString(36)}_${n}`);
-  const databaseUrl = (n: number) => TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${databases[n - 2]}`);
-  async function admin(sql: string): Promise<void> {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  }
+  const databaseUrl = (n: number) => serverDatabaseUrl(databases[n - 2] as string);
+  const admin = asServerAdmin;
   const memberDir = (n: number) => join(work, 'net', 'members', summary.members[n - 1]?.folder ?? '?');
   const address = (n: number) => summary.members[n - 1]?.medledger.address as Address;
 

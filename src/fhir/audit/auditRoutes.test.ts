@@ -1,16 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOutboxEntry } from '../../chain/outbox/outboxEntry.ts';
 import { standaloneReportCheck } from '../../verify/standaloneReportCheck.ts';
+import { verifyBundleWithCli } from '../../verify/testing/verifyBundleWithCli.ts';
 import { ADDRESS_SYSTEM } from '../patientCompartment.ts';
 import { startTestNode, type TestNode } from '../testing/startTestNode.ts';
-
-const exec = promisify(execFile);
 
 describe('audit routes: access report, AuditEvent search, proofs', () => {
   let t: TestNode;
@@ -95,23 +89,7 @@ describe('audit routes: access report, AuditEvent search, proofs', () => {
     expect(checked.ok).toBe(true);
 
     // The same report, saved, checked by the CLI against the chain with no database.
-    const dir = await mkdtemp(join(tmpdir(), 'medledger-report-'));
-    try {
-      const file = join(dir, 'report.json');
-      await writeFile(file, JSON.stringify(report.body));
-      const { stdout } = await exec('node', [
-        'bin/medledger.js',
-        'verify',
-        '--bundle',
-        file,
-        '--rpc-url',
-        t.node.chain.rpcUrl,
-        '--json',
-      ]);
-      expect(JSON.parse(stdout)).toMatchObject({ ok: true });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    expect(await verifyBundleWithCli(report.body, t.node.chain.rpcUrl)).toMatchObject({ ok: true });
   });
 
   it('reading the report is itself audited, and another patient cannot read it', async () => {
