@@ -117,4 +117,44 @@ describe('FHIR conformance at the edges', () => {
     expect(search.status).toBe(200);
     expect(search.body.total).toBe(1);
   });
+
+  it('type and system history page with next links until every version was seen once, deletions included', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push(
+        await t.create(
+          {
+            resourceType: 'Flag',
+            status: 'active',
+            code: { text: `flag ${i}` },
+            subject: { reference: `Patient/${patient}` },
+          },
+          ehr,
+        ),
+      );
+    expect((await call('DELETE', `Flag/${ids[0]}`)).status).toBeLessThan(300);
+    const seen: string[] = [];
+    let url: string | undefined = `${t.fhirUrl}/Flag/_history?_count=2`;
+    let pages = 0;
+    while (url) {
+      const page = (await (await fetch(url, { headers: { authorization: ehr } })).json()) as {
+        total?: number;
+        entry?: { fullUrl?: string; request?: { method?: string }; response?: { etag?: string } }[];
+        link?: { relation: string; url: string }[];
+      };
+      pages++;
+      expect(page.total).toBeUndefined();
+      expect((page.entry ?? []).length).toBeLessThanOrEqual(2);
+      for (const e of page.entry ?? [])
+        seen.push(`${e.fullUrl?.split('/').pop()}@${e.response?.etag}:${e.request?.method}`);
+      url = page.link?.find((l) => l.relation === 'next')?.url;
+    }
+    expect(seen, `pages ${pages}`).toHaveLength(6);
+    expect(pages).toBeGreaterThanOrEqual(3);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toHaveLength(6);
+    expect(seen[0]).toBe(`${ids[0]}@W/"2":DELETE`);
+    expect((await call('GET', 'Flag/_history?_count=abc')).status).toBe(400);
+    expect((await call('GET', '_history?_since=yesterday')).status).toBe(400);
+  });
 });

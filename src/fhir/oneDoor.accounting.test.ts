@@ -7,7 +7,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForOutboxEntry } from '../chain/outbox/outboxEntry.ts';
 import { verifyBundleWithCli } from '../verify/testing/verifyBundleWithCli.ts';
 import { startTestNode, type TestNode } from './testing/startTestNode.ts';
 
@@ -107,15 +106,29 @@ describe("every access kind is in the patient's $access-report, with proofs the 
       if (!done) await new Promise((r) => setTimeout(r, 250));
     }
 
-    // Anchor everything so every entry carries a proof on chain.
+    // Anchor everything so every entry carries a proof on chain: cut what is pending, then wait
+    // until no chain write is in flight (a background cut may have taken some leaves first) and
+    // the indexer has the last confirmed block.
     await t.node.audit.flush();
-    const batches = [...(await t.node.recordBatcher.flush()), ...(await t.node.auditBatcher.flush())];
+    await t.node.recordBatcher.flush();
+    await t.node.auditBatcher.flush();
     t.node.outbox.notify();
-    for (const b of batches) {
-      const state = await waitForOutboxEntry(t.node.db, b.outboxId as bigint);
-      expect(state.status).toBe('confirmed');
-      await t.node.indexer.waitForBlock(state.blockNumber as bigint);
+    for (const deadline = Date.now() + 90_000; ; ) {
+      const [open] = await t.node.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM chain_outbox WHERE status IN ('pending', 'signed')",
+      );
+      if (open?.n === 0) break;
+      expect(Date.now(), 'chain writes still in flight').toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
     }
+    const [failed] = await t.node.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM chain_outbox WHERE status = 'failed'",
+    );
+    expect(failed?.n).toBe(0);
+    const [last] = await t.node.db.query<{ block: string | null }>(
+      "SELECT max(block_number)::text AS block FROM chain_outbox WHERE status = 'confirmed'",
+    );
+    if (last?.block) await t.node.indexer.waitForBlock(BigInt(last.block));
 
     const asAlice = await t.bearer({ kind: 'patient', scope: 'patient/*.rs', patient: ids.alice });
     const report = await call(asAlice, 'GET', `Patient/${ids.alice}/$access-report`);

@@ -230,7 +230,7 @@ export class VaultReader {
       where += ` AND seq < $${params.length}::bigint`;
     }
     const rows = await this.#q.query<VersionRow>(
-      `SELECT ${VERSION_REF_COLUMNS} FROM record_versions WHERE ${where} ORDER BY seq DESC LIMIT $1`,
+      `SELECT ${VERSION_REF_COLUMNS} FROM record_versions v WHERE ${where} ORDER BY v.seq DESC LIMIT $1`,
       params,
     );
     return rows.map(toRef);

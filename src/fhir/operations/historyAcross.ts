@@ -5,41 +5,85 @@
  * if they did not exist.
  * @see https://hl7.org/fhir/R4/http.html#history
  */
-import { allOk } from '@medplum/core';
+import { allOk, badRequest, OperationOutcomeError } from '@medplum/core';
 import type { FhirRequest, FhirResponse } from '@medplum/fhir-router';
-import type { BundleEntry } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, BundleLink } from '@medplum/fhirtypes';
 import type { HistoryEntry } from '../../vault/types.ts';
 import type { VaultRepository } from '../VaultRepository.ts';
-import { historyBundle } from '../VaultRepository.ts';
 
 const MAX = 1000;
+/** Versions read per statement while a page fills (a caller may see few of them). */
+const SCAN = 500;
 
+/**
+ * One page of history, newest first: up to `_count` (default 100, at most 1000) visible versions,
+ * deletions included. A `next` link continues after the last version this page looked at
+ * (`_cursor`, a write position), so a client paging through sees every visible version once, even
+ * while new ones are written. `total` is left out (R4 allows it for history): counting what a
+ * caller may see would read every version.
+ */
 export async function historyAcross(req: FhirRequest, repo: VaultRepository): Promise<FhirResponse> {
   const resourceType = req.params.resourceType;
-  const count = Math.min(MAX, Math.max(1, Number(one(req.query._count) ?? 100) || 100));
+  const rawCount = one(req.query._count);
+  const count = rawCount === undefined ? 100 : Number(rawCount);
+  if (!Number.isInteger(count) || count < 1)
+    throw new OperationOutcomeError(badRequest('_count must be a whole number from 1'));
+  const pageSize = Math.min(MAX, count);
   const since = one(req.query._since);
+  if (since !== undefined && Number.isNaN(Date.parse(since)))
+    throw new OperationOutcomeError(badRequest('_since must be an instant'));
+  const cursor = one(req.query._cursor);
+  if (cursor !== undefined && !/^[0-9]{1,19}$/.test(cursor))
+    throw new OperationOutcomeError(badRequest('_cursor is not valid'));
   const reader = repo.service.ctx.vault.reader();
-  const versions = await reader.versions({
-    resourceType,
-    since: since && !Number.isNaN(Date.parse(since)) ? new Date(since).toISOString() : undefined,
-    limit: count * 4,
-  });
   const entries: BundleEntry[] = [];
-  for (const ref of versions) {
-    if (entries.length >= count) break;
-    if (ref.erased) continue;
-    let version: HistoryEntry;
-    try {
-      version = await reader.version(ref.resourceType, ref.id, ref.versionId);
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === 'ERR_GONE' || code === 'ERR_NOT_FOUND') continue; // erased since: left out
-      throw error;
+  let before = cursor;
+  let more = false;
+  scan: for (;;) {
+    const versions = await reader.versions({
+      resourceType,
+      since: since === undefined ? undefined : new Date(since).toISOString(),
+      beforeSeq: before,
+      limit: SCAN,
+    });
+    for (const ref of versions) {
+      if (entries.length >= pageSize) {
+        more = true;
+        break scan;
+      }
+      before = ref.seq;
+      if (ref.erased) continue;
+      let version: HistoryEntry;
+      try {
+        version = await reader.version(ref.resourceType, ref.id, ref.versionId);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'ERR_GONE' || code === 'ERR_NOT_FOUND') continue; // erased since: left out
+        throw error;
+      }
+      const [visible] = await repo.visibleHistory([version]);
+      if (visible) entries.push(repo.historyEntry(visible));
     }
-    const [visible] = await repo.visibleHistory([version]);
-    if (visible) entries.push(repo.historyEntry(visible));
+    if (versions.length < SCAN) break;
   }
-  return [allOk, historyBundle(entries)];
+  const base = `${repo.service.baseUrl}/${resourceType ? `${resourceType}/` : ''}_history`;
+  const query = (extra: Record<string, string>) => {
+    const params = new URLSearchParams({
+      _count: String(pageSize),
+      ...(since ? { _since: since } : {}),
+      ...extra,
+    });
+    return `${base}?${params}`;
+  };
+  const link: BundleLink[] = [{ relation: 'self', url: query(cursor ? { _cursor: cursor } : {}) }];
+  if (more && before !== undefined) link.push({ relation: 'next', url: query({ _cursor: before }) });
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'history',
+    link,
+    ...(entries.length ? { entry: entries } : {}),
+  };
+  return [allOk, bundle];
 }
 
 function one(value: string | string[] | undefined): string | undefined {
