@@ -41,8 +41,13 @@ export class LoginThrottle {
   #nextHashAt = 0;
   #running: Promise<void> = Promise.resolve();
 
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
+  readonly #hashesPerSecond: number;
+  readonly #maxQueueMs: number;
+
+  constructor(options: { now?: () => number; hashesPerSecond?: number; maxQueueMs?: number } = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#hashesPerSecond = options.hashesPerSecond ?? HASHES_PER_SECOND;
+    this.#maxQueueMs = options.maxQueueMs ?? MAX_QUEUE_MS;
   }
 
   /**
@@ -56,8 +61,8 @@ export class LoginThrottle {
     const lockedUntil = Math.max(account?.until ?? 0, place?.until ?? 0);
     if (lockedUntil > now) return { ok: false, retryAfterMs: lockedUntil - now };
     const startAt = Math.max(now, this.#nextHashAt);
-    if (startAt - now > MAX_QUEUE_MS) return { ok: false, retryAfterMs: startAt - now };
-    this.#nextHashAt = startAt + 1000 / HASHES_PER_SECOND;
+    if (startAt - now > this.#maxQueueMs) return { ok: false, retryAfterMs: startAt - now };
+    this.#nextHashAt = startAt + 1000 / this.#hashesPerSecond;
     // One hash at a time, in arrival order, each no earlier than its slot.
     const previous = this.#running;
     let done!: () => void;

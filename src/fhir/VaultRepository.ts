@@ -733,7 +733,7 @@ function ensurePatientAddress(patient: Resource, address: string): void {
 }
 
 /** A history Bundle; `total` is every entry the caller may see (the page may hold fewer). */
-export function historyBundle(entry: BundleEntry[], total = entry.length): Bundle {
+function historyBundle(entry: BundleEntry[], total: number): Bundle {
   return { resourceType: 'Bundle', type: 'history', total, ...(entry.length ? { entry } : {}) };
 }
 

@@ -51,11 +51,6 @@ export class Vault {
     this.#newId = options.newId ?? randomUUID;
   }
 
-  /** Where this vault's reads check anchored roots (a node's: from the chain, never the database). */
-  get rootSource(): RootSource {
-    return this.#rootSource;
-  }
-
   /** Stores a new resource with a server-assigned id as version 1. */
   create<T extends FhirResource>(resource: T): Promise<WriteResult<T>> {
     return this.createIn(this.#db, resource);

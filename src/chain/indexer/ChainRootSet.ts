@@ -50,7 +50,6 @@ export class ChainRootSet implements RootSource {
   readonly #tables = [new RootTable(), new RootTable()] as const;
   readonly #missedAt = new Map<string, number>();
   readonly #lookups = new Map<string, Promise<Hex | undefined>>();
-  #scannedTo = -1n;
 
   private constructor(parameters: ChainRootSetParameters) {
     this.#parameters = parameters;
@@ -63,19 +62,9 @@ export class ChainRootSet implements RootSource {
     return set;
   }
 
-  /** The last block the start-up scan read events from. */
-  get scannedTo(): bigint {
-    return this.#scannedTo;
-  }
-
   /** Roots held for `kind`. */
   count(kind: AnchorKind): number {
     return this.#tables[kind].count;
-  }
-
-  /** Bytes held in root pages, both kinds. */
-  get byteLength(): number {
-    return this.#tables[0].byteLength + this.#tables[1].byteLength;
   }
 
   async rootOf(kind: AnchorKind, sequence: bigint): Promise<Hex | undefined> {
@@ -146,7 +135,6 @@ export class ChainRootSet implements RootSource {
         strict: true,
       });
       for (const { args } of events) this.add({ ...args, root: args.root.toLowerCase() as Hex });
-      this.#scannedTo = to;
     }
   }
 }

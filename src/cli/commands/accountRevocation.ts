@@ -8,69 +8,78 @@
 import { AccessError } from '../../access/AccessError.ts';
 import { disableUser, enableUser, revokeClient } from '../../access/revocations.ts';
 import { ConfigError } from '../../errors/MedledgerError.ts';
+import type { NodeContext } from '../../node/startNode.ts';
 import { auditOperatorAction } from '../auditOperatorAction.ts';
 import type { Command } from '../command.ts';
 import { nodeOptions } from '../command.ts';
 
-function target(positionals: readonly string[], what: string): string {
-  const value = positionals[0];
-  if (!value) throw new ConfigError(`the ${what} is required`);
-  return value;
+interface RevocationCommand {
+  name: readonly [string, string];
+  summary: string;
+  /** What the positional names, for the usage line and the error. */
+  what: 'USERNAME' | 'CLIENT_ID';
+  /** Applies the change; false when there is no such account. */
+  apply(db: NodeContext['db'], target: string): Promise<boolean>;
+  unknown(target: string): AccessError;
+  /** The audit event's description, the resource it names and the JSON answer. */
+  describe(target: string): { text: string; resource: string; json: Record<string, unknown> };
 }
 
-export const userDisableCommand: Command = {
+function revocationCommand(spec: RevocationCommand): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: `medledger ${spec.name.join(' ')} ${spec.what} [--json]`,
+    options: { ...nodeOptions },
+    workers: false,
+    async run(ctx, { positionals }) {
+      const target = positionals[0];
+      if (!target) throw new ConfigError(`the ${spec.what} is required`);
+      if (!(await spec.apply(ctx.db, target))) throw spec.unknown(target);
+      const { text, resource, json } = spec.describe(target);
+      await auditOperatorAction(ctx, { action: 'U', description: text, resources: [resource] });
+      return { exitCode: 0, json, text };
+    },
+  };
+}
+
+const noUser = (username: string) => new AccessError('ERR_ACCESS_USER_UNKNOWN', `no user ${username}`);
+
+export const userDisableCommand = revocationCommand({
   name: ['user', 'disable'],
   summary: 'disable a user: no login, and their issued tokens stop working',
-  usage: 'medledger user disable USERNAME [--json]',
-  options: { ...nodeOptions },
-  workers: false,
-  async run(ctx, { positionals }) {
-    const username = target(positionals, 'username');
-    if (!(await disableUser(ctx.db, username)))
-      throw new AccessError('ERR_ACCESS_USER_UNKNOWN', `no user ${username}`);
-    await auditOperatorAction(ctx, {
-      action: 'U',
-      description: `user ${username} disabled; tokens issued to them revoked`,
-      resources: [`urn:medledger:user:${username}`],
-    });
-    return { exitCode: 0, json: { username, disabled: true }, text: `user ${username} disabled` };
-  },
-};
+  what: 'USERNAME',
+  apply: disableUser,
+  unknown: noUser,
+  describe: (username) => ({
+    text: `user ${username} disabled; tokens issued to them revoked`,
+    resource: `urn:medledger:user:${username}`,
+    json: { username, disabled: true },
+  }),
+});
 
-export const userEnableCommand: Command = {
+export const userEnableCommand = revocationCommand({
   name: ['user', 'enable'],
   summary: 'enable a disabled user (tokens issued before the disable stay revoked)',
-  usage: 'medledger user enable USERNAME [--json]',
-  options: { ...nodeOptions },
-  workers: false,
-  async run(ctx, { positionals }) {
-    const username = target(positionals, 'username');
-    if (!(await enableUser(ctx.db, username)))
-      throw new AccessError('ERR_ACCESS_USER_UNKNOWN', `no user ${username}`);
-    await auditOperatorAction(ctx, {
-      action: 'U',
-      description: `user ${username} enabled`,
-      resources: [`urn:medledger:user:${username}`],
-    });
-    return { exitCode: 0, json: { username, disabled: false }, text: `user ${username} enabled` };
-  },
-};
+  what: 'USERNAME',
+  apply: enableUser,
+  unknown: noUser,
+  describe: (username) => ({
+    text: `user ${username} enabled`,
+    resource: `urn:medledger:user:${username}`,
+    json: { username, disabled: false },
+  }),
+});
 
-export const clientRevokeCommand: Command = {
+export const clientRevokeCommand = revocationCommand({
   name: ['client', 'revoke'],
   summary: 'revoke an OAuth client: no more tokens, and its issued tokens stop working',
-  usage: 'medledger client revoke CLIENT_ID [--json]',
-  options: { ...nodeOptions },
-  workers: false,
-  async run(ctx, { positionals }) {
-    const clientId = target(positionals, 'client id');
-    if (!(await revokeClient(ctx.db, clientId)))
-      throw new AccessError('ERR_ACCESS_CLIENT_INVALID', `no client ${clientId}`);
-    await auditOperatorAction(ctx, {
-      action: 'U',
-      description: `client ${clientId} revoked, with its tokens`,
-      resources: [`urn:medledger:client:${clientId}`],
-    });
-    return { exitCode: 0, json: { client_id: clientId, revoked: true }, text: `client ${clientId} revoked` };
-  },
-};
+  what: 'CLIENT_ID',
+  apply: revokeClient,
+  unknown: (clientId) => new AccessError('ERR_ACCESS_CLIENT_INVALID', `no client ${clientId}`),
+  describe: (clientId) => ({
+    text: `client ${clientId} revoked, with its tokens`,
+    resource: `urn:medledger:client:${clientId}`,
+    json: { client_id: clientId, revoked: true },
+  }),
+});
