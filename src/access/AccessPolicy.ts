@@ -29,6 +29,8 @@ export interface AccessPolicy {
   emergencyDurationSeconds: number;
   /** How long a request waits for its break-glass transaction to be confirmed and indexed. */
   breakGlassTimeoutMs: number;
+  /** What registrars keep: who the patient is, their contacts and their coverage. */
+  registrationResourceTypes: readonly string[];
 }
 
 export const DEFAULT_ACCESS_POLICY: AccessPolicy = {
@@ -39,6 +41,7 @@ export const DEFAULT_ACCESS_POLICY: AccessPolicy = {
   maxBlocksBehind: 1n,
   emergencyDurationSeconds: 4 * 3600,
   breakGlassTimeoutMs: 30_000,
+  registrationResourceTypes: ['Patient', 'RelatedPerson', 'Coverage'],
 };
 
 /**

@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { AccessError } from './AccessError.ts';
-import type { Principal } from './Principal.ts';
+import { PRINCIPAL_KINDS, type Principal, type PrincipalKind } from './Principal.ts';
 import { parseScopes } from './scopes.ts';
 
 const ALG = 'ES256';
@@ -165,14 +165,14 @@ export class AccessTokens {
       throw new AccessError('ERR_ACCESS_TOKEN_INVALID', 'the access token is invalid or expired', error);
     }
     const kind = payload.medledger_kind;
-    if (kind !== 'system' && kind !== 'patient' && kind !== 'practitioner' && kind !== 'officer') {
+    if (!PRINCIPAL_KINDS.includes(kind as PrincipalKind)) {
       throw new AccessError('ERR_ACCESS_TOKEN_INVALID', 'the access token is invalid or expired');
     }
     const scope = String(payload.scope);
     const text = (name: string) =>
       typeof payload[name] === 'string' ? (payload[name] as string) : undefined;
     const principal: Principal = {
-      kind,
+      kind: kind as PrincipalKind,
       context: kind === 'system' ? 'system' : kind === 'patient' ? 'patient' : 'user',
       subject: String(payload.sub),
       clientId: String(payload.client_id),

@@ -1,9 +1,18 @@
 /** Who is calling, as established by a verified access token. */
 import type { ResourceScope, ScopeContext } from './scopes.ts';
 
+export type PrincipalKind = 'system' | 'patient' | 'practitioner' | 'officer' | 'registrar';
+export const PRINCIPAL_KINDS: readonly PrincipalKind[] = [
+  'system',
+  'patient',
+  'practitioner',
+  'officer',
+  'registrar',
+];
+
 export interface Principal {
-  /** `system` for backend clients; otherwise the role of the logged-in user. */
-  kind: 'system' | 'patient' | 'practitioner' | 'officer';
+  /** `system` for backend clients; otherwise the role of the logged-in user (users.ts). */
+  kind: PrincipalKind;
   /** The scope context the token's resource scopes apply in. */
   context: ScopeContext;
   /** Token subject: the client id for backend clients, the username for users. */

@@ -80,7 +80,7 @@ export function auditDecision(parameters: AuditDecisionParameters): AuditEventIn
         ? {}
         : { sourceBlock: decision.consent.sourceBlock.toString() }),
     };
-  } else if (decision.basis === 'treatment-relationship' || decision.basis === 'own-record') {
+  } else if (decision.allowed) {
     event.consent = { basis: decision.basis };
   }
   if (decision.breakGlass && request.breakGlassReason !== undefined) {

@@ -56,6 +56,7 @@ export type AccessBasis =
   | 'not-patient-data'
   | 'per-version'
   | 'audit-review'
+  | 'registration'
   | 'none';
 
 export interface AccessDecision {
@@ -121,6 +122,9 @@ export async function authorizeAccess(
     return deny(403, "the audit log is for this institution's privacy officers");
   }
 
+  if (principal.kind === 'registrar')
+    return registrarDecision(principal, request, policy, purpose, allow, deny);
+
   if (principal.kind === 'patient') {
     if (principal.patient === undefined) return deny(403, 'the token has no patient context');
     if (request.patientId === undefined)
@@ -178,6 +182,31 @@ export async function authorizeAccess(
     }
   }
   return deny(403, `no consent for ${request.resourceType} with purpose ${purpose}`, consent);
+}
+
+/**
+ * A registrar keeps the institution's registration records (who the patient is, their contacts
+ * and coverage) for its operations: read, search, create and update those types, never delete,
+ * never a clinical record, never the audit log, and only this institution's own registrars.
+ */
+function registrarDecision(
+  principal: Principal,
+  request: AccessRequest,
+  policy: AccessPolicy,
+  purpose: string,
+  allow: (basis: AccessBasis, reason: string) => AccessDecision,
+  deny: (status: AccessDecision['status'], reason: string) => AccessDecision,
+): AccessDecision {
+  if (!principal.internal) return deny(403, "registrars act for their own institution's records only");
+  if (!policy.registrationResourceTypes.includes(request.resourceType))
+    return deny(
+      403,
+      `a registrar keeps registration records (${policy.registrationResourceTypes.join(', ')}), not ${request.resourceType}`,
+    );
+  if (request.interaction === 'd') return deny(403, 'registrars do not delete records');
+  if (!policy.treatmentPurposes.includes(purpose))
+    return deny(403, 'registration serves treatment, payment and operations only');
+  return allow('registration', "this institution's patient registration");
 }
 
 /**

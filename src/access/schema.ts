@@ -64,4 +64,13 @@ ALTER TABLE access_users ADD COLUMN tokens_revoked_at timestamptz;
 ALTER TABLE access_clients ADD COLUMN tokens_revoked_at timestamptz;
 `,
   },
+  {
+    // Registrars: the institution's registration desk (patient demographics, not clinical records).
+    id: '0150_access_registrar_role',
+    sql: `
+ALTER TABLE access_users DROP CONSTRAINT access_users_role_check;
+ALTER TABLE access_users ADD CONSTRAINT access_users_role_check
+  CHECK (role IN ('patient', 'practitioner', 'officer', 'registrar'));
+`,
+  },
 ];

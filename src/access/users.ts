@@ -1,10 +1,14 @@
-/** People who log in at /auth/authorize: patients, practitioners and privacy officers of this node. */
+/**
+ * People who log in at /auth/authorize: patients, and this institution's practitioners
+ * (clinicians), privacy officers and registrars. The role bounds what a token can ever do; the
+ * token's SMART scopes narrow it further, never widen it (authorizeAccess).
+ */
 import type { Queryable } from '../store/db.ts';
 import { AccessError } from './AccessError.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 
-export type UserRole = 'patient' | 'practitioner' | 'officer';
-export const USER_ROLES: readonly UserRole[] = ['patient', 'practitioner', 'officer'];
+export type UserRole = 'patient' | 'practitioner' | 'officer' | 'registrar';
+export const USER_ROLES: readonly UserRole[] = ['patient', 'practitioner', 'officer', 'registrar'];
 
 export interface UserAccount {
   username: string;
@@ -108,4 +112,31 @@ export async function findUser(db: Queryable, username: string): Promise<UserAcc
         fhirId: row.fhir_id ?? undefined,
       }
     : undefined;
+}
+
+/**
+ * Changes a user's role; every token issued to them before the change stops working (the token
+ * carries the role it was issued for). The previous role, or undefined when there is no such user.
+ */
+export async function setUserRole(
+  db: Queryable,
+  username: string,
+  role: UserRole,
+): Promise<{ previous: UserRole; user: UserAccount } | undefined> {
+  if (!USER_ROLES.includes(role)) {
+    throw new AccessError('ERR_ACCESS_REQUEST_INVALID', `role must be one of ${USER_ROLES.join(', ')}`);
+  }
+  const rows = await db.query<{ previous: UserRole; chain_address: string | null; fhir_id: string | null }>(
+    `UPDATE access_users u SET role = $2, tokens_revoked_at = now()
+       FROM (SELECT username, role FROM access_users WHERE username = $1 FOR UPDATE) old
+     WHERE u.username = old.username
+     RETURNING old.role AS previous, u.chain_address, u.fhir_id`,
+    [username, role],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    previous: row.previous,
+    user: { username, role, address: row.chain_address ?? undefined, fhirId: row.fhir_id ?? undefined },
+  };
 }

@@ -64,8 +64,18 @@ export interface AuditEventInput {
   };
   /** HL7 v3 PurposeOfUse code the access was made for. */
   purposeOfUse: string;
+  /** What the decision rested on (for every allowed access; docs/audit.md lists the bases). */
   consent?: {
-    basis: 'grant' | 'emergency' | 'none' | 'treatment-relationship' | 'own-record';
+    basis:
+      | 'grant'
+      | 'emergency'
+      | 'none'
+      | 'treatment-relationship'
+      | 'own-record'
+      | 'registration'
+      | 'audit-review'
+      | 'not-patient-data'
+      | 'per-version';
     /** Block the consent state was current to (decimal). */
     block?: string;
     /** Block of the grant or emergency access the decision rests on (decimal). */

@@ -14,6 +14,7 @@ import { memberProposeAdmitCommand, memberProposeRemoveCommand } from './memberP
 import { memberVoteCommand } from './memberVote.ts';
 import { syncCommand } from './sync.ts';
 import { userCreateCommand } from './userCreate.ts';
+import { userSetRoleCommand } from './userSetRole.ts';
 import { verifyCommand } from './verify.ts';
 
 export const commands: readonly Command[] = [
@@ -26,6 +27,7 @@ export const commands: readonly Command[] = [
   userCreateCommand,
   userDisableCommand,
   userEnableCommand,
+  userSetRoleCommand,
   importCommand,
   syncCommand,
   verifyCommand,

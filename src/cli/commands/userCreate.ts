@@ -17,9 +17,8 @@ export const PRACTITIONER_ROLE = keccak256(toHex('practitioner'));
 
 export const userCreateCommand: Command = {
   name: ['user', 'create'],
-  summary: 'create a patient, practitioner or officer account',
-  usage:
-    'medledger user create --role patient|practitioner|officer --username U (--password-file F | --password P) [--address 0x..] [--fhir-id ID] [--json]',
+  summary: 'create a patient, practitioner, officer or registrar account',
+  usage: `medledger user create --role ${USER_ROLES.join('|')} --username U (--password-file F | --password P) [--address 0x..] [--fhir-id ID] [--json]`,
   options: {
     ...nodeOptions,
     role: { type: 'string' },
