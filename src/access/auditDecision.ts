@@ -80,12 +80,15 @@ export function auditDecision(parameters: AuditDecisionParameters): AuditEventIn
         ? {}
         : { sourceBlock: decision.consent.sourceBlock.toString() }),
     };
-  } else if (decision.allowed) {
+  } else if (decision.allowed && decision.basis !== 'none') {
     event.consent = { basis: decision.basis };
   }
-  if (decision.breakGlass && request.breakGlassReason !== undefined) {
+  if (
+    (decision.breakGlass || decision.basis === 'emergency-lookup') &&
+    request.breakGlassReason !== undefined
+  ) {
     event.breakGlassReason = request.breakGlassReason;
-    if (decision.breakGlass.salt !== undefined) event.breakGlassSalt = decision.breakGlass.salt;
+    if (decision.breakGlass?.salt !== undefined) event.breakGlassSalt = decision.breakGlass.salt;
   }
   return event;
 }

@@ -28,6 +28,26 @@ export interface AccessContext {
    * the FHIR layer answers from the records (general practitioner, encounter, care team).
    */
   careRelationship?: (fhirUser: string, patientId: string) => Promise<string | undefined>;
+  /**
+   * Told once an emergency access has opened on chain, before the request is answered: the FHIR
+   * layer notifies the patient. A failure is logged, never turned into a refusal of the emergency.
+   */
+  onEmergencyAccessOpened?: (opened: EmergencyAccessOpened) => Promise<void>;
+  /** Where a failed notification is reported. */
+  logger?: { warn(message: string): void };
+}
+
+export interface EmergencyAccessOpened {
+  patientId: string;
+  patientAddress: string;
+  /** The practitioner's chain address. */
+  practitioner: string | undefined;
+  /** Their username here. */
+  practitionerName: string | undefined;
+  fhirUser: string | undefined;
+  /** Unix seconds the window closes. */
+  until: number;
+  txHash: string | null;
 }
 
 export interface AccessRequest {
@@ -57,6 +77,7 @@ export type AccessBasis =
   | 'per-version'
   | 'audit-review'
   | 'registration'
+  | 'emergency-lookup'
   | 'none';
 
 export interface AccessDecision {
@@ -174,6 +195,22 @@ export async function authorizeAccess(
     if (!opened.opened) return deny(403, `emergency access was refused on chain: ${opened.error}`, consent);
     consent = ctx.indexer.consent.decide(query);
     if (consent.allowed) {
+      if (request.patientId !== undefined)
+        await ctx
+          .onEmergencyAccessOpened?.({
+            patientId: request.patientId,
+            patientAddress: request.patientAddress,
+            practitioner: principal.address,
+            practitionerName: principal.subject,
+            fhirUser: principal.fhirUser,
+            until: Math.floor(Date.now() / 1000) + policy.emergencyDurationSeconds,
+            txHash: opened.txHash,
+          })
+          .catch((error: unknown) =>
+            ctx.logger?.warn(
+              `break-glass notice not written: ${error instanceof Error ? error.message : String(error)}`,
+            ),
+          );
       return {
         ...allow(consent.basis, 'emergency access (break-glass) opened on chain'),
         consent,

@@ -73,6 +73,7 @@ export interface AuditEventInput {
       | 'treatment-relationship'
       | 'own-record'
       | 'registration'
+      | 'emergency-lookup'
       | 'audit-review'
       | 'not-patient-data'
       | 'per-version';

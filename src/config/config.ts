@@ -51,6 +51,13 @@ export interface Config {
   corsOrigins: readonly string[] | undefined;
   /** Who of this institution reads for treatment without consent (`MEDLEDGER_TREATMENT_ACCESS`): AccessPolicy.ts. */
   treatmentAccess: TreatmentAccess;
+  /**
+   * Where break-glass notices are also posted (`MEDLEDGER_BREAK_GLASS_WEBHOOK`, an http(s) URL), so
+   * the institution can tell the patient by its own channel; unset: the portal and FHIR only.
+   */
+  breakGlassWebhook: string | undefined;
+  /** Signs each webhook post (`X-Medledger-Signature: sha256=HMAC(body)`), `MEDLEDGER_BREAK_GLASS_WEBHOOK_SECRET`. */
+  breakGlassWebhookSecret: string | undefined;
 }
 
 /** What a patient portal lets patients write about themselves, by default. */
@@ -141,7 +148,16 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       env.MEDLEDGER_PATIENT_AUTHORED_TYPES,
       DEFAULT_PATIENT_AUTHORED_TYPES,
     ),
+    breakGlassWebhook: parseWebhook(env.MEDLEDGER_BREAK_GLASS_WEBHOOK),
+    breakGlassWebhookSecret: env.MEDLEDGER_BREAK_GLASS_WEBHOOK_SECRET || undefined,
   };
+}
+
+function parseWebhook(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^https?:\/\/[^\s]+$/.test(value))
+    throw new ConfigError(`MEDLEDGER_BREAK_GLASS_WEBHOOK must be an http(s) URL (got "${value}")`);
+  return value;
 }
 
 function parsePolicy(name: string, value: string | undefined): 'accept' | 'reject' {

@@ -15,6 +15,7 @@ import type { Queryable } from '../store/db.ts';
 import type { HistoryEntry } from '../vault/types.ts';
 import { careRelationshipOf } from './careRelationship.ts';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
+import { emergencyAccessNotice } from './notify/emergencyAccessNotice.ts';
 import { addMedledgerRoutes } from './operations/addMedledgerRoutes.ts';
 import { compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
@@ -27,6 +28,8 @@ export class FhirService {
   readonly router: FhirRouter;
   readonly baseUrl: string;
   readonly #addresses = new Map<string, string | undefined>();
+  /** Called after a patient notice is written (the webhook delivery wakes up). */
+  noticeWritten: (() => void) | undefined;
 
   private constructor(ctx: NodeContext, key: SearchIndexKey, access: CheckAccessContext) {
     this.ctx = ctx;
@@ -50,8 +53,15 @@ export class FhirService {
         ...(ctx as { accessPolicy?: Partial<AccessPolicy> }).accessPolicy,
       },
       careRelationship: careRelationshipOf(ctx, key),
+      logger: ctx.logger,
     };
-    return new FhirService(ctx, key, access);
+    const service = new FhirService(ctx, key, access);
+    const notice = emergencyAccessNotice(service);
+    access.onEmergencyAccessOpened = async (opened) => {
+      await notice(opened);
+      service.noticeWritten?.();
+    };
+    return service;
   }
 
   /**

@@ -145,7 +145,11 @@ export class VaultRepository extends FhirRepository<Queryable> {
 
   async createResource<T extends Resource>(
     resource: T,
-    options?: { assignedId?: boolean },
+    options?: {
+      assignedId?: boolean;
+      /** More work in the write's own transaction (a notice's delivery row): both or neither. */
+      alongside?: (tx: Queryable, written: WithId<Resource>) => Promise<void>;
+    },
   ): Promise<WithId<T>> {
     return this.#wrap(async () => {
       const input = prepare(resource);
@@ -164,6 +168,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
         const result = await vault.createIn(tx, input as FhirResource, input.id ? { id: input.id } : {});
         await this.#recordAuthor(tx, result.resource as WithId<Resource>);
         await this.#index(tx, result.resource as WithId<Resource>);
+        await options?.alongside?.(tx, result.resource as WithId<Resource>);
         this.#log.written.push({ resource: result.resource as WithId<Resource> });
         return result.resource;
       })) as unknown as WithId<T>;

@@ -76,3 +76,48 @@ async function find(
   }
   return undefined;
 }
+
+/**
+ * Every practitioner with a current care relationship with the patient, in words (the same rules
+ * as {@link careRelationshipOf}), for the patient's "who has access" list.
+ */
+export async function careTeamOf(
+  ctx: Pick<NodeContext, 'db' | 'vault'>,
+  key: SearchIndexKey,
+  patientId: string,
+): Promise<Map<string, string>> {
+  const reader = ctx.vault.reader();
+  const patientRef = `Patient/${patientId}`;
+  const team = new Map<string, string>();
+  const add = (reference: string | undefined, words: string) => {
+    if (reference?.startsWith('Practitioner/') && !team.has(reference)) team.set(reference, words);
+  };
+  const patient = (await reader.read('Patient', patientId).catch(() => undefined))?.resource as
+    | Patient
+    | undefined;
+  for (const gp of patient?.generalPractitioner ?? [])
+    add(gp.reference, 'the patient’s general practitioner');
+  const candidates = (type: string) =>
+    lookupCandidates(ctx.db, key, type, [{ code: 'patient', operator: Operator.EQUALS, value: patientRef }]);
+  const cutoff = Date.now() - ENCOUNTER_RECENCY_DAYS * 86_400_000;
+  const encounters = await candidates('Encounter');
+  for (const version of encounters?.size
+    ? (await reader.currentMany('Encounter', [...encounters])).values()
+    : []) {
+    const encounter = version.resource as unknown as Encounter;
+    if (encounter.subject?.reference !== patientRef) continue;
+    if (encounter.status === 'cancelled' || encounter.status === 'entered-in-error') continue;
+    const end = encounter.period?.end ? Date.parse(encounter.period.end) : undefined;
+    if (end !== undefined && end < cutoff) continue;
+    for (const p of encounter.participant ?? [])
+      add(p.individual?.reference, `participant of Encounter/${encounter.id}`);
+  }
+  const teams = await candidates('CareTeam');
+  for (const version of teams?.size ? (await reader.currentMany('CareTeam', [...teams])).values() : []) {
+    const careTeam = version.resource as unknown as CareTeam;
+    if (careTeam.subject?.reference !== patientRef) continue;
+    if (careTeam.status !== undefined && careTeam.status !== 'active') continue;
+    for (const p of careTeam.participant ?? []) add(p.member?.reference, `member of CareTeam/${careTeam.id}`);
+  }
+  return team;
+}

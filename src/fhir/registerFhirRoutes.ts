@@ -20,6 +20,8 @@ import { registerConsentRoutes } from './consent/registerConsentRoutes.ts';
 import { type AccessOutcome, decideAccess } from './decideAccess.ts';
 import { FhirService } from './FhirService.ts';
 import { parseFhirBody, sendFhir } from './fhirHttp.ts';
+import { NoticeDelivery } from './notify/NoticeDelivery.ts';
+import { registerEmergencyLookup } from './operations/emergencyLookup.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
@@ -46,6 +48,12 @@ export async function registerFhirRoutes(
   options: FhirRoutesOptions = {},
 ): Promise<FhirService> {
   const service = await FhirService.create(ctx);
+  if (ctx.config.breakGlassWebhook !== undefined) {
+    const delivery = new NoticeDelivery(ctx, ctx.config.breakGlassWebhook);
+    service.noticeWritten = () => delivery.wake();
+    delivery.start();
+    app.addHook('onClose', () => delivery.stop());
+  }
   const prefix = options.prefix ?? '/fhir';
   await app.register(
     async (scope) => {
@@ -102,6 +110,7 @@ export async function registerFhirRoutes(
       if (!options.unchecked) {
         await registerConsentRoutes(scope, service, handler);
         await registerAuditRoutes(scope, service);
+        registerEmergencyLookup(scope, service);
         await registerBulkExportRoutes(scope, service);
       }
       for (const method of METHODS) {

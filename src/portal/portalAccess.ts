@@ -20,6 +20,11 @@ export interface PortalAccessTarget {
   resource: string;
   interaction?: 'r' | 's' | 'c';
   purpose?: string;
+  /**
+   * The patient the endpoint is about: the audit event names them (so they find it in their
+   * access report), and a patient caller must be that patient (404 otherwise).
+   */
+  patientId?: string;
 }
 
 /** The caller, once allowed; a PortalError (401/403) otherwise. One audit event either way. */
@@ -32,23 +37,31 @@ export async function portalAccess(
     .authenticate(request.headers.authorization)
     .catch(() => undefined);
   const purpose = target.purpose ?? 'HOPERAT';
-  const decide = (allowed: boolean, status: AccessDecision['status'], reason: string): AccessDecision => ({
-    allowed,
-    status,
-    reason,
-    basis: 'none',
-    purpose,
-  });
+  const decide = (
+    allowed: boolean,
+    status: AccessDecision['status'],
+    reason: string,
+    basis: AccessDecision['basis'] = 'none',
+  ): AccessDecision => ({ allowed, status, reason, basis, purpose });
+  const ownPatient = target.patientId !== undefined && principal?.kind === 'patient';
   const decision =
     principal === undefined
       ? decide(false, 401, 'no valid access token')
-      : target.roles.includes(principal.kind)
-        ? decide(true, 200, `portal ${target.resource} for role ${principal.kind}`)
-        : decide(false, 403, `portal ${target.resource} is for ${target.roles.join(', ')} only`);
+      : !target.roles.includes(principal.kind)
+        ? decide(false, 403, `portal ${target.resource} is for ${target.roles.join(', ')} only`)
+        : ownPatient && principal.patient !== target.patientId
+          ? decide(false, 404, 'not found')
+          : ownPatient
+            ? decide(true, 200, `portal ${target.resource}: the patient's own`, 'own-record')
+            : decide(true, 200, `portal ${target.resource} for role ${principal.kind}`);
   await service.ctx.audit.append(
     auditDecision({
       principal,
-      request: { resourceType: 'Basic', interaction: target.interaction ?? 'r' },
+      request: {
+        resourceType: 'Basic',
+        interaction: target.interaction ?? 'r',
+        ...(target.patientId === undefined ? {} : { patientId: target.patientId }),
+      },
       decision,
       observer: service.ctx.identity.account.address,
       subtype: 'operation',
@@ -57,6 +70,9 @@ export async function portalAccess(
     }),
   );
   if (!decision.allowed || principal === undefined)
-    throw new PortalError(decision.status === 401 ? 401 : 403, decision.reason);
+    throw new PortalError(
+      decision.status === 401 ? 401 : decision.status === 404 ? 404 : 403,
+      decision.reason,
+    );
   return principal;
 }

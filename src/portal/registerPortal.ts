@@ -9,6 +9,9 @@
  * - `GET my-patients`: a clinician's active consents and break-glass windows, with the local
  *   Patient id of each (the browser then reads the Patient through the FHIR API).
  * - `POST patients/{id}/record-proofs`: inclusion proofs of many record versions at once.
+ * - `GET patients/{id}/who-has-access`: every current basis of access to the patient's records,
+ *   in words (consents, the treatment policy and care team, restrictions, break-glass windows,
+ *   delegates, registrars, systems, officers); the patient's own only.
  * - `GET officer/overview`, `POST officer/verify`: the privacy officer's dashboard and verify run;
  *   `POST officer/break-glass/{txHash}/review` ({ outcome: justified | not-justified, note? }).
  *
@@ -34,6 +37,7 @@ import {
 import { recordProofs } from './recordProofs.ts';
 import { reviewBreakGlass } from './reviewBreakGlass.ts';
 import { serveWebApp } from './serveWebApp.ts';
+import { whoHasAccess } from './whoHasAccess.ts';
 
 export async function registerPortal(app: FastifyInstance, service: FhirService): Promise<void> {
   const { ctx } = service;
@@ -131,6 +135,19 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
         const { id } = request.params as { id: string };
         const body = (request.body ?? {}) as { versions?: unknown };
         return { proofs: await recordProofs(service, auditContextOf(ctx), request, id, body.versions) };
+      }),
+    );
+
+    api.get('/portal/api/patients/:id/who-has-access', (request, reply) =>
+      run(reply, async () => {
+        const { id } = request.params as { id: string };
+        await portalAccess(service, request, {
+          roles: ['patient'],
+          resource: `Patient/${id}/who-has-access`,
+          purpose: 'PATRQT',
+          patientId: id,
+        });
+        return whoHasAccess(service, id);
       }),
     );
 

@@ -7,6 +7,7 @@ import { ehrMigrations } from '../ehr/schema.ts';
 import { syncMigrations } from '../ehr/sync/schema.ts';
 import { exchangeMigrations } from '../exchange/schema.ts';
 import { bulkExportMigrations } from '../fhir/bulk/schema.ts';
+import { noticeMigrations } from '../fhir/notify/schema.ts';
 import { fhirMigrations } from '../fhir/schema.ts';
 import { portalMigrations } from '../portal/schema.ts';
 import { anchorProofMigrations, vaultMigrations } from '../vault/schema.ts';
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = [
   ...portalMigrations,
   ...anchorProofMigrations,
   ...auditPatientMigrations,
+  ...noticeMigrations,
 ];
