@@ -268,11 +268,20 @@ describe('the web portal', () => {
       const clinician = await newPage();
       await signIn(clinician, portal.clinician);
       await clinician.getByRole('link', { name: 'Emergency access' }).click();
-      await clinician.getByLabel('Patient ID').fill(portal.patientId);
       const open = clinician.getByRole('button', { name: 'Open emergency access' });
       expect(await open.isDisabled()).toBe(true);
       await expectLabelled(clinician);
       await clinician.getByLabel('Reason (required)').fill('unconscious in the emergency department');
+      // The patient never consented to this clinician: found by family name and birth date.
+      await clinician.getByLabel('Family name').fill('Thompson');
+      await clinician.getByLabel('Birth date').fill('1939-01-27');
+      await clinician.getByRole('button', { name: 'Find patient' }).click();
+      const candidate = clinician
+        .getByRole('list', { name: 'Matching patients' })
+        .getByLabel(/Chet\d* Thompson\d*, born 1939-01-27/);
+      await candidate.waitFor();
+      await candidate.check();
+      expect(await clinician.getByLabel('Patient ID').inputValue()).toBe(portal.patientId);
       await clinician.getByLabel(/confirm this is an emergency/).check();
       await shot(clinician, '09-clinician-break-glass');
       await open.click();
@@ -301,6 +310,15 @@ describe('the web portal', () => {
           rows.some((r) => r.emergency && r.text.includes('unconscious in the emergency department')),
         ).toBe(true);
         await shot(tab, '12-patient-report-break-glass');
+        // The notice is on every page; "who has access" lists the open window and the treatment policy.
+        await tab.getByRole('link', { name: 'Who has access' }).click();
+        await tab.getByTestId('notice').filter({ hasText: 'opened emergency access' }).first().waitFor();
+        const window = tab.getByTestId('basis').and(tab.locator('[data-basis="emergency"]'));
+        await window.filter({ hasText: portal.clinician.username }).waitFor();
+        expect(await window.textContent()).toMatch(/Until/);
+        expect(await tab.getByTestId('treatment-policy').textContent()).toContain('without your consent');
+        expect(await tab.locator('[data-basis="audit-review"]').count()).toBe(1);
+        await shot(tab, '13-patient-who-has-access');
       }
 
       const officer = await newPage();

@@ -24,7 +24,7 @@ export function emergencyAccessNotice(
   return async (opened) => {
     const institution = ctx.config.institutionName;
     const who = opened.practitionerName ?? opened.practitioner ?? 'a clinician';
-    const until = new Date(opened.until * 1000).toISOString();
+    const until = new Date(opened.until * 1000).toUTCString();
     const communication: Communication = {
       resourceType: 'Communication',
       status: 'completed',

@@ -2,18 +2,49 @@
  * The patient's area: first their key (set up with a claim code, restored from the recovery
  * phrase, or unlocked with the passphrase), then records, access and the access report.
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import type { Me } from '../App.tsx';
 import type { PortalConfig } from '../api.ts';
 import { fhir } from '../api.ts';
-import { ErrorMessage, Loading, useAsync } from '../components/common.tsx';
+import { ErrorMessage, formatDate, Loading, useAsync } from '../components/common.tsx';
 import { patientAddress, type Resource } from '../fhir/records.ts';
 import { go, useRoute } from '../route.ts';
 import { AccessPage } from './patient/AccessPage.tsx';
 import { KeyGate } from './patient/KeyGate.tsx';
 import { RecordsPage } from './patient/RecordsPage.tsx';
 import { ReportPage } from './patient/ReportPage.tsx';
+
+/**
+ * Notices the institution sent the patient (break-glass openings): `Communication` resources of
+ * category `notification` in their compartment, newest first, refreshed every half minute.
+ */
+function Notices({ patientId }: { patientId: string }) {
+  const notices = useAsync(
+    () =>
+      fhir<{ entry?: { resource: Resource }[] }>(
+        `Communication?patient=${encodeURIComponent(patientId)}&category=notification`,
+      ),
+    [patientId],
+  );
+  useEffect(() => {
+    const timer = setInterval(notices.reload, 30_000);
+    return () => clearInterval(timer);
+  }, [notices.reload]);
+  const list = (notices.data?.entry ?? [])
+    .map((e) => e.resource)
+    .sort((a, b) => String(b.sent ?? '').localeCompare(String(a.sent ?? '')));
+  if (list.length === 0) return null;
+  return (
+    <section className="banner-emergency" aria-label="Notices" data-testid="notices">
+      {list.map((n) => (
+        <p key={n.id} data-testid="notice">
+          <strong>{formatDate(n.sent, true)}:</strong> {n.payload?.[0]?.contentString}
+        </p>
+      ))}
+    </section>
+  );
+}
 
 const TABS = [
   { route: '/records', label: 'My records' },
@@ -75,6 +106,7 @@ export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
         ))}
       </nav>
       <main className={current === '/report' ? 'page wide' : 'page'} id="main">
+        <Notices patientId={patientId} />
         {current === '/records' && <RecordsPage patientId={patientId} />}
         {current === '/access' && <AccessPage patientId={patientId} account={account} config={config} />}
         {current === '/report' && (

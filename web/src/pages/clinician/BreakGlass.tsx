@@ -38,6 +38,33 @@ export function BreakGlassForm({ me }: { me: Me }) {
   const [confirmed, setConfirmed] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
+  const [family, setFamily] = useState('');
+  const [birthDate, setBirthDate] = useState('');
+  const [candidates, setCandidates] = useState<Resource[]>();
+  const find = async () => {
+    setError(undefined);
+    if (reason.trim().length < 10)
+      return setError(
+        new Error('Describe the emergency first (at least 10 characters): the lookup is recorded.'),
+      );
+    try {
+      const found = await fhir<{ entry?: { resource: Resource }[] }>('Patient/$emergency-lookup', {
+        headers: { 'x-purpose-of-use': 'ETREAT', 'x-break-glass-reason': reason.trim() },
+        body: {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'family', valueString: family.trim() },
+            { name: 'birthdate', valueString: birthDate },
+          ],
+        },
+      });
+      const list = (found.entry ?? []).map((e) => e.resource);
+      setCandidates(list);
+      if (list.length === 1 && list[0]?.id) setPatientId(list[0].id);
+    } catch (err) {
+      setError(err);
+    }
+  };
   return (
     <>
       <h1 tabIndex={-1}>Emergency access (break-glass)</h1>
@@ -79,14 +106,6 @@ export function BreakGlassForm({ me }: { me: Me }) {
           });
         }}
       >
-        <label htmlFor="bg-patient">Patient ID</label>
-        <input
-          id="bg-patient"
-          required
-          value={patientId}
-          onChange={(e) => setPatientId(e.target.value)}
-          autoComplete="off"
-        />
         <label htmlFor="bg-reason">Reason (required)</label>
         <textarea
           id="bg-reason"
@@ -100,6 +119,60 @@ export function BreakGlassForm({ me }: { me: Me }) {
         <p id="bg-reason-hint" className="hint">
           For example: “unconscious in the emergency department, suspected overdose”.
         </p>
+        <fieldset className="lookup">
+          <legend>Find the patient</legend>
+          <label htmlFor="bg-family">Family name</label>
+          <input
+            id="bg-family"
+            value={family}
+            onChange={(e) => setFamily(e.target.value)}
+            autoComplete="off"
+          />
+          <label htmlFor="bg-birthdate">Birth date</label>
+          <input
+            id="bg-birthdate"
+            type="date"
+            value={birthDate}
+            onChange={(e) => setBirthDate(e.target.value)}
+          />
+          <button type="button" onClick={() => void find()} disabled={!family.trim() || !birthDate}>
+            Find patient
+          </button>
+          {candidates !== undefined && candidates.length === 0 && (
+            <p className="empty" role="status">
+              No patient with exactly this family name and birth date.
+            </p>
+          )}
+          {candidates !== undefined && candidates.length > 0 && (
+            <ul className="candidates" aria-label="Matching patients">
+              {candidates.map((c) => {
+                const name = c.name?.[0];
+                const label = `${[...(name?.given ?? []), name?.family].filter(Boolean).join(' ')}, born ${c.birthDate ?? '?'}${c.gender ? `, ${c.gender}` : ''}`;
+                return (
+                  <li key={c.id}>
+                    <label className="check">
+                      <input
+                        type="radio"
+                        name="bg-candidate"
+                        checked={patientId === c.id}
+                        onChange={() => setPatientId(c.id ?? '')}
+                      />{' '}
+                      {label}
+                    </label>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+        </fieldset>
+        <label htmlFor="bg-patient">Patient ID</label>
+        <input
+          id="bg-patient"
+          required
+          value={patientId}
+          onChange={(e) => setPatientId(e.target.value)}
+          autoComplete="off"
+        />
         <label className="check">
           <input
             type="checkbox"

@@ -36,6 +36,95 @@ const RECORD_TYPES = [
 
 const GRANT_PURPOSES = ['TREAT', 'CAREMGT', 'HRESCH', 'PUBHLTH', 'HPAYMT'] as const;
 
+/** Every current basis of access, in words (`GET /portal/api/patients/{id}/who-has-access`). */
+interface WhoHasAccess {
+  policy: { treatmentAccess: string; words: string };
+  entries: {
+    basis: string;
+    who: string;
+    words: string;
+    since?: string;
+    until?: string;
+    txHash?: string;
+  }[];
+}
+
+const BASIS_LABELS: Record<string, string> = {
+  emergency: 'Emergency access (break-glass)',
+  'treatment-relationship': 'Treatment policy',
+  restricted: 'Restricted by you',
+  delegate: 'Your delegate',
+  registration: 'Registration',
+  system: 'Institution systems',
+  'audit-review': 'Audit review',
+};
+/** Open break-glass windows first, then the people who care for you, then the institution's roles. */
+const BASIS_ORDER = [
+  'emergency',
+  'treatment-relationship',
+  'restricted',
+  'delegate',
+  'registration',
+  'system',
+  'audit-review',
+];
+
+function OtherAccess({ patientId }: { patientId: string }) {
+  const who = useAsync(
+    () => request<WhoHasAccess>(`/portal/api/patients/${encodeURIComponent(patientId)}/who-has-access`),
+    [patientId],
+  );
+  const entries = (who.data?.entries ?? [])
+    .filter((e) => e.basis !== 'grant')
+    .sort((a, b) => BASIS_ORDER.indexOf(a.basis) - BASIS_ORDER.indexOf(b.basis));
+  return (
+    <section aria-labelledby="other-access">
+      <h2 id="other-access">Also reaching your records</h2>
+      {who.error !== undefined && <ErrorMessage error={who.error} onRetry={who.reload} />}
+      {!who.data && !who.error && <Loading>Reading every basis of access…</Loading>}
+      {who.data && (
+        <>
+          <p data-testid="treatment-policy">{who.data.policy.words}</p>
+          <ul className="cards" aria-label="Other access">
+            {entries.map((e) => (
+              <li
+                key={`${e.basis}:${e.who}:${e.txHash ?? ''}`}
+                className={`card basis${e.basis === 'emergency' ? ' banner-emergency' : ''}`}
+                data-testid="basis"
+                data-basis={e.basis}
+              >
+                <div className="card-head">
+                  <strong>{e.who}</strong>
+                  <Badge tone={e.basis === 'emergency' || e.basis === 'restricted' ? 'bad' : 'neutral'}>
+                    {BASIS_LABELS[e.basis] ?? e.basis}
+                  </Badge>
+                </div>
+                <p>{e.words}</p>
+                {(e.since || e.until) && (
+                  <dl>
+                    {e.since && (
+                      <>
+                        <dt>Since</dt>
+                        <dd>{formatDate(e.since, true)}</dd>
+                      </>
+                    )}
+                    {e.until && (
+                      <>
+                        <dt>Until</dt>
+                        <dd>{formatDate(e.until, true)}</dd>
+                      </>
+                    )}
+                  </dl>
+                )}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
 export function AccessPage({
   patientId,
   account,
@@ -125,6 +214,7 @@ export function AccessPage({
           ))}
         </ul>
       )}
+      <OtherAccess patientId={patientId} />
       <GrantForm
         practitioners={directory.data?.practitioners}
         directoryError={directory.error}
