@@ -45,7 +45,7 @@ export async function claimPatient(
     const address = newAddress.toLowerCase();
     const repo = new VaultRepository(service, OPEN_GUARD);
     // The one write that may change a patient's chain identity: the claim code proves it.
-    repo.allowIdentityRebinding();
+    repo.allowIdentityRebinding('claim');
     // The repository turns errors into OperationOutcomes; a refusal keeps its own code and status.
     let refused: ImportError | undefined;
     const refuse = (error: ImportError) => {

@@ -15,6 +15,7 @@ import type { Queryable } from '../store/db.ts';
 import type { HistoryEntry } from '../vault/types.ts';
 import { careRelationshipOf } from './careRelationship.ts';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
+import { backfillPatientIdentities, boundAddress } from './identity/patientIdentities.ts';
 import { emergencyAccessNotice } from './notify/emergencyAccessNotice.ts';
 import { addMedledgerRoutes } from './operations/addMedledgerRoutes.ts';
 import { compartmentPatients, patientAddressOf } from './patientCompartment.ts';
@@ -42,6 +43,8 @@ export class FhirService {
 
   static async create(ctx: NodeContext): Promise<FhirService> {
     loadFhirDefinitions();
+    const backfilled = await backfillPatientIdentities(ctx.db, ctx.vault);
+    if (backfilled > 0) ctx.logger.info(`patient identities: ${backfilled} bound from their Patient records`);
     const key = await searchIndexKeyFor(ctx.config.dataDir);
     const access: CheckAccessContext = {
       ...ctx,
@@ -77,10 +80,10 @@ export class FhirService {
     if (patients.length === 0) return [{ resourceType: resource.resourceType, interaction }];
     const requests: AccessRequest[] = [];
     for (const patientId of patients) {
+      // A Patient being created is decided with the address it carries (it has no binding yet).
       const patientAddress =
-        resource.resourceType === 'Patient' && patientAddressOf(resource as never)
-          ? patientAddressOf(resource as never)
-          : await this.patientAddress(patientId, q);
+        (await this.patientAddress(patientId, q)) ??
+        (resource.resourceType === 'Patient' ? patientAddressOf(resource as never) : undefined);
       requests.push({
         resourceType: resource.resourceType,
         interaction,
@@ -91,18 +94,12 @@ export class FhirService {
     return requests;
   }
 
-  /** A patient's chain address, from the Patient resource (cached until it changes). */
+  /** A patient's chain address, from the binding table (cached until a write changes it). */
   async patientAddress(patientId: string, q: Queryable): Promise<string | undefined> {
     if (this.#addresses.has(patientId)) return this.#addresses.get(patientId);
-    let address: string | undefined;
-    try {
-      address = patientAddressOf(
-        (await this.ctx.vault.reader(q).read('Patient', patientId)).resource as never,
-      );
-    } catch {
-      return undefined; // unknown patient: no consent can apply (not cached: it may be created later)
-    }
-    this.#addresses.set(patientId, address);
+    const address = await boundAddress(q, patientId);
+    // Not cached when absent: the patient may be created or claimed later.
+    if (address !== undefined) this.#addresses.set(patientId, address);
     return address;
   }
 

@@ -28,6 +28,12 @@ import { NotFoundError, VersionConflictError } from '../vault/errors.ts';
 import type { FhirResource, HistoryEntry } from '../vault/types.ts';
 import { bufferFirstVersions } from '../vault/writeRecordVersion.ts';
 import type { FhirService } from './FhirService.ts';
+import {
+  type BindingMethod,
+  bindAddress,
+  boundAddress,
+  patientBoundTo,
+} from './identity/patientIdentities.ts';
 import { ADDRESS_SYSTEM, compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
@@ -166,6 +172,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
         const { vault } = this.#service.ctx;
         // An assigned id is the router's fresh one for a urn:uuid entry: a create, not an update.
         const result = await vault.createIn(tx, input as FhirResource, input.id ? { id: input.id } : {});
+        await this.#bindIdentity(tx, result.resource as WithId<Resource>, 'created');
         await this.#recordAuthor(tx, result.resource as WithId<Resource>);
         await this.#index(tx, result.resource as WithId<Resource>);
         await options?.alongside?.(tx, result.resource as WithId<Resource>);
@@ -186,7 +193,9 @@ export class VaultRepository extends FhirRepository<Queryable> {
         await this.#require(existing, 'u', notFound);
         await this.#refuseNotAuthored(existing);
         if (input.resourceType === 'Patient') {
-          const address = patientAddressOf(existing as never);
+          // The binding (patient_identities) decides; a Patient stored before it had one only in
+          // its identifier.
+          const address = (await boundAddress(this.#q(), input.id)) ?? patientAddressOf(existing as never);
           const asked = patientAddressOf(input as never);
           if (!asked && address) ensurePatientAddress(input, address);
           else if (address && asked !== address && !this.#rebinding)
@@ -198,7 +207,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
                   severity: 'error',
                   code: 'forbidden',
                   details: {
-                    text: `The patient's chain identity (${ADDRESS_SYSTEM}) is not changed by a write; only $claim changes it`,
+                    text: `The patient's chain identity (${ADDRESS_SYSTEM}) is not changed by a write; only $claim and $change-key change it`,
                   },
                   expression: ['Patient.identifier'],
                 },
@@ -219,6 +228,11 @@ export class VaultRepository extends FhirRepository<Queryable> {
       try {
         return (await this.#validatedWrite(validated, async (tx) => {
           const result = await this.#service.ctx.vault.updateIn(tx, input as FhirResource, { ifMatch });
+          await this.#bindIdentity(
+            tx,
+            result.resource as WithId<Resource>,
+            this.#rebinding ?? (existing ? 'recorded' : 'created'),
+          );
           if (!existing) await this.#recordAuthor(tx, result.resource as WithId<Resource>);
           await this.#index(tx, result.resource as WithId<Resource>);
           this.#log.written.push({
@@ -488,25 +502,30 @@ export class VaultRepository extends FhirRepository<Queryable> {
    * change. Set at creation (or generated), changed only by `$claim` (the patient proving the claim
    * code with their new key), which calls this on its own repository.
    */
-  allowIdentityRebinding(): void {
-    this.#rebinding = true;
+  allowIdentityRebinding(method: 'claim' | 'key-change'): void {
+    this.#rebinding = method;
   }
-  #rebinding = false;
+  #rebinding: 'claim' | 'key-change' | undefined;
 
-  /** Two Patients never carry one chain address: the second would take over the first's consent. */
+  /**
+   * Two Patients never carry one chain address: the second would take over the first's consent.
+   * The binding table answers (its unique constraint decides a race), without asking the index.
+   */
   async #refuseTakenAddress(input: Resource): Promise<void> {
     const address = patientAddressOf(input as never);
     if (!address) return;
-    await this.#flushIndex();
-    const holders = await lookupCandidates(this.#q(), this.#service.key, 'Patient', [
-      { code: 'identifier', operator: Operator.EQUALS, value: `${ADDRESS_SYSTEM}|${address}` },
-    ]);
-    for (const id of holders ?? []) {
-      if (id === input.id) continue;
-      const holder = await this.#readOrUndefined('Patient', id);
-      if (holder && patientAddressOf(holder as never) === address)
-        throw new OperationOutcomeError(conflict('this chain address already identifies another patient'));
-    }
+    const bound = await patientBoundTo(this.#q(), address);
+    if (bound !== undefined && bound !== input.id)
+      throw new OperationOutcomeError(conflict('this chain address already identifies another patient'));
+  }
+
+  /** Records the Patient's chain address in the binding table, in the write's transaction. */
+  async #bindIdentity(tx: Queryable, resource: WithId<Resource>, method: BindingMethod): Promise<void> {
+    if (resource.resourceType !== 'Patient') return;
+    const address = patientAddressOf(resource as never);
+    if (address === undefined) return;
+    await bindAddress(tx, resource.id, address, method);
+    this.#service.forgetPatient(resource.id);
   }
 
   /**

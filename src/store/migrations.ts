@@ -7,6 +7,7 @@ import { ehrMigrations } from '../ehr/schema.ts';
 import { syncMigrations } from '../ehr/sync/schema.ts';
 import { exchangeMigrations } from '../exchange/schema.ts';
 import { bulkExportMigrations } from '../fhir/bulk/schema.ts';
+import { identityMigrations } from '../fhir/identity/schema.ts';
 import { noticeMigrations } from '../fhir/notify/schema.ts';
 import { fhirMigrations } from '../fhir/schema.ts';
 import { portalMigrations } from '../portal/schema.ts';
@@ -28,4 +29,5 @@ export const migrations: readonly Migration[] = [
   ...anchorProofMigrations,
   ...auditPatientMigrations,
   ...noticeMigrations,
+  ...identityMigrations,
 ];

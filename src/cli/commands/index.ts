@@ -12,6 +12,7 @@ import { keysRotateCommand } from './keysRotate.ts';
 import { memberListCommand } from './memberList.ts';
 import { memberProposeAdmitCommand, memberProposeRemoveCommand } from './memberPropose.ts';
 import { memberVoteCommand } from './memberVote.ts';
+import { patientReissueClaimCommand } from './patientReissueClaim.ts';
 import { syncCommand } from './sync.ts';
 import { userCreateCommand } from './userCreate.ts';
 import { userSetRoleCommand } from './userSetRole.ts';
@@ -28,6 +29,7 @@ export const commands: readonly Command[] = [
   userDisableCommand,
   userEnableCommand,
   userSetRoleCommand,
+  patientReissueClaimCommand,
   importCommand,
   syncCommand,
   verifyCommand,

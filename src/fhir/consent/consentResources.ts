@@ -8,7 +8,7 @@ import { parseSearchRequest } from '@medplum/core';
 import type { Bundle, Consent, Patient } from '@medplum/fhirtypes';
 import type { PublicClient } from 'viem';
 import type { FhirService } from '../FhirService.ts';
-import { ADDRESS_SYSTEM } from '../patientCompartment.ts';
+import { patientBoundTo } from '../identity/patientIdentities.ts';
 import { OPEN_GUARD } from '../ResourceGuard.ts';
 import { VaultRepository } from '../VaultRepository.ts';
 import { type ChainConsentState, readChainConsent, readChainConsents } from './readChainConsents.ts';
@@ -50,13 +50,9 @@ export async function consentResourceOf(
   return { consent: await render(service, state, patientId), patientId };
 }
 
-/** The id of the local Patient carrying this chain address, if any. */
+/** The id of the local Patient bound to this chain address, if any. */
 export async function patientIdByAddress(service: FhirService, address: string): Promise<string | undefined> {
-  const repo = new VaultRepository(service, OPEN_GUARD);
-  const found = await repo.searchResources<Patient>(
-    parseSearchRequest('Patient', { identifier: `${ADDRESS_SYSTEM}|${address.toLowerCase()}` }),
-  );
-  return found[0]?.id;
+  return patientBoundTo(service.ctx.db, address);
 }
 
 export async function render(
