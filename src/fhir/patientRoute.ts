@@ -24,6 +24,11 @@ export interface PatientRouteTarget {
   interaction: Interaction;
   subtype: RestInteraction;
   resources?: string[];
+  /**
+   * A refusal on consent is answered 404, as a read of the record is (a version's `$proof`):
+   * whether the record exists is as private as the record.
+   */
+  refusedAsNotFound?: boolean;
 }
 
 export interface AllowedPatientRequest {
@@ -81,15 +86,16 @@ export async function forPatient(
     });
   }
   let status: number = decision.status;
-  if (decision.allowed) status = 404;
-  else if (!patient && principal && status !== 401 && status !== 503) {
-    const scopeOk = scopeAllows(principal.scopes, {
+  const scopeOk =
+    principal !== undefined &&
+    scopeAllows(principal.scopes, {
       context: principal.context,
       resourceType: target.resourceType,
       interaction: target.interaction,
     });
-    status = scopeOk ? 404 : 403;
-  }
+  if (decision.allowed) status = 404;
+  else if (!patient && principal && status !== 401 && status !== 503) status = scopeOk ? 404 : 403;
+  else if (target.refusedAsNotFound && status === 403 && scopeOk) status = 404;
   if (status === 404) return notFound();
   const text = status === 401 ? 'Authentication required' : decision.reason;
   const id = { 401: 'unauthorized', 403: 'forbidden', 503: 'medledger-unavailable' }[status];

@@ -44,6 +44,9 @@ export async function recordProofs(
   }
   const repo = new VaultRepository(service, OPEN_GUARD);
   const answers: RecordProofAnswer[] = [];
+  /** The refusals of whole types: when every type was refused alike, the request is (401, 403, 404). */
+  const refusals = new Set<number>();
+  let decidedAllowed = false;
   for (const [resourceType, list] of byType) {
     const answer = await forPatient(
       service,
@@ -54,8 +57,10 @@ export async function recordProofs(
         interaction: 'r',
         subtype: 'operation',
         resources: list.map((v) => `${v.reference}/$proof`),
+        refusedAsNotFound: true,
       },
       async () => {
+        decidedAllowed = true;
         for (const { reference, id, vid } of list) {
           const resource = await repo.peek(resourceType, id);
           if (!resource || !compartmentPatients(resource).includes(patientId)) {
@@ -83,10 +88,14 @@ export async function recordProofs(
       },
     );
     if (answer.status !== 200) {
+      refusals.add(answer.status);
       const reason = answer.status === 404 ? 'not found' : `access refused (${answer.status})`;
       for (const { reference } of list)
         answers.push({ version: reference, status: answer.status === 404 ? 'not-found' : 'refused', reason });
     }
   }
+  const [only] = refusals;
+  if (!decidedAllowed && refusals.size === 1 && (only === 401 || only === 403 || only === 404))
+    throw new PortalError(only, only === 401 ? 'no valid access token' : only === 404 ? 'not found' : 'access refused');
   return answers;
 }

@@ -131,6 +131,7 @@ export async function registerAuditRoutes(scope: FastifyInstance, service: FhirS
         interaction: 'r',
         subtype: 'operation',
         resources: [`${type}/${id}/_history/${vid}/$proof`],
+        refusedAsNotFound: true,
       };
       const prove = async (): Promise<Answer> => ({
         status: 200,
