@@ -179,8 +179,17 @@ export async function authorizeAccess(
   let consent = ctx.indexer.consent.decide(query);
   // A consent lets the grantee read and search what it names; the records stay the custodian's
   // to write (an emergency window, for this institution's own clinicians, covers writing too).
-  if (consent.allowed && consent.basis === 'grant' && request.interaction !== 'r' && request.interaction !== 's')
-    return deny(403, 'a consent lets its grantee read, not write: records are written by the institution that holds them', consent);
+  if (
+    consent.allowed &&
+    consent.basis === 'grant' &&
+    request.interaction !== 'r' &&
+    request.interaction !== 's'
+  )
+    return deny(
+      403,
+      'a consent lets its grantee read, not write: records are written by the institution that holds them',
+      consent,
+    );
   if (consent.allowed) return { ...allow(consent.basis, `consent (${consent.basis})`), consent };
 
   const reason = request.breakGlassReason?.trim();

@@ -96,6 +96,9 @@ export async function recordProofs(
   }
   const [only] = refusals;
   if (!decidedAllowed && refusals.size === 1 && (only === 401 || only === 403 || only === 404))
-    throw new PortalError(only, only === 401 ? 'no valid access token' : only === 404 ? 'not found' : 'access refused');
+    throw new PortalError(
+      only,
+      only === 401 ? 'no valid access token' : only === 404 ? 'not found' : 'access refused',
+    );
   return answers;
 }
