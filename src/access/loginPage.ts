@@ -17,6 +17,8 @@ export function loginPage(parameters: AuthorizeParameters, message?: string): st
     code_challenge: parameters.codeChallenge,
     code_challenge_method: 'S256',
     aud: parameters.aud,
+    nonce: parameters.nonce,
+    launch: parameters.launch,
   };
   const fields = Object.entries(hidden)
     .filter(([, v]) => v !== undefined)
