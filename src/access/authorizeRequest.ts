@@ -12,8 +12,10 @@ import { AccessError } from './AccessError.ts';
 import { createAuthorizationCode } from './authorizationCodes.ts';
 import { findClient } from './clients.ts';
 import { findLaunchContext, type LaunchContext } from './launchContexts.ts';
+import type { PatientPicker, PickablePatient } from './PatientPicker.ts';
+import { createPatientPick, redeemPatientPick } from './patientPicks.ts';
 import { intersectScopes } from './scopes.ts';
-import { authenticateUser } from './users.ts';
+import { authenticateUser, findUser, type UserAccount } from './users.ts';
 
 export interface AuthorizeParameters {
   clientId: string;
@@ -118,7 +120,13 @@ export async function checkAuthorizeRequest(
   };
 }
 
-export type LoginResult = { ok: true; redirectTo: string } | { ok: false; reason: 'invalid_login' };
+export type LoginResult =
+  | { ok: true; redirectTo: string }
+  | { ok: false; reason: 'invalid_login' }
+  | { ok: 'pick'; patients: (PickablePatient & { pick: string })[] };
+
+/** How many patients the picker lists at most. */
+const PICKER_LIMIT = 50;
 
 /** Checks the user's password; on success returns the redirect carrying the code (or an OAuth error). */
 export async function completeAuthorization(
@@ -126,9 +134,41 @@ export async function completeAuthorization(
   parameters: AuthorizeParameters,
   username: string,
   password: string,
+  picker?: PatientPicker,
 ): Promise<LoginResult> {
   const user = await authenticateUser(db, username, password);
   if (!user) return { ok: false, reason: 'invalid_login' };
+  return authorizeUser(db, parameters, user, { picker });
+}
+
+/** The patient picker's answer: the chosen patient (a value of createPatientPick) for the user who chose. */
+export async function completePatientPick(
+  db: Queryable,
+  parameters: AuthorizeParameters,
+  pick: string,
+): Promise<LoginResult> {
+  const chosen = await redeemPatientPick(db, pick, parameters.clientId);
+  const user = chosen && (await findUser(db, chosen.username));
+  if (!chosen || !user) {
+    return {
+      ok: true,
+      redirectTo: errorRedirect(
+        parameters.redirectUri,
+        parameters.state,
+        'invalid_request',
+        'the patient choice is unknown or has expired',
+      ),
+    };
+  }
+  return authorizeUser(db, parameters, user, { pickedPatient: chosen.patient });
+}
+
+async function authorizeUser(
+  db: Queryable,
+  parameters: AuthorizeParameters,
+  user: UserAccount,
+  options: { picker?: PatientPicker | undefined; pickedPatient?: string },
+): Promise<LoginResult> {
   const refuse = (error: string, description: string): LoginResult => ({
     ok: true,
     redirectTo: errorRedirect(parameters.redirectUri, parameters.state, error, description),
@@ -143,19 +183,33 @@ export async function completeAuthorization(
     if (launch.username !== user.username)
       return refuse('access_denied', 'the launch was created for another user');
   }
-  if (requested.includes('launch/patient') && user.role !== 'patient' && !launch) {
-    // No patient picker here: granting the scope without a patient would be a silent lie.
-    return refuse(
-      'invalid_scope',
-      'launch/patient: a practitioner chooses the patient in the EHR (EHR launch with launch=...)',
-    );
-  }
   const context = user.role === 'patient' ? 'patient/' : 'user/';
   const resourceScopes = intersectScopes(parameters.scope, client?.scopes ?? '').filter((s) =>
     s.startsWith(context),
   );
   if (resourceScopes.length === 0)
     return refuse('invalid_scope', `none of the requested ${context}* scopes is allowed for this client`);
+  const patient = launch?.patient ?? options.pickedPatient;
+  if (requested.includes('launch/patient') && user.role !== 'patient' && patient === undefined) {
+    // A practitioner's standalone launch: the patient is chosen at the picker, never left out.
+    const patients = options.picker ? await options.picker(user, resourceScopes.join(' '), PICKER_LIMIT) : [];
+    if (patients.length === 0) {
+      return refuse(
+        'invalid_scope',
+        'launch/patient: no patient this practitioner may open (choose the patient in the EHR: EHR launch)',
+      );
+    }
+    const picks = [];
+    for (const p of patients) {
+      const pick = await createPatientPick(db, {
+        username: user.username,
+        clientId: parameters.clientId,
+        patient: p.id,
+      });
+      picks.push({ ...p, pick });
+    }
+    return { ok: 'pick', patients: picks };
+  }
   const extra = requested.filter(
     (s) =>
       IDENTITY_SCOPES.has(s) ||
@@ -171,7 +225,7 @@ export async function completeAuthorization(
     scope: [...resourceScopes, ...new Set(extra)].join(' '),
     codeChallenge: parameters.codeChallenge,
     nonce: parameters.nonce,
-    launchPatient: launch?.patient,
+    launchPatient: patient,
     launchEncounter: launch?.encounter,
   });
   const redirect = new URL(parameters.redirectUri);

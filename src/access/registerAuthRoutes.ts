@@ -9,13 +9,15 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Db } from '../store/db.ts';
 import { AccessError } from './AccessError.ts';
 import { accessTokensFor, authEndpoints, type TokenKeyContext } from './accessTokensFor.ts';
-import { checkAuthorizeRequest, completeAuthorization } from './authorizeRequest.ts';
+import { checkAuthorizeRequest, completeAuthorization, completePatientPick } from './authorizeRequest.ts';
 import { exchangeToken } from './exchangeToken.ts';
 import { introspectToken } from './introspectToken.ts';
 import { createLaunchContext, LAUNCH_LIFETIME_SECONDS } from './launchContexts.ts';
 import { loginPage } from './loginPage.ts';
 import { LoginThrottle } from './loginThrottle.ts';
 import { openidConfiguration } from './openidConfiguration.ts';
+import type { PatientPicker } from './PatientPicker.ts';
+import { patientPickerPage } from './patientPickerPage.ts';
 import { revokeToken } from './revokeToken.ts';
 import { smartConfiguration } from './smartConfiguration.ts';
 
@@ -29,6 +31,11 @@ export interface AuthRoutesOptions {
   rateLimitPerMinute?: number;
   /** Tests pass their own (with a clock); a node has one. */
   loginThrottle?: LoginThrottle;
+  /**
+   * The patient picker's list (the FHIR layer's, registered after these routes: hence a
+   * function). Without one, a practitioner's standalone `launch/patient` is refused.
+   */
+  patientPicker?: () => PatientPicker | undefined;
 }
 
 type Form = Record<string, string | undefined>;
@@ -160,6 +167,10 @@ export async function registerAuthRoutes(
       }
       if (!checked.ok) return reply.redirect(checked.redirectTo, 302);
       const { parameters } = checked;
+      if (form?.pick !== undefined) {
+        const picked = await completePatientPick(ctx.db, parameters, form.pick);
+        return picked.ok === true ? reply.redirect(picked.redirectTo, 302) : reply.code(400).send();
+      }
       if (!form?.username || form.password === undefined) {
         return reply.type('text/html; charset=utf-8').send(loginPage(parameters));
       }
@@ -173,12 +184,21 @@ export async function registerAuthRoutes(
       }
       let result: Awaited<ReturnType<typeof completeAuthorization>>;
       try {
-        result = await completeAuthorization(ctx.db, parameters, form.username, form.password);
+        result = await completeAuthorization(
+          ctx.db,
+          parameters,
+          form.username,
+          form.password,
+          options.patientPicker?.(),
+        );
       } catch (error) {
         turn.release(undefined); // an error is not a wrong password: not counted
         throw error;
       }
-      turn.release(result.ok);
+      turn.release(result.ok !== false);
+      if (result.ok === 'pick') {
+        return reply.type('text/html; charset=utf-8').send(patientPickerPage(parameters, result.patients));
+      }
       if (!result.ok) {
         return reply
           .code(401)

@@ -11,6 +11,8 @@
  * - `access_refresh_tokens`: refresh tokens (SHA-256 only), one row per token of a rotation
  *   family; a rotated row is kept (until it expires) so that its reuse revokes the family.
  * - `access_launches`: EHR launch contexts (`POST /auth/launch`), SHA-256 of the launch value.
+ * - `access_patient_picks`: the choices of a practitioner's patient picker (standalone launch
+ *   with `launch/patient`), one per listed patient, SHA-256 only, bound to user and client.
  * - `access_revoked_tokens`: ids (`jti`) of access tokens revoked at /auth/revoke, kept until
  *   the token would have expired.
  */
@@ -97,6 +99,13 @@ CREATE TABLE access_launches (
   username text NOT NULL,
   patient text NOT NULL,
   encounter text,
+  expires_at timestamptz NOT NULL
+);
+CREATE TABLE access_patient_picks (
+  pick_hash text PRIMARY KEY,
+  username text NOT NULL,
+  client_id text NOT NULL,
+  patient text NOT NULL,
   expires_at timestamptz NOT NULL
 );
 CREATE TABLE access_revoked_tokens (

@@ -17,6 +17,7 @@ import { testDatabases } from '../store/testing/databases.ts';
 import { accessTokensFor } from './accessTokensFor.ts';
 import { sameFhirBase } from './authorizeRequest.ts';
 import { createClient } from './clients.ts';
+import type { PatientPicker } from './PatientPicker.ts';
 import { registerAuthRoutes } from './registerAuthRoutes.ts';
 import { disableUser, enableUser, revokeClient } from './revocations.ts';
 import { createUser } from './users.ts';
@@ -58,6 +59,7 @@ describe.each(testDatabases)('SMART App Launch features on $name', ({ open }) =>
   let ctx: NodeContext;
   let app: FastifyInstance;
   let backend: { clientId: string; privateJwk: JWK };
+  let picker: PatientPicker | undefined;
 
   beforeAll(async () => {
     db = await open();
@@ -68,7 +70,7 @@ describe.each(testDatabases)('SMART App Launch features on $name', ({ open }) =>
       identity: { account: { address: '0x00000000000000000000000000000000000000aa' } },
     } as unknown as NodeContext;
     app = Fastify();
-    await registerAuthRoutes(app, ctx, { rateLimitPerMinute: 100_000 });
+    await registerAuthRoutes(app, ctx, { rateLimitPerMinute: 100_000, patientPicker: () => picker });
     await app.ready();
     await createUser(db, { username: 'alice', password: PASSWORD, role: 'patient', fhirId: 'pat-1' });
     await createUser(db, { username: 'dr-eve', password: PASSWORD, role: 'practitioner', fhirId: 'prac-1' });
@@ -548,6 +550,67 @@ describe.each(testDatabases)('SMART App Launch features on $name', ({ open }) =>
       expect(location.searchParams.get('error')).toBe('invalid_scope');
       expect(location.searchParams.get('error_description')).toContain('EHR launch');
       expect(location.searchParams.get('state')).toBe('st-1');
+    });
+  });
+
+  describe('patient picker (practitioner standalone launch/patient)', () => {
+    it('lists what the picker allows; the chosen patient becomes the context; a choice works once', async () => {
+      const asked: string[] = [];
+      picker = async (user, scope) => {
+        asked.push(`${user.username} ${scope}`);
+        return [
+          { id: 'pat-7', name: 'Ada <script>' },
+          { id: 'pat-8', name: 'Bo' },
+        ];
+      };
+      try {
+        const clientId = await createPublic('user/*.rs launch/patient');
+        const { verifier, challenge } = pkce();
+        const query = {
+          response_type: 'code',
+          client_id: clientId,
+          redirect_uri: REDIRECT,
+          scope: 'launch/patient user/*.rs openid',
+          state: 'st-2',
+          code_challenge: challenge,
+          code_challenge_method: 'S256',
+        };
+        const page = await post('/auth/authorize', { ...query, username: 'dr-eve', password: PASSWORD });
+        expect(page.statusCode).toBe(200);
+        expect(asked).toEqual(['dr-eve user/*.rs']);
+        expect(page.body).toContain('Choose a patient');
+        expect(page.body).toContain('Ada &lt;script&gt;');
+        const picks = [...page.body.matchAll(/name="pick" value="([^"]+)" data-patient="([^"]+)"/g)].map(
+          (m) => ({ pick: m[1]!, patient: m[2]! }),
+        );
+        expect(picks.map((p) => p.patient)).toEqual(['pat-7', 'pat-8']);
+        const forged = await post('/auth/authorize', { ...query, pick: 'forged-value' });
+        expect(new URL(forged.headers.location as string).searchParams.get('error')).toBe('invalid_request');
+        const chosen = await post('/auth/authorize', { ...query, pick: picks[1]!.pick });
+        expect(chosen.statusCode).toBe(302);
+        const location = new URL(chosen.headers.location as string);
+        expect(location.searchParams.get('state')).toBe('st-2');
+        const token = await post('/auth/token', {
+          grant_type: 'authorization_code',
+          code: location.searchParams.get('code')!,
+          redirect_uri: REDIRECT,
+          code_verifier: verifier,
+          client_id: clientId,
+        });
+        expect(token.json()).toMatchObject({ patient: 'pat-8', scope: 'user/*.rs launch/patient openid' });
+        // The list's other choice died with the first: one login, one patient.
+        const again = await post('/auth/authorize', { ...query, pick: picks[0]!.pick });
+        expect(new URL(again.headers.location as string).searchParams.get('error')).toBe('invalid_request');
+        // An empty list: the scope is refused, not granted without a patient.
+        picker = async () => [];
+        const none = await authorize(
+          { clientId, scope: 'launch/patient user/*.rs', username: 'dr-eve' },
+          challenge,
+        );
+        expect(none.searchParams.get('error')).toBe('invalid_scope');
+      } finally {
+        picker = undefined;
+      }
     });
   });
 
