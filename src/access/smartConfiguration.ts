@@ -1,9 +1,10 @@
 /**
  * SMART discovery document (https://hl7.org/fhir/smart-app-launch/conformance.html),
  * served at /fhir/.well-known/smart-configuration and /.well-known/smart-configuration. It
- * states what is implemented and nothing more: no patient picker (`context-standalone-patient`
- * only for patients, whose context is themselves), no user-facing consent screen, no dynamic
- * registration (clients are registered with `medledger client create`).
+ * states what is implemented and nothing more: `context-standalone-patient` is the patient
+ * themself for a patient, the patient picker (patientPicker.ts) for a practitioner; no
+ * user-facing consent screen, no dynamic registration (clients are registered with
+ * `medledger client create`), no client secrets.
  */
 import { authEndpoints } from './accessTokensFor.ts';
 

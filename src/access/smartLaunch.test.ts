@@ -541,7 +541,7 @@ describe.each(testDatabases)('SMART App Launch features on $name', ({ open }) =>
       expect(noPatient.json().error).toBe('invalid_request');
     });
 
-    it("a practitioner's standalone launch/patient is refused, not silently granted", async () => {
+    it("without a picker, a practitioner's standalone launch/patient is refused, not silently granted", async () => {
       const clientId = await createPublic('user/*.rs launch/patient');
       const location = await authorize(
         { clientId, scope: 'launch/patient user/*.rs', username: 'dr-eve' },

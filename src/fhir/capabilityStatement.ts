@@ -93,7 +93,8 @@ function build(service: FhirService): CapabilityStatement {
             'standalone and EHR launch, authorization code with PKCE S256 for public clients (auth method none) ' +
             'and confidential asymmetric ones (private_key_jwt), client_credentials for backend services, ' +
             'OpenID Connect id_token (openid, fhirUser), refresh tokens with rotation (offline_access, online_access), ' +
-            'token revocation (RFC 7009) and introspection (RFC 7662). No patient picker, no dynamic registration.',
+            'token revocation (RFC 7009) and introspection (RFC 7662), a patient picker for practitioners. ' +
+            'No dynamic registration, no client secrets.',
           service: [
             {
               coding: [

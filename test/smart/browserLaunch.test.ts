@@ -4,7 +4,8 @@
  * security, runs a standalone patient launch (reads the Patient and her Observations, knows its
  * user from the id_token checked against the published JWKS, refreshes its token) and an EHR
  * launch (a practitioner's launch context gives the app the patient and encounter; the app names
- * the server `localhost`, the node calls itself `127.0.0.1`).
+ * the server `localhost`, the node calls itself `127.0.0.1`), and a practitioner's standalone
+ * launch through the patient picker (only the patient of their encounter is listed).
  *
  * The app is test/smart/browserSmartApp.js, a small client written against the platform only:
  * the fhirclient library is not among the project's dependencies.
@@ -29,7 +30,7 @@ describe('a browser SMART app on another origin, in Chromium', () => {
   let appServer: Server;
   let appOrigin = '';
   let clientId = '';
-  const ids = { patient: '', practitioner: '', encounter: '' };
+  const ids = { patient: '', stranger: '', practitioner: '', encounter: '' };
   const carer = privateKeyToAccount(generatePrivateKey());
 
   beforeAll(async () => {
@@ -49,7 +50,7 @@ smart.authorize({
   iss: q.get('iss'),
   launch: q.get('launch') ?? undefined,
   clientId: ${JSON.stringify(clientId)},
-  scope: q.get('launch') ? ${JSON.stringify(EHR_SCOPE)} : ${JSON.stringify(STANDALONE_SCOPE)},
+  scope: q.get('scope') ?? (q.get('launch') ? ${JSON.stringify(EHR_SCOPE)} : ${JSON.stringify(STANDALONE_SCOPE)}),
   redirectUri: location.origin + '/callback.html',
 });
 </script>`
@@ -69,6 +70,7 @@ smart.authorize({
     ]);
     const ehr = await t.bearer({ kind: 'system', scope: 'system/*.cruds' });
     ids.patient = await t.create({ resourceType: 'Patient', name: [{ family: 'Browser' }] }, ehr);
+    ids.stranger = await t.create({ resourceType: 'Patient', name: [{ family: 'Stranger' }] }, ehr);
     ids.practitioner = await t.create({ resourceType: 'Practitioner', name: [{ family: 'Carer' }] }, ehr);
     for (const text of ['heart rate', 'body weight']) {
       await t.create(
@@ -123,12 +125,18 @@ smart.authorize({
   });
 
   /** From the app's launch page through the node's login form back to the app's callback. */
-  async function launchAndLogin(page: Page, launchUrl: string, username: string) {
+  async function launchAndLogin(
+    page: Page,
+    launchUrl: string,
+    username: string,
+    choose?: (page: Page) => Promise<void>,
+  ) {
     await page.goto(launchUrl);
     await page.waitForURL(/\/auth\/authorize\?/);
     await page.fill('input[name="username"]', username);
     await page.fill('input[name="password"]', PASSWORD);
     await page.click('button[type="submit"]');
+    await choose?.(page);
     await page.waitForURL(`${appOrigin}/callback.html?**`);
     return page.evaluate(() =>
       (window as unknown as { smart: { ready(): Promise<Record<string, string>> } }).smart.ready(),
@@ -213,6 +221,32 @@ smart.authorize({
       sub: 'dr-carer',
       fhirUser: `${t.fhirUrl}/Practitioner/${ids.practitioner}`,
     });
+    await page.close();
+  });
+
+  it("a practitioner's standalone launch/patient: the picker lists only patients they may open", async () => {
+    const page = await browser.newPage();
+    const scope = 'launch/patient user/*.rs openid fhirUser';
+    const listed: string[] = [];
+    const tokens = await launchAndLogin(
+      page,
+      `${appOrigin}/launch.html?iss=${encodeURIComponent(t.fhirUrl)}&scope=${encodeURIComponent(scope)}`,
+      'dr-carer',
+      async (picker) => {
+        await picker.waitForSelector('h1:has-text("Choose a patient")');
+        for (const button of await picker.locator('button[name="pick"]').all())
+          listed.push((await button.getAttribute('data-patient')) ?? '');
+        await picker.click(`button[data-patient="${ids.patient}"]`);
+      },
+    );
+    expect(listed).toEqual([ids.patient]);
+    expect(listed).not.toContain(ids.stranger);
+    expect(tokens).toMatchObject({ patient: ids.patient, fhirUser: `Practitioner/${ids.practitioner}` });
+    const read = await page.evaluate(
+      (patient) => (window as unknown as { smart: Smart }).smart.request(`Patient/${patient}`),
+      ids.patient,
+    );
+    expect((read as { id: string }).id).toBe(ids.patient);
     await page.close();
   });
 });
