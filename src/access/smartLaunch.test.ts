@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, decodeJwt, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateClientKey } from '../cli/commands/clientCreate.ts';
+import { clientCreateCommand, generateClientKey } from '../cli/commands/clientCreate.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import type { Db } from '../store/db.ts';
 import { testDatabases } from '../store/testing/databases.ts';
@@ -424,6 +424,29 @@ describe.each(testDatabases)('SMART App Launch features on $name', ({ open }) =>
   });
 
   describe('confidential asymmetric apps in the code flow', () => {
+    it('medledger client create --generate-key --redirect-uri registers one', async () => {
+      const result = await clientCreateCommand.run(ctx, {
+        values: {
+          name: 'confidential app',
+          scope: 'user/*.rs',
+          'generate-key': true,
+          'redirect-uri': [REDIRECT],
+        },
+        positionals: [],
+      });
+      expect(result.json).toMatchObject({
+        authorization_endpoint: `${PUBLIC_URL}/auth/authorize`,
+        redirect_uris: [REDIRECT],
+        token_endpoint: TOKEN_ENDPOINT,
+      });
+      const { client_id: clientId } = result.json as { client_id: string };
+      const location = await authorize(
+        { clientId, scope: 'user/*.rs', username: 'dr-eve' },
+        pkce().challenge,
+      );
+      expect(location.searchParams.get('code')).toBeTruthy();
+    });
+
     it('redeem the code with a client assertion; a bare client_id is refused', async () => {
       const app1 = await createBackend('user/*.rs offline_access', [REDIRECT]);
       const assertion = async () => ({
