@@ -15,6 +15,7 @@ import {
   findRefreshToken,
   issueRefreshToken,
   type RefreshGrant,
+  refreshTokenClientId,
   rotateRefreshToken,
   wantsRefreshToken,
 } from './refreshTokens.ts';
@@ -135,7 +136,18 @@ async function authorizationCode(ctx: TokenExchangeContext, form: Form): Promise
 
 async function refreshToken(ctx: TokenExchangeContext, form: Form): Promise<TokenResponse> {
   if (!form.refresh_token) throw new AccessError('ERR_ACCESS_REQUEST_INVALID', 'refresh_token is required');
-  const { client } = await authenticateClient(ctx.db, form, ctx.tokenEndpoint);
+  // RFC 6749 §6: a public client need not name itself; a client with keys still authenticates.
+  let named = form;
+  if (form.client_id === undefined && form.client_assertion === undefined) {
+    const owner = await refreshTokenClientId(ctx.db, form.refresh_token);
+    if (owner === undefined)
+      throw new AccessError(
+        'ERR_ACCESS_GRANT_INVALID',
+        'the refresh token is invalid, expired, revoked or already used',
+      );
+    named = { ...form, client_id: owner };
+  }
+  const { client } = await authenticateClient(ctx.db, named, ctx.tokenEndpoint);
   // A scope beyond the grant is refused before the token is spent: the app keeps its token.
   const current = await findRefreshToken(ctx.db, form.refresh_token);
   let narrowed: string[] | undefined;

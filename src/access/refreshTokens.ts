@@ -138,6 +138,18 @@ export async function rotateRefreshToken(
   return { grant, refreshToken };
 }
 
+/**
+ * The client a refresh token (usable, spent or revoked) was issued to. A public client may
+ * refresh without naming itself (fhirclient sends only the token): the token names it.
+ */
+export async function refreshTokenClientId(db: Queryable, token: string): Promise<string | undefined> {
+  const rows = await db.query<{ client_id: string }>(
+    'SELECT client_id FROM access_refresh_tokens WHERE token_hash = $1',
+    [sha256(token)],
+  );
+  return rows[0]?.client_id;
+}
+
 /** For introspection: the grant and expiry (unix seconds) of a usable token, else undefined. */
 export async function findRefreshToken(
   db: Queryable,

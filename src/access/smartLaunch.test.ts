@@ -256,6 +256,47 @@ describe.each(testDatabases)('SMART App Launch features on $name', ({ open }) =>
       expect(spent.json().error).toBe('invalid_grant');
     });
 
+    it('a public client may refresh without client_id (as fhirclient does); one with keys may not', async () => {
+      const clientId = await createPublic('patient/*.rs offline_access');
+      const first = await tokensFor({ clientId, scope: 'patient/*.rs offline_access' });
+      const unnamed = await post('/auth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: first.refresh_token,
+      });
+      expect(unnamed.statusCode, unnamed.body).toBe(200);
+      // The spent token, unnamed too, is a reuse: the family dies.
+      const reused = await post('/auth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: first.refresh_token,
+      });
+      expect(reused.json().error).toBe('invalid_grant');
+      const next = await post('/auth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: unnamed.json().refresh_token,
+      });
+      expect(next.json().error).toBe('invalid_grant');
+      const unknown = await post('/auth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: 'no-such-token',
+      });
+      expect(unknown.statusCode).toBe(400);
+      expect(unknown.json().error).toBe('invalid_grant');
+      const confidential = await createBackend('user/*.rs offline_access', [REDIRECT]);
+      const body = await tokensFor(
+        { clientId: confidential.clientId, scope: 'user/*.rs offline_access', username: 'dr-eve' },
+        {
+          client_assertion_type: CLIENT_ASSERTION_TYPE,
+          client_assertion: await signAssertion(confidential.privateJwk, confidential.clientId),
+        },
+      );
+      const withoutKey = await post('/auth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: body.refresh_token,
+      });
+      expect(withoutKey.statusCode).toBe(401);
+      expect(withoutKey.json().error).toBe('invalid_client');
+    });
+
     it('reuse of a rotated token revokes the whole family', async () => {
       const clientId = await createPublic('patient/*.rs offline_access');
       const first = await tokensFor({ clientId, scope: 'patient/*.rs offline_access' });

@@ -103,13 +103,12 @@ window.smart = {
     return claims;
   },
 
-  /** grant_type=refresh_token; keeps the rotated refresh token. */
+  /** grant_type=refresh_token with the token only (no client_id, as fhirclient sends it); keeps the rotated token. */
   async refresh() {
     const saved = load();
     const tokenResponse = await postForm(saved.configuration.token_endpoint, {
       grant_type: 'refresh_token',
       refresh_token: saved.tokenResponse.refresh_token,
-      client_id: saved.clientId,
     });
     save({ ...saved, tokenResponse });
     return tokenResponse;
