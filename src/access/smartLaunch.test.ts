@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, decodeJwt, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientCreateCommand, generateClientKey } from '../cli/commands/clientCreate.ts';
+import { launchCreateCommand } from '../cli/commands/launchCreate.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import type { Db } from '../store/db.ts';
 import { testDatabases } from '../store/testing/databases.ts';
@@ -594,6 +595,34 @@ describe.each(testDatabases)('SMART App Launch features on $name', ({ open }) =>
       );
       expect(stolen.searchParams.get('error')).toBe('access_denied');
       expect(stolen.searchParams.get('code')).toBeNull();
+    });
+
+    it('medledger launch create makes the same context, with the URL to open the app at', async () => {
+      const result = await launchCreateCommand.run(ctx, {
+        values: {
+          user: 'dr-eve',
+          patient: 'pat-5',
+          encounter: 'enc-5',
+          'app-url': 'https://app.example/launch',
+        },
+        positionals: [],
+      });
+      const json = result.json as { launch: string; iss: string; app_url: string };
+      expect(json.iss).toBe(FHIR_BASE);
+      const appUrl = new URL(json.app_url);
+      expect(appUrl.searchParams.get('iss')).toBe(FHIR_BASE);
+      expect(appUrl.searchParams.get('launch')).toBe(json.launch);
+      const clientId = await createPublic('user/*.rs launch');
+      const body = await tokensFor({
+        clientId,
+        scope: 'launch user/*.rs',
+        username: 'dr-eve',
+        launch: json.launch,
+      });
+      expect(body).toMatchObject({ patient: 'pat-5', encounter: 'enc-5' });
+      await expect(
+        launchCreateCommand.run(ctx, { values: { user: 'alice', patient: 'pat-1' }, positionals: [] }),
+      ).rejects.toThrow(/not an enabled practitioner/);
     });
 
     it('POST /auth/launch needs a practitioner token and a patient', async () => {
