@@ -49,6 +49,8 @@ export async function issueRefreshToken(
 ): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   const lifetime = online(grant.scope) ? ONLINE_LIFETIME_SECONDS : OFFLINE_LIFETIME_SECONDS;
+  // Spent and dead rows are kept only while their reuse could still be detected.
+  await db.query('DELETE FROM access_refresh_tokens WHERE expires_at < now()');
   await db.query(
     `INSERT INTO access_refresh_tokens
        (token_hash, family_id, client_id, username, scope, patient, encounter, family_issued_at, expires_at)
@@ -123,7 +125,6 @@ export async function rotateRefreshToken(
        WHERE family_id IN (SELECT family_id FROM access_refresh_tokens WHERE token_hash = $1 AND rotated_at IS NOT NULL)`,
       [hash],
     );
-    await db.query(`DELETE FROM access_refresh_tokens WHERE expires_at < now() - interval '1 day'`);
     throw new AccessError(
       'ERR_ACCESS_GRANT_INVALID',
       'the refresh token is invalid, expired, revoked or already used',
