@@ -3,7 +3,8 @@
  * (generated once into `<dataDir>/keys/token-signing.jwk`, mode 0600). Verification is on
  * the path of every FHIR request, so the imported key is kept and `verify` does no I/O.
  * Claims follow SMART App Launch 2.x: `scope`, `client_id`, `patient`, `fhirUser`, plus
- * `medledger_address` (chain address) and `medledger_kind`.
+ * `medledger_address` (chain address) and `medledger_kind`. The same key signs OpenID Connect
+ * id_tokens; its public half is published at `/auth/jwks` for apps to check them.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -43,6 +44,18 @@ export interface TokenRevocations {
 export interface IssuedToken {
   accessToken: string;
   expiresIn: number;
+  /** The token's `jti`: what /auth/revoke records to end it early. */
+  tokenId: string;
+}
+
+/** Claims of an OpenID Connect id_token (OIDC Core §2; SMART's `fhirUser`, an absolute URL). */
+export interface IdTokenClaims {
+  subject: string;
+  /** The client_id: the id_token's audience. */
+  clientId: string;
+  nonce?: string | undefined;
+  fhirUser?: string | undefined;
+  lifetimeSeconds: number;
 }
 
 export class AccessTokens {
@@ -52,14 +65,28 @@ export class AccessTokens {
   readonly #privateKey: CryptoKey;
   readonly #publicKey: CryptoKey;
   readonly #kid: string;
+  readonly #publicJwk: JWK;
   readonly #verified = new Map<string, Principal>();
 
-  private constructor(issuer: string, privateKey: CryptoKey, publicKey: CryptoKey, kid: string) {
+  private constructor(
+    issuer: string,
+    privateKey: CryptoKey,
+    publicKey: CryptoKey,
+    kid: string,
+    publicJwk: JWK,
+  ) {
     this.issuer = issuer;
     this.audience = `${issuer}/fhir`;
     this.#privateKey = privateKey;
     this.#publicKey = publicKey;
     this.#kid = kid;
+    this.#publicJwk = publicJwk;
+  }
+
+  /** The public key set apps check id_tokens (and resource servers access tokens) against. */
+  jwks(): { keys: JWK[] } {
+    const { kty, crv, x, y } = this.#publicJwk;
+    return { keys: [{ kty, crv, x, y, kid: this.#kid, alg: ALG, use: 'sig' } as JWK] };
   }
 
   /** A throw-away key (tests, or nodes that prefer tokens not to survive restarts). */
@@ -93,10 +120,17 @@ export class AccessTokens {
     const { d: _d, ...publicJwk } = jwk;
     const privateKey = (await importJWK({ ...jwk, alg: ALG }, ALG)) as CryptoKey;
     const publicKey = (await importJWK({ ...publicJwk, alg: ALG }, ALG)) as CryptoKey;
-    return new AccessTokens(issuer.replace(/\/+$/, ''), privateKey, publicKey, `${jwk.x?.slice(0, 16)}`);
+    return new AccessTokens(
+      issuer.replace(/\/+$/, ''),
+      privateKey,
+      publicKey,
+      `${jwk.x?.slice(0, 16)}`,
+      publicJwk,
+    );
   }
 
   async issue(claims: AccessTokenClaims): Promise<IssuedToken> {
+    const tokenId = randomUUID();
     const accessToken = await new SignJWT({
       scope: claims.scope,
       client_id: claims.clientId,
@@ -111,11 +145,26 @@ export class AccessTokens {
       .setIssuer(this.issuer)
       .setAudience(this.audience)
       .setSubject(claims.subject)
-      .setJti(randomUUID())
+      .setJti(tokenId)
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + claims.lifetimeSeconds)
       .sign(this.#privateKey);
-    return { accessToken, expiresIn: claims.lifetimeSeconds };
+    return { accessToken, expiresIn: claims.lifetimeSeconds, tokenId };
+  }
+
+  /** An OpenID Connect id_token for the app (`openid` scope): who logged in, for that client only. */
+  async issueIdToken(claims: IdTokenClaims): Promise<string> {
+    return new SignJWT({
+      ...(claims.nonce === undefined ? {} : { nonce: claims.nonce }),
+      ...(claims.fhirUser === undefined ? {} : { fhirUser: claims.fhirUser }),
+    })
+      .setProtectedHeader({ alg: ALG, typ: 'JWT', kid: this.#kid })
+      .setIssuer(this.issuer)
+      .setAudience(claims.clientId)
+      .setSubject(claims.subject)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + claims.lifetimeSeconds)
+      .sign(this.#privateKey);
   }
 
   /**
@@ -181,6 +230,7 @@ export class AccessTokens {
       internal: payload.medledger_internal === true,
       expiresAt: Number(payload.exp),
       ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat } : {}),
+      ...(typeof payload.jti === 'string' ? { tokenId: payload.jti } : {}),
     };
     const address = text('medledger_address');
     const patient = text('patient');

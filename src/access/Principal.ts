@@ -35,4 +35,6 @@ export interface Principal {
   expiresAt: number;
   /** When the token was issued, unix seconds (revocation ends tokens issued before it). */
   issuedAt?: number;
+  /** The token's `jti` (a token revoked at /auth/revoke is refused by it). */
+  tokenId?: string;
 }

@@ -34,5 +34,9 @@ export function authEndpoints(publicUrl: string) {
     fhirBaseUrl: `${base}/fhir`,
     tokenEndpoint: `${base}/auth/token`,
     authorizationEndpoint: `${base}/auth/authorize`,
+    revocationEndpoint: `${base}/auth/revoke`,
+    introspectionEndpoint: `${base}/auth/introspect`,
+    jwksUri: `${base}/auth/jwks`,
+    launchEndpoint: `${base}/auth/launch`,
   };
 }

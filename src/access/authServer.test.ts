@@ -91,7 +91,7 @@ describe.each(testDatabases)('SMART authorization server on $name', ({ open }) =
       const body = response.json();
       expect(body.token_endpoint).toBe(TOKEN_ENDPOINT);
       expect(body.authorization_endpoint).toBe(`${PUBLIC_URL}/auth/authorize`);
-      expect(body.token_endpoint_auth_methods_supported).toEqual(['private_key_jwt']);
+      expect(body.token_endpoint_auth_methods_supported).toEqual(['private_key_jwt', 'none']);
       expect(body.code_challenge_methods_supported).toEqual(['S256']);
       expect(body.capabilities).toEqual(
         expect.arrayContaining(['permission-v2', 'client-confidential-asymmetric']),
@@ -305,7 +305,7 @@ describe.each(testDatabases)('SMART authorization server on $name', ({ open }) =
       expect(again.json().error).toBe('invalid_grant');
     });
 
-    it('an unregistered redirect_uri or a missing PKCE challenge is refused without redirecting', async () => {
+    it('an unregistered redirect_uri is refused without redirecting; a missing PKCE challenge is redirected as an error', async () => {
       const base = {
         response_type: 'code',
         client_id: clientId,
@@ -320,9 +320,13 @@ describe.each(testDatabases)('SMART authorization server on $name', ({ open }) =
       expect(evil.headers.location).toBeUndefined();
       const noPkce = await app.inject({
         method: 'GET',
-        url: `/auth/authorize?${form({ ...base, redirect_uri: redirectUri })}`,
+        url: `/auth/authorize?${form({ ...base, redirect_uri: redirectUri, state: 's1' })}`,
       });
-      expect(noPkce.statusCode).toBe(400);
+      expect(noPkce.statusCode).toBe(302);
+      const location = new URL(noPkce.headers.location as string);
+      expect(location.origin + location.pathname).toBe(redirectUri);
+      expect(location.searchParams.get('error')).toBe('invalid_request');
+      expect(location.searchParams.get('state')).toBe('s1');
     });
   });
 

@@ -1,7 +1,8 @@
 /**
  * One-time authorization codes of the code flow (RFC 6749 §4.1) bound to a PKCE S256
  * challenge (RFC 7636), the client, its redirect URI and the user. Only a hash of the code
- * is stored; redeeming deletes it, so a code works once.
+ * is stored; redeeming deletes it, so a code works once. The code also carries what the token
+ * response needs later: the OpenID Connect `nonce` and an EHR launch's patient and encounter.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Queryable } from '../store/db.ts';
@@ -15,6 +16,9 @@ export interface CodeGrant {
   username: string;
   scope: string;
   codeChallenge: string;
+  nonce?: string | undefined;
+  launchPatient?: string | undefined;
+  launchEncounter?: string | undefined;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
@@ -22,8 +26,9 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('base6
 export async function createAuthorizationCode(db: Queryable, grant: CodeGrant): Promise<string> {
   const code = randomBytes(32).toString('base64url');
   await db.query(
-    `INSERT INTO access_codes (code_hash, client_id, redirect_uri, username, scope, code_challenge, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
+    `INSERT INTO access_codes (code_hash, client_id, redirect_uri, username, scope, code_challenge, expires_at,
+       nonce, launch_patient, launch_encounter)
+     VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8, $9, $10)`,
     [
       sha256(code),
       grant.clientId,
@@ -32,6 +37,9 @@ export async function createAuthorizationCode(db: Queryable, grant: CodeGrant): 
       grant.scope,
       grant.codeChallenge,
       CODE_LIFETIME_SECONDS,
+      grant.nonce ?? null,
+      grant.launchPatient ?? null,
+      grant.launchEncounter ?? null,
     ],
   );
   return code;
@@ -55,10 +63,14 @@ export async function redeemAuthorizationCode(
     username: string;
     scope: string;
     code_challenge: string;
+    nonce: string | null;
+    launch_patient: string | null;
+    launch_encounter: string | null;
     expired: boolean;
   }>(
     `DELETE FROM access_codes WHERE code_hash = $1
-     RETURNING client_id, redirect_uri, username, scope, code_challenge, expires_at < now() AS expired`,
+     RETURNING client_id, redirect_uri, username, scope, code_challenge, nonce, launch_patient, launch_encounter,
+       expires_at < now() AS expired`,
     [sha256(parameters.code)],
   );
   await db.query('DELETE FROM access_codes WHERE expires_at < now()');
@@ -83,5 +95,8 @@ export async function redeemAuthorizationCode(
     username: row.username,
     scope: row.scope,
     codeChallenge: row.code_challenge,
+    nonce: row.nonce ?? undefined,
+    launchPatient: row.launch_patient ?? undefined,
+    launchEncounter: row.launch_encounter ?? undefined,
   };
 }

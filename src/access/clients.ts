@@ -1,6 +1,9 @@
 /**
  * OAuth clients of this node: backend services (SMART Backend Services, `private_key_jwt`
- * with a registered JWKS) and public apps (code flow + PKCE, registered redirect URIs).
+ * with a registered JWKS) and public apps (code flow + PKCE, registered redirect URIs). A
+ * backend client with redirect URIs is a confidential asymmetric app (SMART
+ * `client-confidential-asymmetric`): it runs the code flow too and authenticates at the token
+ * endpoint with its signed assertion instead of a bare client_id.
  */
 import { randomUUID } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
@@ -29,6 +32,8 @@ export type CreateClientParameters =
       jwks: JSONWebKeySet;
       memberAddress?: string;
       clientId?: string;
+      /** For the code flow (a confidential app); none for a pure backend service. */
+      redirectUris?: string[];
     }
   | { kind: 'public'; name: string; scopes: string; redirectUris: string[]; clientId?: string };
 
@@ -51,7 +56,7 @@ export async function createClient(db: Queryable, parameters: CreateClientParame
     name: parameters.name,
     scopes: parameters.scopes.trim().split(/\s+/).join(' '),
     jwks: parameters.kind === 'backend' ? parameters.jwks : undefined,
-    redirectUris: parameters.kind === 'public' ? parameters.redirectUris : [],
+    redirectUris: parameters.redirectUris ?? [],
     memberAddress:
       parameters.kind === 'backend' && parameters.memberAddress
         ? parameters.memberAddress.toLowerCase()

@@ -1,13 +1,14 @@
 /** The minimal server-rendered login form of the code flow; every value is HTML-escaped. */
 import type { AuthorizeParameters } from './authorizeRequest.ts';
 
-const escapeHtml = (text: string) =>
+export const escapeHtml = (text: string) =>
   text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   );
 
-export function loginPage(parameters: AuthorizeParameters, message?: string): string {
+/** The authorize request's parameters as hidden form fields, so a POST carries the same request. */
+export function authorizeFields(parameters: AuthorizeParameters): string {
   const hidden: Record<string, string | undefined> = {
     response_type: 'code',
     client_id: parameters.clientId,
@@ -17,11 +18,17 @@ export function loginPage(parameters: AuthorizeParameters, message?: string): st
     code_challenge: parameters.codeChallenge,
     code_challenge_method: 'S256',
     aud: parameters.aud,
+    nonce: parameters.nonce,
+    launch: parameters.launch,
   };
-  const fields = Object.entries(hidden)
+  return Object.entries(hidden)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v!)}">`)
     .join('\n    ');
+}
+
+export function loginPage(parameters: AuthorizeParameters, message?: string): string {
+  const fields = authorizeFields(parameters);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>medledger sign in</title></head>
 <body>

@@ -24,6 +24,7 @@ interface Revoked {
 export function databaseRevocations(db: Queryable, now: () => number = Date.now): TokenRevocations {
   let users = new Map<string, Revoked>();
   let clients = new Map<string, Revoked>();
+  let tokenIds = new Set<string>();
   let loadedAt = Number.NEGATIVE_INFINITY;
   let loading: Promise<void> | undefined;
 
@@ -33,16 +34,24 @@ export function databaseRevocations(db: Queryable, now: () => number = Date.now)
          WHERE disabled OR tokens_revoked_at IS NOT NULL
        UNION ALL
        SELECT 'client', client_id, disabled, tokens_revoked_at::text FROM access_clients
-         WHERE disabled OR tokens_revoked_at IS NOT NULL`,
+         WHERE disabled OR tokens_revoked_at IS NOT NULL
+       UNION ALL
+       SELECT 'token', jti, true, NULL FROM access_revoked_tokens WHERE expires_at > now()`,
     );
     const nextUsers = new Map<string, Revoked>();
     const nextClients = new Map<string, Revoked>();
+    const nextTokenIds = new Set<string>();
     for (const row of rows) {
+      if (row.what === 'token') {
+        nextTokenIds.add(row.name);
+        continue;
+      }
       const entry = { disabled: row.disabled, at: row.at === null ? 0 : Date.parse(row.at) };
       (row.what === 'user' ? nextUsers : nextClients).set(row.name, entry);
     }
     users = nextUsers;
     clients = nextClients;
+    tokenIds = nextTokenIds;
     loadedAt = now();
   };
 
@@ -60,6 +69,7 @@ export function databaseRevocations(db: Queryable, now: () => number = Date.now)
   return {
     async revoked(principal: Principal) {
       await current();
+      if (principal.tokenId !== undefined && tokenIds.has(principal.tokenId)) return true;
       if (refuses(clients.get(principal.clientId), principal.issuedAt)) return true;
       return principal.kind !== 'system' && refuses(users.get(principal.subject), principal.issuedAt);
     },

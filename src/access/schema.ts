@@ -8,6 +8,13 @@
  * - `access_users`: people who log in at /auth/authorize; scrypt password hash with a per-user salt.
  * - `access_used_jtis`: client-assertion ids seen, kept until they expire (replay guard).
  * - `access_codes`: one-time authorization codes, stored only as their SHA-256.
+ * - `access_refresh_tokens`: refresh tokens (SHA-256 only), one row per token of a rotation
+ *   family; a rotated row is kept (until it expires) so that its reuse revokes the family.
+ * - `access_launches`: EHR launch contexts (`POST /auth/launch`), SHA-256 of the launch value.
+ * - `access_patient_picks`: the choices of a practitioner's patient picker (standalone launch
+ *   with `launch/patient`), one per listed patient, SHA-256 only, bound to user and client.
+ * - `access_revoked_tokens`: ids (`jti`) of access tokens revoked at /auth/revoke, kept until
+ *   the token would have expired.
  */
 import type { Migration } from '../store/migrate.ts';
 
@@ -62,6 +69,49 @@ CREATE TABLE access_codes (
     sql: `
 ALTER TABLE access_users ADD COLUMN tokens_revoked_at timestamptz;
 ALTER TABLE access_clients ADD COLUMN tokens_revoked_at timestamptz;
+`,
+  },
+  {
+    // SMART App Launch 2.x: OpenID Connect nonce and launch context carried by the code,
+    // refresh tokens with rotation, EHR launch contexts, revoked access tokens (RFC 7009).
+    id: '0140_access_smart',
+    sql: `
+ALTER TABLE access_codes ADD COLUMN nonce text;
+ALTER TABLE access_codes ADD COLUMN launch_patient text;
+ALTER TABLE access_codes ADD COLUMN launch_encounter text;
+CREATE TABLE access_refresh_tokens (
+  token_hash text PRIMARY KEY,
+  family_id text NOT NULL,
+  client_id text NOT NULL,
+  username text NOT NULL,
+  scope text NOT NULL,
+  patient text,
+  encounter text,
+  family_issued_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  rotated_at timestamptz,
+  revoked boolean NOT NULL DEFAULT false
+);
+CREATE INDEX access_refresh_tokens_family ON access_refresh_tokens (family_id);
+CREATE INDEX access_refresh_tokens_expiry ON access_refresh_tokens (expires_at);
+CREATE TABLE access_launches (
+  launch_hash text PRIMARY KEY,
+  username text NOT NULL,
+  patient text NOT NULL,
+  encounter text,
+  expires_at timestamptz NOT NULL
+);
+CREATE TABLE access_patient_picks (
+  pick_hash text PRIMARY KEY,
+  username text NOT NULL,
+  client_id text NOT NULL,
+  patient text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE TABLE access_revoked_tokens (
+  jti text PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
 `,
   },
   {

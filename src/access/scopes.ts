@@ -107,3 +107,25 @@ export function intersectScopes(
   }
   return [...granted];
 }
+
+/**
+ * The scope of a refresh (RFC 6749 §6): what is asked, each scope within what was granted
+ * (`patient/Observation.r` within `patient/*.rs`; `openid` only if granted). Undefined if any
+ * asked scope reaches beyond the grant: a refresh narrows, never widens.
+ */
+export function narrowScopes(requested: string, granted: string): string[] | undefined {
+  const grantedList = granted.split(/\s+/).filter(Boolean);
+  const narrowed: string[] = [];
+  for (const scope of requested.split(/\s+/).filter(Boolean)) {
+    const parsed = parseScope(scope);
+    if (parsed === undefined) {
+      if (!grantedList.includes(scope)) return undefined;
+    } else {
+      const within = intersectScopes([scope], grantedList);
+      if (parsed.query !== undefined || within.length !== 1 || within[0] !== formatScope(parsed))
+        return undefined;
+    }
+    narrowed.push(scope);
+  }
+  return narrowed;
+}

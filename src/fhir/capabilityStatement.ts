@@ -88,6 +88,13 @@ function build(service: FhirService): CapabilityStatement {
         mode: 'server',
         security: {
           cors: true,
+          description:
+            'SMART App Launch 2.x and Backend Services (details in .well-known/smart-configuration): ' +
+            'standalone and EHR launch, authorization code with PKCE S256 for public clients (auth method none) ' +
+            'and confidential asymmetric ones (private_key_jwt), client_credentials for backend services, ' +
+            'OpenID Connect id_token (openid, fhirUser), refresh tokens with rotation (offline_access, online_access), ' +
+            'token revocation (RFC 7009) and introspection (RFC 7662), a patient picker for practitioners. ' +
+            'No dynamic registration, no client secrets.',
           service: [
             {
               coding: [
@@ -104,6 +111,8 @@ function build(service: FhirService): CapabilityStatement {
               extension: [
                 { url: 'token', valueUri: endpoints.tokenEndpoint },
                 { url: 'authorize', valueUri: endpoints.authorizationEndpoint },
+                { url: 'revoke', valueUri: endpoints.revocationEndpoint },
+                { url: 'introspect', valueUri: endpoints.introspectionEndpoint },
               ],
             },
           ],

@@ -189,6 +189,8 @@ describe('FHIR REST API through a third-party client (fhir-kit-client)', () => {
     expect(cs.fhirVersion).toBe('4.0.1');
     const uris = cs.rest[0]!.security.extension[0]!.extension;
     expect(uris.find((u) => u.url === 'token')?.valueUri).toMatch(/\/auth\/token$/);
+    expect(uris.find((u) => u.url === 'revoke')?.valueUri).toMatch(/\/auth\/revoke$/);
+    expect(uris.find((u) => u.url === 'introspect')?.valueUri).toMatch(/\/auth\/introspect$/);
     const observation = cs.rest[0]!.resource.find((r) => r.type === 'Observation');
     expect(observation?.searchParam.map((p) => p.name)).toContain('code');
   });

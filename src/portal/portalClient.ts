@@ -7,8 +7,12 @@ import { createClient, findClient } from '../access/clients.ts';
 import type { Queryable } from '../store/db.ts';
 
 export const PORTAL_CLIENT_ID = 'medledger-portal';
-/** Patients get their own compartment; clinicians and officers what their role and consent allow. */
-export const PORTAL_CLIENT_SCOPES = 'patient/*.cruds user/*.cruds launch/patient openid fhirUser';
+/**
+ * Patients get their own compartment; clinicians and officers what their role and consent allow.
+ * No `launch/patient`: a patient's token names them anyway, and a clinician chooses patients
+ * inside the portal, not at the authorization server's patient picker.
+ */
+export const PORTAL_CLIENT_SCOPES = 'patient/*.cruds user/*.cruds openid fhirUser';
 
 export const portalRedirectUri = (publicUrl: string) => `${publicUrl.replace(/\/+$/, '')}/portal/`;
 

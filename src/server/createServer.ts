@@ -4,9 +4,11 @@
  */
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { PatientPicker } from '../access/PatientPicker.ts';
 import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
 import { registerClaimRoute } from '../ehr/registerClaimRoute.ts';
 import { registerExchangeRoutes } from '../exchange/registerExchangeRoutes.ts';
+import { patientPickerOf } from '../fhir/patientPicker.ts';
 import { registerFhirRoutes } from '../fhir/registerFhirRoutes.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { registerPortal } from '../portal/registerPortal.ts';
@@ -43,13 +45,15 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
     const report = await readiness(ctx);
     return reply.code(report.ready ? 200 : 503).send(report);
   });
-  await registerAuthRoutes(app, ctx);
+  let patientPicker: PatientPicker | undefined;
+  await registerAuthRoutes(app, ctx, { patientPicker: () => patientPicker });
   // The FHIR API (and $claim) in one scope, rate-limited per client; the auth routes keep their own limit.
   await app.register(async (api) => {
     await registerApiRateLimit(api, ctx, { perMinute: ctx.config.rateLimitPerMinute });
     limitBodyDepth(api);
     rejectNulBytes(api);
     const fhir = await registerFhirRoutes(api, ctx);
+    patientPicker = patientPickerOf(fhir);
     await registerClaimRoute(api, fhir);
     await registerPortal(api, fhir);
     await registerExchangeRoutes(api, fhir);

@@ -547,7 +547,7 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
     expect(findings).toEqual([]);
   }, 300_000);
 
-  it('the token and authorize endpoints with garbage forms, assertions and queries', async () => {
+  it('the token, revocation, introspection, launch and authorize endpoints with garbage forms, assertions and queries', async () => {
     const form = fc
       .dictionary(
         fc.constantFrom(
@@ -560,11 +560,19 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
           'code_verifier',
           'client_id',
           'refresh_token',
+          'token',
+          'token_type_hint',
+          'patient',
+          'encounter',
+          'launch',
+          'pick',
+          'nonce',
         ),
         fc.oneof(
           fc.constantFrom(
             'client_credentials',
             'authorization_code',
+            'refresh_token',
             'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
             'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
             'system/*.cruds',
@@ -579,12 +587,24 @@ describe('fuzzing every endpoint: no 5xx, OperationOutcomes, nothing stored from
         fc.constantFrom('application/x-www-form-urlencoded', 'application/json', 'text/plain'),
         queryPart,
         async (payload, type, q) => {
-          await attempt(
-            { method: 'POST', path: '/auth/token', headers: { 'content-type': type }, body: payload },
-            'oauth',
-          );
+          for (const path of ['/auth/token', '/auth/revoke', '/auth/introspect', '/auth/launch']) {
+            await attempt(
+              { method: 'POST', path, headers: { 'content-type': type }, body: payload },
+              'oauth',
+            );
+          }
           const authorize = await attempt({ method: 'GET', path: `/auth/authorize?${q}` }, 'form');
           expect(authorize.status).toBeLessThan(500);
+          const posted = await attempt(
+            {
+              method: 'POST',
+              path: `/auth/authorize?${q}`,
+              headers: { 'content-type': type },
+              body: payload,
+            },
+            'form',
+          );
+          expect(posted.status).toBeLessThan(500);
         },
       ),
       { numRuns: RUNS },

@@ -2,7 +2,8 @@
  * `medledger client create`: registers an OAuth client. A backend client (SMART Backend
  * Services) gets its public keys from --jwks FILE or a fresh ES384 key pair (--generate-key,
  * the private JWK printed once and never stored); --public registers a portal app for the
- * code flow with PKCE.
+ * code flow with PKCE. A backend client given --redirect-uri is a confidential app: the code flow
+ * with its key (private_key_jwt) at the token endpoint.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -17,7 +18,7 @@ export const clientCreateCommand: Command = {
   name: ['client', 'create'],
   summary: 'register an OAuth client (backend service or public app)',
   usage:
-    'medledger client create --name N --scope "system/*.cruds" (--jwks FILE | --generate-key [--alg ES384|RS384]) [--address 0x..] [--json]\n' +
+    'medledger client create --name N --scope "system/*.cruds" (--jwks FILE | --generate-key [--alg ES384|RS384]) [--address 0x..] [--redirect-uri URL...] [--json]\n' +
     '       medledger client create --public --name N --scope "patient/*.rs launch/patient" --redirect-uri URL... [--json]',
   options: {
     ...nodeOptions,
@@ -41,11 +42,11 @@ export const clientCreateCommand: Command = {
     const clientId = typeof values['client-id'] === 'string' ? { clientId: values['client-id'] } : {};
     let client: AccessClient;
     let privateJwk: JWK | undefined;
+    const redirectUris = Array.isArray(values['redirect-uri']) ? values['redirect-uri'] : [];
+    for (const uri of redirectUris) {
+      if (!URL.canParse(uri)) throw new ConfigError(`--redirect-uri ${uri} is not an absolute URL`);
+    }
     if (values.public === true) {
-      const redirectUris = Array.isArray(values['redirect-uri']) ? values['redirect-uri'] : [];
-      for (const uri of redirectUris) {
-        if (!URL.canParse(uri)) throw new ConfigError(`--redirect-uri ${uri} is not an absolute URL`);
-      }
       client = await createClient(ctx.db, { kind: 'public', name, scopes: scope, redirectUris, ...clientId });
     } else {
       let jwks: JSONWebKeySet;
@@ -64,6 +65,7 @@ export const clientCreateCommand: Command = {
         name,
         scopes: scope,
         jwks,
+        redirectUris,
         ...address,
         ...clientId,
       });
@@ -72,7 +74,7 @@ export const clientCreateCommand: Command = {
       client_id: client.clientId,
       ...(privateJwk === undefined ? {} : { private_jwk: privateJwk }),
       token_endpoint: endpoints.tokenEndpoint,
-      ...(client.kind === 'public'
+      ...(client.redirectUris.length > 0
         ? { authorization_endpoint: endpoints.authorizationEndpoint, redirect_uris: client.redirectUris }
         : {}),
       scope: client.scopes,

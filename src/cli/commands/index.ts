@@ -9,6 +9,7 @@ import { consortiumInitCommand } from './consortiumInit.ts';
 import { eraseCommand } from './erase.ts';
 import { importCommand } from './import.ts';
 import { keysRotateCommand } from './keysRotate.ts';
+import { launchCreateCommand } from './launchCreate.ts';
 import { memberListCommand } from './memberList.ts';
 import { memberProposeAdmitCommand, memberProposeRemoveCommand } from './memberPropose.ts';
 import { memberVoteCommand } from './memberVote.ts';
@@ -30,6 +31,7 @@ export const commands: readonly Command[] = [
   userEnableCommand,
   userSetRoleCommand,
   patientReissueClaimCommand,
+  launchCreateCommand,
   importCommand,
   syncCommand,
   verifyCommand,

@@ -11,8 +11,11 @@ import { outcome, statusOf, toOperationOutcome } from '../../fhir/toOperationOut
 import type { Logger } from '../../node/logger.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-/** The token endpoint answers in OAuth's error format, not FHIR's (RFC 6749 section 5.2). */
-const OAUTH_PATHS = /^\/auth\/token(\?|$)/;
+/**
+ * The token, revocation, introspection and launch endpoints answer in OAuth's error format, not
+ * FHIR's (RFC 6749 section 5.2, RFC 7009, RFC 7662).
+ */
+const OAUTH_PATHS = /^\/auth\/(token|revoke|introspect|launch)(\?|$)/;
 
 export function answerErrorsWithOutcomes(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
