@@ -31,6 +31,7 @@ import type { FhirService } from './FhirService.ts';
 import { ADDRESS_SYSTEM, compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
+import type { SearchHandling } from './search/checkSearchRequest.ts';
 import { certainlyEmpty, lookupCandidates } from './search/lookupCandidates.ts';
 import { type SearchVaultOptions, searchVault } from './search/searchVault.ts';
 import { writeSearchIndex } from './search/writeSearchIndex.ts';
@@ -375,6 +376,13 @@ export class VaultRepository extends FhirRepository<Queryable> {
     return this.#service.historyEntry(entry);
   }
 
+  /**
+   * `Prefer: handling=` of the request's own search (the HTTP edge sets it for search
+   * interactions only): a conditional write or batch never searches leniently, since dropping a
+   * criterion would widen what it matches.
+   */
+  searchHandling: SearchHandling = 'strict';
+
   async search<T extends Resource>(
     request: SearchRequest<T>,
     options: SearchVaultOptions = {},
@@ -390,7 +398,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
           prefetch: (type, ids) => this.#prefetch(type, ids),
         },
         request as SearchRequest,
-        options,
+        { handling: this.searchHandling, ...options },
         options.compartmentPatient
           ? `Patient/${options.compartmentPatient}/${request.resourceType}`
           : request.resourceType,

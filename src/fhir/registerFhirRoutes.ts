@@ -5,6 +5,7 @@
  * `_format`, `_pretty`). Every failure is an OperationOutcome (toOperationOutcome).
  * @see https://hl7.org/fhir/R4/http.html
  */
+import { OperationOutcomeError } from '@medplum/core';
 import type { HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -23,6 +24,14 @@ import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
+import type { SearchHandling } from './search/checkSearchRequest.ts';
+import {
+  type Subsetting,
+  subsetBundle,
+  subsetResource,
+  subsettingOf,
+  unknownElementNames,
+} from './subsetResource.ts';
 import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
 import { type RequestLog, VaultRepository } from './VaultRepository.ts';
 
@@ -209,6 +218,30 @@ async function handle(
       await audited(service, access, interaction, facts, { status, served: servedBy(resource, repo.log) });
   };
 
+  const searching = interaction === 'search-type' || interaction === 'search-system';
+  if (searching) repo.searchHandling = handlingOf(one(request.headers.prefer));
+  // `_summary` / `_elements` (of a POST _search: in its form body) are checked now and applied
+  // to the answer only after its audit event (subsetResource.ts).
+  const reading = interaction === 'read' || interaction === 'vread';
+  let subsetting: Subsetting | undefined;
+  try {
+    const params = searching && method === 'POST' ? (body as Record<string, string>) : query;
+    subsetting = searching || reading ? subsettingOf(params) : undefined;
+    const type = route.params.resourceType;
+    const unknown =
+      reading && subsetting?.elements && type ? unknownElementNames(type, subsetting.elements) : [];
+    if (unknown.length > 0 && handlingOf(one(request.headers.prefer)) === 'strict')
+      throw new OperationOutcomeError(
+        outcome(undefined, 'not-supported', `_elements: ${type} has no element ${unknown.join(', ')}`, [
+          '_elements',
+        ]),
+      );
+  } catch (error) {
+    if (!(error instanceof OperationOutcomeError)) throw error;
+    await answer(400, undefined);
+    return sendFhir(reply, 400, error.outcome, query);
+  }
+
   if (method === 'PATCH' && isFhirPathPatch(body)) {
     const id = route.params.id;
     const type = route.params.resourceType;
@@ -239,6 +272,17 @@ async function handle(
   if (status >= 500) service.ctx.logger.warn(`fhir: ${JSON.stringify(result.issue?.[0]?.details)}`);
   await answer(status, status >= 400 ? undefined : resource);
   if (!resource || status >= 400) return sendFhir(reply, status, result, query);
+  if (subsetting && reading)
+    return sendFhir(
+      reply,
+      status,
+      subsetResource(resource, subsetting),
+      query,
+      one(request.headers.prefer),
+      result,
+    );
+  if (subsetting && searching && resource.resourceType === 'Bundle')
+    return sendFhir(reply, status, subsetBundle(resource as Bundle, subsetting), query, undefined, result);
   // An update that created the resource (a new id, or a deleted one written again) is 201.
   const createdByPut =
     method === 'PUT' && status === 200 && repo.log.written.length === 1 && !repo.log.written[0]?.before;
@@ -338,6 +382,11 @@ function servedBy(resource: Resource | undefined, log: RequestLog): Served {
     if (before) for (const id of compartmentPatients(before)) patients.add(id);
   }
   return { refs: [...refs], patients: [...patients] };
+}
+
+/** `Prefer: handling=lenient` (R4 search.html#errors); anything else, or nothing, is strict. */
+function handlingOf(prefer: string | undefined): SearchHandling {
+  return /(?:^|[,;\s])handling\s*=\s*"?lenient"?/i.test(prefer ?? '') ? 'lenient' : 'strict';
 }
 
 /** `Accept: application/fhir+json; fhirVersion=3.0`: this server speaks R4 (4.0) only. */
