@@ -21,7 +21,14 @@ import {
   type WithId,
 } from '@medplum/core';
 import { FhirRepository, type RepositoryMode } from '@medplum/fhir-router';
-import type { Bundle, BundleEntry, OperationOutcome, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  BundleEntry,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { applyPatch, type Operation } from 'rfc6902';
 import type { Queryable } from '../store/db.ts';
 import { NotFoundError, VersionConflictError } from '../vault/errors.ts';
@@ -382,6 +389,8 @@ export class VaultRepository extends FhirRepository<Queryable> {
    * criterion would widen what it matches.
    */
   searchHandling: SearchHandling = 'strict';
+  /** Parameters the edge left out of that search (lenient), named in its outcome entry. */
+  searchIgnored: OperationOutcomeIssue[] = [];
 
   async search<T extends Resource>(
     request: SearchRequest<T>,
@@ -398,7 +407,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
           prefetch: (type, ids) => this.#prefetch(type, ids),
         },
         request as SearchRequest,
-        { handling: this.searchHandling, ...options },
+        { handling: this.searchHandling, ignored: this.searchIgnored, ...options },
         options.compartmentPatient
           ? `Patient/${options.compartmentPatient}/${request.resourceType}`
           : request.resourceType,

@@ -24,7 +24,7 @@ import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
-import type { SearchHandling } from './search/checkSearchRequest.ts';
+import { checkRawSearchParameters, type SearchHandling } from './search/checkSearchRequest.ts';
 import {
   type Subsetting,
   subsetBundle,
@@ -224,7 +224,17 @@ async function handle(
   // to the answer only after its audit event (subsetResource.ts).
   const reading = interaction === 'read' || interaction === 'vread';
   let subsetting: Subsetting | undefined;
+  let routedQuery = queryString;
   try {
+    const searchedType = route.params.resourceType ?? route.params.compartmentType;
+    if (searching && searchedType) {
+      const form = method === 'POST';
+      const raw = form ? Object.entries(body as Record<string, string>) : [...cleanQuery.entries()];
+      const checked = checkRawSearchParameters(searchedType, raw, repo.searchHandling);
+      repo.searchIgnored = checked.ignored;
+      if (form) body = Object.fromEntries(checked.params);
+      else routedQuery = new URLSearchParams(checked.params).toString();
+    }
     const params = searching && method === 'POST' ? (body as Record<string, string>) : query;
     subsetting = searching || reading ? subsettingOf(params) : undefined;
     const type = route.params.resourceType;
@@ -258,7 +268,7 @@ async function handle(
   const [result, resource] = await service.router.handleRequest(
     {
       method,
-      url: queryString ? `${path}?${queryString}` : path,
+      url: routedQuery ? `${path}?${routedQuery}` : path,
       pathname: '',
       params: {},
       query: {},

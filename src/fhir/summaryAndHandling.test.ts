@@ -6,6 +6,7 @@
  */
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { searchParamsOf } from './capabilityStatement.ts';
 import { SUBSETTED } from './subsetResource.ts';
 import { startTestNode, type TestNode } from './testing/startTestNode.ts';
 
@@ -185,10 +186,29 @@ describe('_summary, _elements, Prefer: handling and modifiers', () => {
     // What is not a dropped parameter keeps its status.
     expect((await get('Foo?x=1', { prefer: 'handling=lenient' })).status).toBe(404);
     expect((await get('Observation?_count=abc', { prefer: 'handling=lenient' })).status).toBe(400);
+    // A modifier Medplum's parser would drop is dropped whole, and said so, not searched without it.
+    const dropped = await get(`Observation?subject=Patient/${patient}&date:above=2030-01-01`, {
+      prefer: 'handling=lenient',
+    });
+    expect(matches(dropped.body)).toHaveLength(2);
+    expect(self(dropped.body)).not.toContain('date');
+    const said = dropped.body.entry?.find((e) => e.search?.mode === 'outcome')?.resource as OperationOutcome;
+    expect(said.issue?.[0]?.expression).toEqual(['date']);
     // Lenient on a read ignores an unknown _elements name.
     const read = await get(`Patient/${patient}?_elements=gender,nmae`, { prefer: 'handling=lenient' });
     expect(read.status).toBe(200);
     expect(read.body).toHaveProperty('gender');
+  });
+
+  it('the CapabilityStatement lists per type what search answers (capabilityStatement.test.ts checks every type)', async () => {
+    const cs = (await get('metadata')).body as unknown as {
+      rest: { resource: { type: string; searchParam: unknown[] }[]; searchParam: { name: string }[] }[];
+    };
+    const observation = cs.rest[0]?.resource.find((r) => r.type === 'Observation');
+    expect(observation?.searchParam).toEqual(searchParamsOf('Observation'));
+    expect(cs.rest[0]?.searchParam.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['_summary', '_elements']),
+    );
   });
 
   it(':missing, :not, :exact and :contains answer right; :in, :above, number parameters and ap on dates are refused', async () => {
@@ -209,7 +229,11 @@ describe('_summary, _elements, Prefer: handling and modifiers', () => {
     expect(await ids('Patient?family:contains=ther')).toEqual([other]);
     expect(await ids('Patient?name:contains=umma')).toEqual([patient]);
     expect(await ids('Patient?gender:missing=true')).toEqual([other]);
+    // A reference's type modifier is R4's `subject=Patient/id` (Medplum's parser would drop the type).
+    expect(await ids(`Observation?subject:Patient=${patient}`)).toEqual([withCode, withoutValue].sort());
     for (const path of [
+      'Observation?date:above=2024-01-01',
+      'Observation?value-quantity:exact=72',
       'Observation?code:in=http://loinc.org/vs',
       'Observation?code:above=http://loinc.org|8867-4',
       'Observation?subject:identifier=http://x|1',

@@ -30,6 +30,7 @@ export interface CheckedSearchRequest {
 export function checkSearchRequest(
   request: SearchRequest,
   handling: SearchHandling = 'strict',
+  alreadyIgnored: readonly OperationOutcomeIssue[] = [],
 ): CheckedSearchRequest {
   if (!isResourceType(request.resourceType))
     throw new OperationOutcomeError(
@@ -37,7 +38,7 @@ export function checkSearchRequest(
     );
   if (request.count !== undefined && request.count !== null && !Number.isFinite(request.count))
     throw new OperationOutcomeError(outcome('invalid', '_count must be a whole number', '_count'));
-  const ignored: OperationOutcomeIssue[] = [];
+  const ignored: OperationOutcomeIssue[] = [...alreadyIgnored];
   const refuse = (text: string, expression: string): false => {
     if (handling === 'strict') throw new OperationOutcomeError(outcome('not-supported', text, expression));
     ignored.push({
@@ -101,4 +102,47 @@ function outcome(
     ...(code === 'not-found' ? { id: 'not-found' } : {}),
     issue: [{ severity: 'error', code, details: { text }, expression: [expression] }],
   };
+}
+
+/**
+ * The modifiers Medplum's parser does not carry into the filter, checked on the raw parameters
+ * before it sees them: on a date, quantity or number parameter it drops any modifier but
+ * `:missing` (`date:above=2020` would silently search `date=2020`), and on a reference it drops
+ * a type (`subject:Patient=1`), which is rewritten here to `subject=Patient/1` as R4 defines it.
+ * @see https://hl7.org/fhir/R4/search.html#reference
+ */
+export function checkRawSearchParameters(
+  resourceType: string,
+  params: readonly [string, string][],
+  handling: SearchHandling,
+): { params: [string, string][]; ignored: OperationOutcomeIssue[] } {
+  const ignored: OperationOutcomeIssue[] = [];
+  const kept: [string, string][] = [];
+  for (const [key, value] of params) {
+    const [code = '', modifier, ...rest] = key.split(':');
+    const param = modifier === undefined ? undefined : getSearchParameter(resourceType, code);
+    if (!param || modifier === undefined || rest.length > 0) {
+      kept.push([key, value]);
+      continue;
+    }
+    if (param.type === 'reference' && isResourceType(modifier)) {
+      const values = value.split(',').map((v) => (v.includes('/') ? v : `${modifier}/${v}`));
+      kept.push([code, values.join(',')]);
+      continue;
+    }
+    const dropped = ['date', 'quantity', 'number'].includes(param.type ?? '') && modifier !== 'missing';
+    if (!dropped) {
+      kept.push([key, value]);
+      continue;
+    }
+    const text = `The :${modifier} modifier is not supported for ${param.type} parameters (${key})`;
+    if (handling === 'strict') throw new OperationOutcomeError(outcome('not-supported', text, code));
+    ignored.push({
+      severity: 'warning',
+      code: 'not-supported',
+      details: { text: `${text}: ignored (Prefer: handling=lenient)` },
+      expression: [code],
+    });
+  }
+  return { params: kept, ignored };
 }

@@ -16,7 +16,7 @@ import {
   type SearchRequest,
   type SortRule,
 } from '@medplum/core';
-import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, BundleLink, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../store/db.ts';
 import { parsedFhirPath } from '../parsedFhirPath.ts';
 import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
@@ -47,6 +47,8 @@ export interface SearchVaultOptions {
   compartmentPatient?: string;
   /** `Prefer: handling=`: refuse what cannot be answered (default) or leave it out (checkSearchRequest). */
   handling?: SearchHandling;
+  /** What the HTTP edge already left out (lenient: checkRawSearchParameters), for the outcome entry. */
+  ignored?: readonly OperationOutcomeIssue[];
 }
 
 /** All matching resources (unpaged), in the requested order. */
@@ -114,7 +116,7 @@ export async function searchVault(
   options: SearchVaultOptions = {},
   path: string = asked.resourceType,
 ): Promise<Bundle> {
-  const checked = checkSearchRequest(asked, options.handling);
+  const checked = checkSearchRequest(asked, options.handling, options.ignored);
   const request = checked.request;
   const offset = Math.max(0, request.offset ?? 0);
   const count = Math.min(MAX_COUNT, Math.max(0, request.count ?? DEFAULT_COUNT));
