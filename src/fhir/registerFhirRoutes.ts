@@ -24,14 +24,8 @@ import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
-import { checkRawSearchParameters, type SearchHandling } from './search/checkSearchRequest.ts';
-import {
-  type Subsetting,
-  subsetBundle,
-  subsetResource,
-  subsettingOf,
-  unknownElementNames,
-} from './subsetResource.ts';
+import { type ShapedRequest, shapeRequest } from './shapeRequest.ts';
+import { subsetBundle, subsetResource } from './subsetResource.ts';
 import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
 import { type RequestLog, VaultRepository } from './VaultRepository.ts';
 
@@ -218,39 +212,26 @@ async function handle(
       await audited(service, access, interaction, facts, { status, served: servedBy(resource, repo.log) });
   };
 
-  const searching = interaction === 'search-type' || interaction === 'search-system';
-  if (searching) repo.searchHandling = handlingOf(one(request.headers.prefer));
-  // `_summary` / `_elements` (of a POST _search: in its form body) are checked now and applied
-  // to the answer only after its audit event (subsetResource.ts).
-  const reading = interaction === 'read' || interaction === 'vread';
-  let subsetting: Subsetting | undefined;
-  let routedQuery = queryString;
+  // `Prefer: handling`, misread parameters and `_summary` / `_elements` (applied after the audit).
+  let shaped: ShapedRequest;
   try {
-    const searchedType = route.params.resourceType ?? route.params.compartmentType;
-    if (searching && searchedType) {
-      const form = method === 'POST';
-      const raw = form ? Object.entries(body as Record<string, string>) : [...cleanQuery.entries()];
-      const checked = checkRawSearchParameters(searchedType, raw, repo.searchHandling);
-      repo.searchIgnored = checked.ignored;
-      if (form) body = Object.fromEntries(checked.params);
-      else routedQuery = new URLSearchParams(checked.params).toString();
-    }
-    const params = searching && method === 'POST' ? (body as Record<string, string>) : query;
-    subsetting = searching || reading ? subsettingOf(params) : undefined;
-    const type = route.params.resourceType;
-    const unknown =
-      reading && subsetting?.elements && type ? unknownElementNames(type, subsetting.elements) : [];
-    if (unknown.length > 0 && handlingOf(one(request.headers.prefer)) === 'strict')
-      throw new OperationOutcomeError(
-        outcome(undefined, 'not-supported', `_elements: ${type} has no element ${unknown.join(', ')}`, [
-          '_elements',
-        ]),
-      );
+    shaped = shapeRequest({
+      interaction,
+      method,
+      params: route.params,
+      query,
+      queryString,
+      body,
+      prefer: one(request.headers.prefer),
+      repo,
+    });
   } catch (error) {
     if (!(error instanceof OperationOutcomeError)) throw error;
     await answer(400, undefined);
     return sendFhir(reply, 400, error.outcome, query);
   }
+  body = shaped.body;
+  const { subsetting } = shaped;
 
   if (method === 'PATCH' && isFhirPathPatch(body)) {
     const id = route.params.id;
@@ -268,7 +249,7 @@ async function handle(
   const [result, resource] = await service.router.handleRequest(
     {
       method,
-      url: routedQuery ? `${path}?${routedQuery}` : path,
+      url: shaped.queryString ? `${path}?${shaped.queryString}` : path,
       pathname: '',
       params: {},
       query: {},
@@ -282,7 +263,7 @@ async function handle(
   if (status >= 500) service.ctx.logger.warn(`fhir: ${JSON.stringify(result.issue?.[0]?.details)}`);
   await answer(status, status >= 400 ? undefined : resource);
   if (!resource || status >= 400) return sendFhir(reply, status, result, query);
-  if (subsetting && reading)
+  if (subsetting && shaped.reading)
     return sendFhir(
       reply,
       status,
@@ -291,7 +272,7 @@ async function handle(
       one(request.headers.prefer),
       result,
     );
-  if (subsetting && searching && resource.resourceType === 'Bundle')
+  if (subsetting && shaped.searching && resource.resourceType === 'Bundle')
     return sendFhir(reply, status, subsetBundle(resource as Bundle, subsetting), query, undefined, result);
   // An update that created the resource (a new id, or a deleted one written again) is 201.
   const createdByPut =
@@ -392,11 +373,6 @@ function servedBy(resource: Resource | undefined, log: RequestLog): Served {
     if (before) for (const id of compartmentPatients(before)) patients.add(id);
   }
   return { refs: [...refs], patients: [...patients] };
-}
-
-/** `Prefer: handling=lenient` (R4 search.html#errors); anything else, or nothing, is strict. */
-function handlingOf(prefer: string | undefined): SearchHandling {
-  return /(?:^|[,;\s])handling\s*=\s*"?lenient"?/i.test(prefer ?? '') ? 'lenient' : 'strict';
 }
 
 /** `Accept: application/fhir+json; fhirVersion=3.0`: this server speaks R4 (4.0) only. */

@@ -169,6 +169,9 @@ describe('_summary, _elements, Prefer: handling and modifiers', () => {
       const r = await get(`Observation?subject=Patient/${patient}&foo=1`, headers);
       expect(r.status).toBe(400);
       expect(r.body.issue?.[0]?.expression).toEqual(['foo']);
+      const sort = await get(`Observation?subject=Patient/${patient}&_sort=bogus`, headers);
+      expect(sort.status).toBe(400);
+      expect(sort.body.issue?.[0]?.expression).toEqual(['_sort']);
     }
     const lenient = await get(`Observation?subject=Patient/${patient}&foo=1&code:text=pulse&_sort=bogus`, {
       prefer: 'return=representation, handling=lenient',
