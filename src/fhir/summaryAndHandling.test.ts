@@ -109,6 +109,26 @@ describe('_summary, _elements, Prefer: handling and modifiers', () => {
     expect(subsetted(full)).toBe(false);
   });
 
+  it('_summary=true applies isSummary at every level: a DocumentReference summary leaves the document out', async () => {
+    const id = await t.create(
+      {
+        resourceType: 'DocumentReference',
+        status: 'current',
+        subject: { reference: `Patient/${patient}` },
+        content: [{ attachment: { contentType: 'text/plain', data: 'aGVsbG8=', title: 'note' } }],
+      },
+      ehr,
+    );
+    const summary = (await get(`DocumentReference/${id}?_summary=true`)).body as unknown as {
+      status: string;
+      content: { attachment: Record<string, unknown> }[];
+    };
+    expect(summary.status).toBe('current');
+    expect(summary.content[0]?.attachment).toEqual({ contentType: 'text/plain', title: 'note' });
+    const whole = (await get(`DocumentReference/${id}`)).body as unknown as typeof summary;
+    expect(whole.content[0]?.attachment.data).toBe('aGVsbG8=');
+  });
+
   it('a bad _summary or an unknown _elements name is a 400 naming it', async () => {
     const bad = await get(`Patient/${patient}?_summary=yes`);
     expect(bad.status).toBe(400);
