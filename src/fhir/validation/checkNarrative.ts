@@ -1,9 +1,9 @@
 /**
  * Narrative XHTML as R4 restricts it (narrative.html): a well-formed `div` root in the XHTML
- * namespace, with some non-whitespace content (txt-2), only the basic formatting elements
- * (txt-1: no head or body, scripts, forms, frames, objects, embedded styles or links to
- * stylesheets), no event handler attributes and no `javascript:` URLs (txt-1 allows `a` with
- * `href` or `name`, `img`, and style attributes only), and no entities except XML's own
+ * namespace, with some non-whitespace content (txt-2), only the elements and attributes txt-1
+ * allows (no head or body, scripts, forms, frames, objects, embedded styles, links to
+ * stylesheets or xlink; no event handler attributes), no `javascript:` URLs, and no entities
+ * except XML's own
  * (`&lt; &gt; &amp; &quot; &apos;`) and numeric references: the narrative is XML, not HTML, so
  * `&nbsp;` is not defined. Medplum's validator does not look inside `div`; a narrative is shown
  * to clinicians and patients in the portal, so a script in it would run there.
@@ -15,44 +15,29 @@ import type { VisitedElement } from './walkElements.ts';
 
 const XHTML_NS = 'http://www.w3.org/1999/xhtml';
 
-/** Elements txt-1 excludes (HTML 4.0 chapters outside 7-11 and 15, and section 9.4). */
-const FORBIDDEN_ELEMENTS = new Set([
-  'html',
-  'head',
-  'body',
-  'title',
-  'meta',
-  'base',
-  'link',
-  'style',
-  'script',
-  'noscript',
-  'form',
-  'input',
-  'button',
-  'select',
-  'option',
-  'optgroup',
-  'textarea',
-  'label',
-  'fieldset',
-  'legend',
-  'isindex',
-  'frame',
-  'frameset',
-  'noframes',
-  'iframe',
-  'object',
-  'embed',
-  'applet',
-  'param',
-  'svg',
-  'math',
-  'canvas',
-  'video',
-  'audio',
-  'source',
-]);
+/**
+ * The elements txt-1 allows (its XPath's list: HTML 4.0 chapters 7-11 and 15, `a`, `img`), with
+ * the few the HL7 validator also accepts (`sub`, `sup`, `kbd`, `bdo`, `address`, `map`, `area`).
+ * Anything else (script, style, form, input, iframe, object, embed, head, body, base, link...)
+ * is refused.
+ */
+const ALLOWED_ELEMENTS = new Set(
+  (
+    'a abbr acronym address area b bdo big blockquote br caption cite code col colgroup dd dfn div ' +
+    'dl dt em h1 h2 h3 h4 h5 h6 hr i img kbd li map ol p pre q samp small span strong sub sup table ' +
+    'tbody td tfoot th thead tr tt ul var'
+  ).split(' '),
+);
+
+/** The attributes txt-1's XPath allows, and the namespace declarations XHTML needs. */
+const ALLOWED_ATTRIBUTES = new Set(
+  (
+    'abbr accesskey align alt axis bgcolor border cellhalign cellpadding cellspacing cellvalign char ' +
+    'charoff charset cite class colspan compact coords dir frame headers height href hreflang hspace ' +
+    'id lang longdesc name nowrap rel rev rowspan rules scope shape span src start style summary ' +
+    'tabindex title type valign value vspace width xmlns xml:lang'
+  ).split(' '),
+);
 
 const ENTITY = /&(?:#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot|apos);/y;
 const TAG = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>/y;
@@ -96,7 +81,8 @@ export function narrativeProblem(xhtml: string): string | undefined {
             return `the div must be in the XHTML namespace (xmlns="${XHTML_NS}")`;
           root = true;
         }
-        if (FORBIDDEN_ELEMENTS.has(local)) return `the ${name} element is not allowed`;
+        if (!ALLOWED_ELEMENTS.has(local) || name.includes(':'))
+          return `the ${name} element is not allowed (txt-1)`;
         const attributeProblem = checkAttributes(name, attributes);
         if (attributeProblem) return attributeProblem;
         if (!selfClosing) open.push(name);
@@ -128,6 +114,7 @@ function checkAttributes(element: string, attributes: string): string | undefine
   for (const [, name = '', double, single] of attributes.matchAll(ATTRIBUTE)) {
     const value = double ?? single ?? '';
     if (/^on/i.test(name)) return `event handler attributes are not allowed (${element} ${name})`;
+    if (!ALLOWED_ATTRIBUTES.has(name)) return `the attribute ${name} is not allowed (${element}; txt-1)`;
     if (/^\s*(javascript|vbscript|data:text\/html)/i.test(value))
       return `script URLs are not allowed (${element} ${name})`;
     if (/&(?!(?:#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot|apos);)/.test(value))

@@ -70,7 +70,14 @@ describe('R4 rules beyond Medplum', () => {
     expect(pathsOf(withDiv(`<div ${XHTML}><p>Ann <b>Bea</b>&#160;&amp; &lt;x&gt;</p><br/></div>`))).toEqual(
       [],
     );
-    expect(pathsOf(withDiv(`<div ${XHTML}><img src="#a" alt=""/></div>`))).toEqual([]);
+    expect(pathsOf(withDiv(`<div ${XHTML}><img src="#a" alt="x"/></div>`))).toEqual([]);
+    expect(
+      pathsOf(
+        withDiv(
+          `<div ${XHTML} xml:lang="en"><table border="1"><tr><td style="color:red" colspan="2">a</td></tr></table></div>`,
+        ),
+      ),
+    ).toEqual([]);
     const bad: Record<string, string> = {
       'no namespace': '<div>x</div>',
       'not a div': `<p ${XHTML}>x</p>`,
@@ -83,6 +90,10 @@ describe('R4 rules beyond Medplum', () => {
       'unclosed element': `<div ${XHTML}><p>a</div>`,
       'no content': `<div ${XHTML}>  </div>`,
       'two roots': `<div ${XHTML}>a</div><div ${XHTML}>b</div>`,
+      'an element txt-1 does not list': `<div ${XHTML}><marquee>a</marquee></div>`,
+      'an attribute txt-1 does not list': `<div ${XHTML}><p data-x="1">a</p></div>`,
+      xlink: `<div ${XHTML}><a xlink:href="https://x">a</a></div>`,
+      'style element': `<div ${XHTML}><style>p{}</style>a</div>`,
     };
     for (const [why, div] of Object.entries(bad)) {
       expect(narrativeProblem(div), why).toBeDefined();
