@@ -268,5 +268,8 @@ describe('_summary, _elements, Prefer: handling and modifiers', () => {
       expect(r.status, path).toBe(400);
       expect(r.body.issue?.[0]?.code, path).toBe('not-supported');
     }
+    const missing = await get('Observation?code:missing=maybe');
+    expect(missing.status).toBe(400);
+    expect(missing.body.issue?.[0]?.expression).toEqual(['code']);
   });
 });

@@ -12,7 +12,13 @@
  * OperationOutcome entry saying what was ignored. Strict is the default, as refusing is safer.
  * @see https://hl7.org/fhir/R4/search.html#errors
  */
-import { getSearchParameter, isResourceType, OperationOutcomeError, type SearchRequest } from '@medplum/core';
+import {
+  getSearchParameter,
+  isResourceType,
+  OperationOutcomeError,
+  Operator,
+  type SearchRequest,
+} from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { unknownElementNames } from '../subsetResource.ts';
 import { modifierOf, SUPPORTED_OPERATORS, supportsOperator } from './supportedModifiers.ts';
@@ -57,6 +63,10 @@ export function checkSearchRequest(
         `Search parameter ${filter.code} is not supported for ${request.resourceType}` +
           (filter.code.includes('.') ? ' (chained parameters are not supported)' : ''),
         filter.code,
+      );
+    if (filter.operator === Operator.MISSING && filter.value !== 'true' && filter.value !== 'false')
+      throw new OperationOutcomeError(
+        outcome('invalid', `${filter.code}:missing takes true or false, not "${filter.value}"`, filter.code),
       );
     const type = param.type ?? '';
     if (!SUPPORTED_OPERATORS[type])
