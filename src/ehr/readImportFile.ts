@@ -3,12 +3,14 @@
  * (transaction and batch Bundles as they are; collections, documents, searchsets and single
  * resources as `PUT Type/id` when the resource has an id, else `POST Type`) or NDJSON lines,
  * each a unit with a stable name (`e:3`, `l:7`) for the import ledger. A UTF-8 byte-order mark
- * is dropped; a line or file that is not JSON is a failed unit with its reason.
+ * is dropped; a line or file that is not JSON, or a Bundle that breaks R4's Bundle rules, is a
+ * failed unit with its reason.
  * @see https://hl7.org/fhir/R4/bundle.html  https://hl7.org/fhir/uv/bulkdata/ (NDJSON)
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { checkBundleRules } from '../fhir/validation/checkBundleRules.ts';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -76,6 +78,8 @@ function fromJson(parsed: unknown): Pick<ImportFile, 'mode' | 'ndjson' | 'units'
     };
   }
   const bundle = parsed as unknown as Bundle;
+  const broken = bundleRuleFailure(bundle);
+  if (broken) return { mode: 'batch', ndjson: false, units: [], failed: [broken] };
   const requests = bundle.type === 'transaction' || bundle.type === 'batch';
   const units: ImportUnit[] = [];
   const failed: FailedUnit[] = [];
@@ -86,6 +90,34 @@ function fromJson(parsed: unknown): Pick<ImportFile, 'mode' | 'ndjson' | 'units'
     else failed.push({ unit, resourceType: 'unknown', reason: 'entry has neither a request nor a resource' });
   }
   return { mode: bundle.type === 'transaction' ? 'transaction' : 'batch', ndjson: false, units, failed };
+}
+
+/**
+ * The Bundle's own rules (checkBundleRules: fullUrls, links, search ids, references inside a
+ * document), checked before its entries are taken apart: a document in which `Patient/1` means
+ * two entries cannot be imported entry by entry without guessing which one a reference meant,
+ * and the API refuses such a Bundle as well. One failed unit naming each broken element.
+ */
+function bundleRuleFailure(bundle: Bundle): FailedUnit | undefined {
+  const issues: OperationOutcomeIssue[] = [];
+  checkBundleRules(
+    {
+      value: bundle,
+      location: 'Bundle',
+      type: 'Bundle',
+      element: undefined,
+      definitionPath: 'Bundle',
+      extensions: [],
+    },
+    issues,
+  );
+  if (issues.length === 0) return undefined;
+  const reasons = issues.map((i) => `${i.details?.text ?? i.code} (${i.expression?.[0] ?? 'Bundle'})`);
+  return {
+    unit: 'e:0',
+    resourceType: 'Bundle',
+    reason: `the Bundle breaks R4's Bundle rules: ${reasons.join('; ')}`,
+  };
 }
 
 function fromNdjson(text: string): Pick<ImportFile, 'mode' | 'ndjson' | 'units' | 'failed'> {

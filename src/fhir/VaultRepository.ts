@@ -21,7 +21,14 @@ import {
   type WithId,
 } from '@medplum/core';
 import { FhirRepository, type RepositoryMode } from '@medplum/fhir-router';
-import type { Bundle, BundleEntry, OperationOutcome, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  BundleEntry,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { applyPatch, type Operation } from 'rfc6902';
 import type { Queryable } from '../store/db.ts';
 import { NotFoundError, VersionConflictError } from '../vault/errors.ts';
@@ -37,6 +44,7 @@ import {
 import { ADDRESS_SYSTEM, compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
+import type { SearchHandling } from './search/checkSearchRequest.ts';
 import { certainlyEmpty, lookupCandidates } from './search/lookupCandidates.ts';
 import { type SearchVaultOptions, searchVault } from './search/searchVault.ts';
 import { writeSearchIndex } from './search/writeSearchIndex.ts';
@@ -394,6 +402,15 @@ export class VaultRepository extends FhirRepository<Queryable> {
     return this.#service.historyEntry(entry);
   }
 
+  /**
+   * `Prefer: handling=` of the request's own search (the HTTP edge sets it for search
+   * interactions only): a conditional write or batch never searches leniently, since dropping a
+   * criterion would widen what it matches.
+   */
+  searchHandling: SearchHandling = 'strict';
+  /** Parameters the edge left out of that search (lenient), named in its outcome entry. */
+  searchIgnored: OperationOutcomeIssue[] = [];
+
   async search<T extends Resource>(
     request: SearchRequest<T>,
     options: SearchVaultOptions = {},
@@ -409,7 +426,7 @@ export class VaultRepository extends FhirRepository<Queryable> {
           prefetch: (type, ids) => this.#prefetch(type, ids),
         },
         request as SearchRequest,
-        options,
+        { handling: this.searchHandling, ignored: this.searchIgnored, ...options },
         options.compartmentPatient
           ? `Patient/${options.compartmentPatient}/${request.resourceType}`
           : request.resourceType,

@@ -1,15 +1,20 @@
 /**
  * The CapabilityStatement at `/fhir/metadata`, generated from what this server actually does:
- * every R4 resource type with the interactions the router serves, the search parameters
- * loaded from the R4 definitions (with which are answered from the blind index), and SMART's
+ * every R4 resource type with the interactions the router serves, the search parameters it
+ * answers with their modifiers and prefixes (the same table the search refuses by), and SMART's
  * security extension pointing at this node's OAuth endpoints.
  * @see https://hl7.org/fhir/R4/capabilitystatement.html
  * @see https://hl7.org/fhir/smart-app-launch/conformance.html#using-cs
  */
 import { getResourceTypes, getSearchParameters } from '@medplum/core';
-import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  CapabilityStatementRestResourceSearchParam,
+} from '@medplum/fhirtypes';
 import { authEndpoints } from '../access/accessTokensFor.ts';
 import type { FhirService } from './FhirService.ts';
+import { SUPPORTED_OPERATORS, supportedModifiers } from './search/supportedModifiers.ts';
 
 const INTERACTIONS = [
   'read',
@@ -34,6 +39,58 @@ export function capabilityStatement(service: FhirService): CapabilityStatement {
   return cached;
 }
 
+/**
+ * The search parameters answered for a type, each with the modifiers and prefixes it takes
+ * (supportedModifiers.ts; R4's searchParam has no element for them, so `documentation` says
+ * it). Composite, special and number parameters are left out: they are refused with 400.
+ */
+export function searchParamsOf(type: string): CapabilityStatementRestResourceSearchParam[] {
+  return Object.values(getSearchParameters(type) ?? {})
+    .filter((p) => p.code && p.type && SUPPORTED_OPERATORS[p.type])
+    .sort((a, b) => (a.code as string).localeCompare(b.code as string))
+    .map((p) => ({
+      name: p.code as string,
+      type: p.type as 'string',
+      ...(p.url ? { definition: p.url } : {}),
+      documentation: describeOperators(p.type as string),
+    }));
+}
+
+/** `modifiers: :exact, :contains, :missing` / `prefixes: eq, ne, ...; modifiers: :missing`. */
+export function describeOperators(parameterType: string): string {
+  const modifiers = supportedModifiers(parameterType).map((m) => `:${m}`);
+  const prefixes = (SUPPORTED_OPERATORS[parameterType] ?? []).filter((o) => !modifiers.includes(`:${o}`));
+  const hasPrefixes = parameterType === 'date' || parameterType === 'quantity';
+  return [
+    ...(hasPrefixes ? [`prefixes: ${prefixes.join(', ')}`] : []),
+    `modifiers: ${modifiers.join(', ') || 'none'}`,
+  ].join('; ');
+}
+
+/** Result parameters, for every type (search.html#return). */
+const RESULT_PARAMETERS: CapabilityStatementRestResourceSearchParam[] = [
+  { name: '_count', type: 'number', documentation: 'page size, default 20, at most 1000' },
+  { name: '_offset', type: 'number', documentation: 'paging offset (the next/previous links carry it)' },
+  {
+    name: '_sort',
+    type: 'string',
+    documentation: 'any search parameter of the type, _id, _lastUpdated; - for descending',
+  },
+  { name: '_total', type: 'token', documentation: 'none, estimate, accurate' },
+  {
+    name: '_summary',
+    type: 'token',
+    documentation: 'true, text, data, count, false (on read too); SUBSETTED tag',
+  },
+  {
+    name: '_elements',
+    type: 'string',
+    documentation: 'top-level elements (on read too); mandatory ones, id and meta kept; SUBSETTED tag',
+  },
+  { name: '_include', type: 'special', documentation: 'Type:parameter[:target]' },
+  { name: '_revinclude', type: 'special', documentation: 'Type:parameter' },
+];
+
 function build(service: FhirService): CapabilityStatement {
   const endpoints = authEndpoints(service.ctx.config.publicUrl);
   const resource: CapabilityStatementRestResource[] = getResourceTypes()
@@ -50,13 +107,7 @@ function build(service: FhirService): CapabilityStatement {
       conditionalDelete: 'single',
       searchInclude: ['*'],
       searchRevInclude: ['*'],
-      searchParam: Object.values(getSearchParameters(type) ?? {})
-        .filter((p) => p.code && p.type && p.type !== 'composite' && p.type !== 'special')
-        .map((p) => ({
-          name: p.code as string,
-          type: p.type as 'string',
-          ...(p.url ? { definition: p.url } : {}),
-        })),
+      searchParam: searchParamsOf(type),
       ...(type === 'Patient'
         ? {
             operation: [
@@ -86,6 +137,10 @@ function build(service: FhirService): CapabilityStatement {
     rest: [
       {
         mode: 'server',
+        documentation:
+          'Search: a parameter, modifier or prefix not listed here is refused with 400 (Prefer: handling=strict, the default); ' +
+          'with Prefer: handling=lenient it is left out of the search and its self link, and an OperationOutcome entry ' +
+          '(search.mode=outcome) names it. See docs/conformance.md.',
         security: {
           cors: true,
           description:
@@ -118,6 +173,7 @@ function build(service: FhirService): CapabilityStatement {
           ],
         },
         resource,
+        searchParam: RESULT_PARAMETERS,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         operation: [{ name: 'export', definition: `${BULK}/OperationDefinition/export` }],
       },

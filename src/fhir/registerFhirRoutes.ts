@@ -5,6 +5,7 @@
  * `_format`, `_pretty`). Every failure is an OperationOutcome (toOperationOutcome).
  * @see https://hl7.org/fhir/R4/http.html
  */
+import { OperationOutcomeError } from '@medplum/core';
 import type { HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -25,6 +26,8 @@ import { registerEmergencyLookup } from './operations/emergencyLookup.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
+import { type ShapedRequest, shapeRequest } from './shapeRequest.ts';
+import { subsetBundle, subsetResource } from './subsetResource.ts';
 import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
 import { type RequestLog, VaultRepository } from './VaultRepository.ts';
 
@@ -218,6 +221,27 @@ async function handle(
       await audited(service, access, interaction, facts, { status, served: servedBy(resource, repo.log) });
   };
 
+  // `Prefer: handling`, misread parameters and `_summary` / `_elements` (applied after the audit).
+  let shaped: ShapedRequest;
+  try {
+    shaped = shapeRequest({
+      interaction,
+      method,
+      params: route.params,
+      query,
+      queryString,
+      body,
+      prefer: one(request.headers.prefer),
+      repo,
+    });
+  } catch (error) {
+    if (!(error instanceof OperationOutcomeError)) throw error;
+    await answer(400, undefined);
+    return sendFhir(reply, 400, error.outcome, query);
+  }
+  body = shaped.body;
+  const { subsetting } = shaped;
+
   if (method === 'PATCH' && isFhirPathPatch(body)) {
     const id = route.params.id;
     const type = route.params.resourceType;
@@ -234,7 +258,7 @@ async function handle(
   const [result, resource] = await service.router.handleRequest(
     {
       method,
-      url: queryString ? `${path}?${queryString}` : path,
+      url: shaped.queryString ? `${path}?${shaped.queryString}` : path,
       pathname: '',
       params: {},
       query: {},
@@ -248,6 +272,17 @@ async function handle(
   if (status >= 500) service.ctx.logger.warn(`fhir: ${JSON.stringify(result.issue?.[0]?.details)}`);
   await answer(status, status >= 400 ? undefined : resource);
   if (!resource || status >= 400) return sendFhir(reply, status, result, query);
+  if (subsetting && shaped.reading)
+    return sendFhir(
+      reply,
+      status,
+      subsetResource(resource, subsetting),
+      query,
+      one(request.headers.prefer),
+      result,
+    );
+  if (subsetting && shaped.searching && resource.resourceType === 'Bundle')
+    return sendFhir(reply, status, subsetBundle(resource as Bundle, subsetting), query, undefined, result);
   // An update that created the resource (a new id, or a deleted one written again) is 201.
   const createdByPut =
     method === 'PUT' && status === 200 && repo.log.written.length === 1 && !repo.log.written[0]?.before;

@@ -1,7 +1,8 @@
 /**
  * Validation of every write against the R4 definitions: @medplum/core's validator (structure,
  * cardinality, primitive formats, invariants) plus medledger's extra rules (validation/:
- * required bindings, per-1, attachment sizes, extension contexts, Bundle rules). Errors become
+ * required bindings, per-1, attachment sizes, extension contexts, Bundle rules, empty values,
+ * narrative XHTML, 32-bit integers; base64Binary as R4 writes it). Errors become
  * one 400 OperationOutcome whose issues carry the element path in `expression`.
  * @see https://hl7.org/fhir/R4/validation.html
  */
@@ -9,10 +10,10 @@ import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { outcome } from './toOperationOutcome.ts';
+import { withCompactBase64 } from './validation/base64Binary.ts';
+import { RESOURCE_ID } from './validation/checkResourceIds.ts';
 import { checkWriteRules } from './validation/checkWriteRules.ts';
 import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './validation/ValidationPolicy.ts';
-
-const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export type ValidateResourceForWriteResult =
   | { ok: true; resource: Resource }
@@ -48,14 +49,22 @@ export function validateResourceForWrite(
     };
   const issues: OperationOutcomeIssue[] = [];
   try {
-    validateResource(resource as Resource); // warnings pass; errors throw with every issue
+    // base64Binary with R4's whitespace is checked without it (validation/base64Binary.ts).
+    validateResource(withCompactBase64(resource) as Resource); // warnings pass; errors throw with every issue
   } catch (error) {
     if (!(error instanceof OperationOutcomeError)) throw error;
     issues.push(
       ...(error.outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal'),
     );
   }
-  issues.push(...checkWriteRules(resource, policy));
+  // An element Medplum already reported (an empty object in an array) is not reported twice.
+  const reported = new Set(issues.flatMap((i) => i.expression ?? []));
+  issues.push(
+    ...checkWriteRules(resource, policy).filter(
+      (i) =>
+        !(i.expression?.[0] && reported.has(i.expression[0]) && /empty|content/.test(i.details?.text ?? '')),
+    ),
+  );
   if (issues.length === 0) return { ok: true, resource: resource as Resource };
   return { ok: false, outcome: { resourceType: 'OperationOutcome', issue: issues } };
 }

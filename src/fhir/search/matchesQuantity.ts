@@ -4,7 +4,7 @@
  * ne, gt, lt, ge, le, ap (±10 %), and optional system and code. No unit conversion.
  * @see https://hl7.org/fhir/R4/search.html#quantity
  */
-import { evalFhirPath, type Filter, getSearchParameter } from '@medplum/core';
+import { evalFhirPath, type Filter, getSearchParameter, Operator } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { parsedFhirPath } from '../parsedFhirPath.ts';
 
@@ -16,7 +16,10 @@ interface QuantityValue {
 }
 
 export function isQuantityFilter(resourceType: string, filter: Filter): boolean {
-  return getSearchParameter(resourceType, filter.code)?.type === 'quantity';
+  // `:missing` is about presence, not value: Medplum's matcher answers it.
+  return (
+    filter.operator !== Operator.MISSING && getSearchParameter(resourceType, filter.code)?.type === 'quantity'
+  );
 }
 
 export function matchesQuantity(resource: Resource, filter: Filter): boolean {

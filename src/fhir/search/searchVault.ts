@@ -16,11 +16,11 @@ import {
   type SearchRequest,
   type SortRule,
 } from '@medplum/core';
-import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, BundleLink, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../store/db.ts';
 import { parsedFhirPath } from '../parsedFhirPath.ts';
 import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
-import { checkSearchRequest } from './checkSearchRequest.ts';
+import { checkSearchRequest, type SearchHandling } from './checkSearchRequest.ts';
 import { normalizeText } from './indexTerms.ts';
 import { allIds, idsWithAny, lookupCandidates } from './lookupCandidates.ts';
 import { isQuantityFilter, matchesQuantity } from './matchesQuantity.ts';
@@ -45,6 +45,10 @@ export interface SearchVaultContext {
 export interface SearchVaultOptions {
   /** Limit to one patient's compartment (`/Patient/{id}/Observation`). */
   compartmentPatient?: string;
+  /** `Prefer: handling=`: refuse what cannot be answered (default) or leave it out (checkSearchRequest). */
+  handling?: SearchHandling;
+  /** What the HTTP edge already left out (lenient: checkRawSearchParameters), for the outcome entry. */
+  ignored?: readonly OperationOutcomeIssue[];
 }
 
 /** All matching resources (unpaged), in the requested order. */
@@ -108,11 +112,12 @@ async function collectMatches(
 
 export async function searchVault(
   ctx: SearchVaultContext,
-  request: SearchRequest,
+  asked: SearchRequest,
   options: SearchVaultOptions = {},
-  path: string = request.resourceType,
+  path: string = asked.resourceType,
 ): Promise<Bundle> {
-  checkSearchRequest(request);
+  const checked = checkSearchRequest(asked, options.handling, options.ignored);
+  const request = checked.request;
   const offset = Math.max(0, request.offset ?? 0);
   const count = Math.min(MAX_COUNT, Math.max(0, request.count ?? DEFAULT_COUNT));
   // Every match is decrypted and checked, so a total costs reading all of them. Without sort
@@ -137,6 +142,11 @@ export async function searchVault(
     search: { mode: 'match' },
   }));
   if (count > 0) entry.push(...(await includes(ctx, request, page)));
+  if (checked.ignored.length > 0)
+    entry.push({
+      resource: { resourceType: 'OperationOutcome', issue: checked.ignored },
+      search: { mode: 'outcome' },
+    });
   return {
     resourceType: 'Bundle',
     type: 'searchset',
@@ -301,7 +311,17 @@ function pageLinks(
   /** The total, or (when not every candidate was read) at least one more than the page needs. */
   found: number,
 ): BundleLink[] {
-  const at = (o: number) => `${baseUrl}/${path}${formatSearchQuery({ ...request, offset: o, count })}`;
+  // Medplum writes `_fields` and drops `_summary`; R4 links keep the client's `_elements` and `_summary`.
+  const subsetting = [
+    ...(request.fields?.length ? [`_elements=${request.fields.map(encodeURIComponent).join(',')}`] : []),
+    ...(request.summary ? [`_summary=${request.summary}`] : []),
+  ];
+  const { fields: _fields, ...unsubsetted } = request;
+  const at = (o: number) => {
+    const query = formatSearchQuery({ ...unsubsetted, offset: o, count });
+    const extra = subsetting.join('&');
+    return `${baseUrl}/${path}${query}${extra ? `${query ? '&' : '?'}${extra}` : ''}`;
+  };
   const links: BundleLink[] = [{ relation: 'self', url: at(offset) }];
   if (count > 0) {
     links.push({ relation: 'first', url: at(0) });

@@ -5,6 +5,7 @@
  * @see https://hl7.org/fhir/R4/datatypes.html#Attachment
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { compactBase64 } from './base64Binary.ts';
 import { invalidIssue } from './ValidationIssue.ts';
 import { isObject, type VisitedElement } from './walkElements.ts';
 
@@ -12,8 +13,9 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function checkAttachmentSize(visited: VisitedElement, issues: OperationOutcomeIssue[]): void {
   if (visited.type !== 'Attachment' || !isObject(visited.value)) return;
-  const { data, size } = visited.value;
-  if (typeof data !== 'string' || typeof size !== 'number' || !BASE64.test(data)) return;
+  const { size } = visited.value;
+  const data = typeof visited.value.data === 'string' ? compactBase64(visited.value.data) : undefined;
+  if (data === undefined || typeof size !== 'number' || !BASE64.test(data)) return;
   const actual = Buffer.byteLength(data, 'base64');
   if (actual === size) return;
   issues.push(
