@@ -86,7 +86,8 @@ const NOT_ABOUT_A_PATIENT: Record<string, string> = {
   'GET /auth/jwks': 'public token-signing keys (src/access/smartLaunch.test.ts)',
   'POST /auth/revoke': 'RFC 7009, the token is the proof (src/access/smartLaunch.test.ts)',
   'POST /auth/introspect': 'RFC 7662, client-authenticated (src/access/smartLaunch.test.ts)',
-  'POST /auth/launch': 'an EHR launch context; every read it leads to is decided here (src/access/smartLaunch.test.ts)',
+  'POST /auth/launch':
+    'an EHR launch context; every read it leads to is decided here (src/access/smartLaunch.test.ts)',
   'POST /exchange/v1/records': 'signed member requests, not tokens (test/exchange)',
   'GET /fhir/Patient/$emergency-lookup': 'the same operation as POST (test/attack/emergencyAccess.test.ts)',
   'PATCH /fhir/*': 'the same decision as PUT (src/fhir/accessMatrix.test.ts)',
