@@ -90,14 +90,17 @@ const taken = () =>
 export async function backfillPatientIdentities(db: Db, vault: Vault): Promise<number> {
   const [state] = await db.query<{ pending: boolean }>('SELECT pending FROM patient_identity_backfill');
   if (!state?.pending) return 0;
-  const ids = (
-    await db.query<{ resource_id: string }>(
-      "SELECT DISTINCT resource_id FROM record_versions WHERE resource_type = 'Patient' ORDER BY resource_id",
-    )
-  ).map((r) => r.resource_id);
+  const reader = vault.reader(db);
   let bound = 0;
-  for (let i = 0; i < ids.length; i += 500) {
-    const current = await vault.reader(db).currentMany('Patient', ids.slice(i, i + 500));
+  let after = { resourceType: 'Patient', id: '' };
+  for (;;) {
+    const page = (await reader.resourceIds(after, 500)).filter((r) => r.resourceType === 'Patient');
+    if (page.length === 0) break;
+    after = page[page.length - 1] as { resourceType: string; id: string };
+    const current = await reader.currentMany(
+      'Patient',
+      page.map((r) => r.id),
+    );
     for (const [id, version] of current) {
       const address = patientAddressOf(version.resource as unknown as Patient);
       if (address === undefined || (await boundAddress(db, id)) !== undefined) continue;

@@ -3,6 +3,8 @@
  * one Patient id to one chain address (unique both ways: two Patients never share an address, so
  * nobody takes over another's consent), and `patient_identity_changes` keeps every change with
  * how it was made (docs/identity.md). Addresses are pseudonymous; nothing else is kept here.
+ * `patient_identity_backfill` says whether Patients stored before the table still await their
+ * binding (scanned once, at the next start).
  */
 import type { Migration } from '../../store/migrate.ts';
 
@@ -26,8 +28,7 @@ CREATE TABLE patient_identity_changes (
 );
 CREATE INDEX patient_identity_changes_patient ON patient_identity_changes (patient_id, id);
 CREATE TABLE patient_identity_backfill (pending boolean NOT NULL);
-INSERT INTO patient_identity_backfill
-  SELECT EXISTS (SELECT 1 FROM record_versions WHERE resource_type = 'Patient');
+INSERT INTO patient_identity_backfill VALUES (true);
 `,
   },
 ];
