@@ -7,11 +7,13 @@
  * the server `localhost`, the node calls itself `127.0.0.1`), and a practitioner's standalone
  * launch through the patient picker (only the patient of their encounter is listed).
  *
- * The app is test/smart/browserSmartApp.js, a small client written against the platform only:
- * the fhirclient library is not among the project's dependencies.
+ * The app runs the real fhirclient 2.6 (its browser build, as an app would load it) with a few
+ * lines of its own (test/smart/fhirclientApp.js): the launch, the reads and the refresh are
+ * fhirclient's; the app checks the id_token's signature against the JWKS itself.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
@@ -34,11 +36,17 @@ describe('a browser SMART app on another origin, in Chromium', () => {
   const carer = privateKeyToAccount(generatePrivateKey());
 
   beforeAll(async () => {
-    const script = await readFile(new URL('./browserSmartApp.js', import.meta.url), 'utf8');
+    const script = await readFile(new URL('./fhirclientApp.js', import.meta.url), 'utf8');
+    const library = await readFile(
+      createRequire(import.meta.url).resolve('fhirclient/build/fhir-client.js'),
+      'utf8',
+    );
     appServer = createServer((request, response) => {
       const url = new URL(request.url ?? '/', appOrigin);
-      if (url.pathname === '/app.js') {
-        response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+      if (url.pathname === '/app.js' || url.pathname === '/fhir-client.js') {
+        response
+          .writeHead(200, { 'content-type': 'text/javascript' })
+          .end(url.pathname === '/app.js' ? script : library);
         return;
       }
       // The launch page: the EHR (or the user) opens it with iss (and launch); it authorizes at once.
@@ -57,7 +65,9 @@ smart.authorize({
           : '';
       response
         .writeHead(200, { 'content-type': 'text/html' })
-        .end(`<!doctype html><title>app</title><script src="/app.js"></script>${launch}`);
+        .end(
+          `<!doctype html><title>app</title><script src="/fhir-client.js"></script><script src="/app.js"></script>${launch}`,
+        );
     });
     await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
     appOrigin = `http://localhost:${(appServer.address() as AddressInfo).port}`;
@@ -144,6 +154,7 @@ smart.authorize({
   }
 
   type Smart = {
+    context(): Record<string, string | undefined>;
     request(path: string): Promise<Record<string, unknown>>;
     user(): Promise<Record<string, unknown>>;
     refresh(): Promise<Record<string, string>>;
@@ -164,10 +175,13 @@ smart.authorize({
       const read = await smart.request(`Patient/${patient}`);
       const observations = await smart.request(`Observation?patient=${patient}`);
       const user = await smart.user();
+      const context = smart.context();
       const refreshed = await smart.refresh();
       const again = await smart.request(`Patient/${patient}`);
-      return { read, observations, user, refreshed, again };
+      return { read, observations, user, context, refreshed, again };
     }, ids.patient);
+    // fhirclient's own view of the launch: the patient, and the user from the id_token.
+    expect(result.context).toMatchObject({ patient: ids.patient, userType: 'Patient', userId: ids.patient });
     expect((result.read as { name: { family: string }[] }).name[0]!.family).toBe('Browser');
     const bundle = result.observations as { entry?: { resource: { code: { text: string } } }[] };
     expect(bundle.entry?.map((e) => e.resource.code.text).sort()).toEqual(['body weight', 'heart rate']);
@@ -211,12 +225,19 @@ smart.authorize({
           patient: await smart.request(`Patient/${patient}`),
           encounter: await smart.request(`Encounter/${encounter}`),
           user: await smart.user(),
+          context: smart.context(),
         };
       },
       { patient: ids.patient, encounter: ids.encounter },
     );
     expect((result.patient as { id: string }).id).toBe(ids.patient);
     expect((result.encounter as { status: string }).status).toBe('in-progress');
+    expect(result.context).toMatchObject({
+      patient: ids.patient,
+      encounter: ids.encounter,
+      userType: 'Practitioner',
+      userId: ids.practitioner,
+    });
     expect(result.user).toMatchObject({
       sub: 'dr-carer',
       fhirUser: `${t.fhirUrl}/Practitioner/${ids.practitioner}`,
