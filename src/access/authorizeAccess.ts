@@ -78,6 +78,7 @@ export type AccessBasis =
   | 'audit-review'
   | 'registration'
   | 'emergency-lookup'
+  | 'delegate'
   | 'none';
 
 export interface AccessDecision {
@@ -142,6 +143,17 @@ export async function authorizeAccess(
       return allow('audit-review', "this institution's audit review");
     return deny(403, "the audit log is for this institution's privacy officers");
   }
+
+  // A patient's delegate (guardian, proxy) reads and changes her consents, not her records.
+  if (
+    request.resourceType === 'Consent' &&
+    request.patientId !== undefined &&
+    request.patientAddress !== undefined &&
+    principal.address !== undefined &&
+    principal.patient !== request.patientId &&
+    (await isActiveDelegate(ctx.db, request.patientAddress, principal.address))
+  )
+    return allow('delegate', "the patient's delegate, for her consents");
 
   if (principal.kind === 'registrar')
     return registrarDecision(principal, request, policy, purpose, allow, deny);
@@ -257,6 +269,19 @@ function registrarDecision(
   if (!policy.treatmentPurposes.includes(purpose))
     return deny(403, 'registration serves treatment, payment and operations only');
   return allow('registration', "this institution's patient registration");
+}
+
+/** Whether `delegate` is appointed by `patient` now (the chain index's `DelegateSet` events). */
+async function isActiveDelegate(
+  db: AccessContext['db'],
+  patient: string,
+  delegate: string,
+): Promise<boolean> {
+  const rows = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM chain_delegates WHERE patient = $1 AND delegate = $2 AND until > $3',
+    [patient.toLowerCase(), delegate.toLowerCase(), Math.floor(Date.now() / 1000)],
+  );
+  return (rows[0]?.n ?? 0) > 0;
 }
 
 /**

@@ -74,6 +74,7 @@ export interface AuditEventInput {
       | 'own-record'
       | 'registration'
       | 'emergency-lookup'
+      | 'delegate'
       | 'audit-review'
       | 'not-patient-data'
       | 'per-version';

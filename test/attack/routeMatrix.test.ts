@@ -138,6 +138,9 @@ const EXPECTED: Record<string, number[]> = {
   // Relaying a signed change: the unsigned body here is a 400 for whoever may relay.
   grant:              [401, 400, 404, 400, 403, 403, 403, 403, 403, 400, 403, 403, 401, 401],
   revoke:             [401, 400, 404, 400, 403, 403, 403, 403, 403, 400, 403, 403, 401, 401],
+  // Appointing a delegate: only the patient signs it (the unsigned body here is a 400 for whoever may relay).
+  delegate:           [401, 400, 404, 400, 403, 403, 403, 403, 403, 400, 403, 403, 401, 401],
+  'delegate typed data': [401, 200, 404, 200, 403, 403, 403, 403, 403, 200, 200, 403, 401, 401],
   'access report':    [401, 200, 404, 403, 403, 403, 200, 403, 403, 200, 403, 403, 401, 401],
   'patient audit':    [401, 200, 404, 403, 403, 403, 200, 403, 403, 200, 403, 403, 401, 401],
   'audit search':     [401, 200, 404, 403, 403, 403, 200, 403, 403, 200, 403, 403, 401, 401],
@@ -305,6 +308,16 @@ describe('the authorization matrix, generated from the route table', () => {
         route: 'POST /fhir/Patient/:id/$revoke',
         body: () => signed,
       }),
+      fhir('delegate', 'POST', () => `Patient/${ids.alice}/$delegate`, {
+        route: 'POST /fhir/Patient/:id/$delegate',
+        body: () => signed,
+      }),
+      fhir(
+        'delegate typed data',
+        'GET',
+        () => `Patient/${ids.alice}/$delegate-typed-data?delegate=${member.address}&until=0`,
+        { route: 'GET /fhir/Patient/:id/$delegate-typed-data' },
+      ),
       fhir('access report', 'GET', () => `Patient/${ids.alice}/$access-report`, {
         route: 'GET /fhir/Patient/:id/$access-report',
       }),

@@ -20,6 +20,7 @@ import {
   revokeConsentOperation,
   typedDataOperation,
 } from '../operations/consentOperations.ts';
+import { delegateOperation, delegateTypedDataOperation } from '../operations/delegateOperations.ts';
 import {
   type AllowedPatientRequest,
   type Answer,
@@ -66,6 +67,14 @@ export async function registerConsentRoutes(
   scope.get(
     '/Patient/:id/$consent-typed-data',
     onPatient({ interaction: 'r', subtype: 'operation' }, typedDataOperation),
+  );
+  scope.post(
+    '/Patient/:id/$delegate',
+    onPatient({ interaction: 'c', subtype: 'operation' }, delegateOperation),
+  );
+  scope.get(
+    '/Patient/:id/$delegate-typed-data',
+    onPatient({ interaction: 'r', subtype: 'operation' }, delegateTypedDataOperation),
   );
 
   scope.get('/Consent', async function (request, reply) {

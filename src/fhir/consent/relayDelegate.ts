@@ -93,17 +93,3 @@ export async function relaySignedDelegate(
   ctx.outbox.notify();
   return result;
 }
-
-/** Whether `delegate` may sign consents for `patient` now (the chain index's view). */
-export async function isActiveDelegate(
-  db: ConsentRelayContext['db'],
-  patient: string,
-  delegate: string,
-  now = Math.floor(Date.now() / 1000),
-): Promise<boolean> {
-  const rows = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM chain_delegates WHERE patient = $1 AND delegate = $2 AND until > $3',
-    [patient.toLowerCase(), delegate.toLowerCase(), now],
-  );
-  return (rows[0]?.n ?? 0) > 0;
-}
