@@ -180,6 +180,17 @@ async function userTokens(
       ? undefined
       : `${user.role === 'patient' ? 'Patient' : 'Practitioner'}/${user.fhirId}`;
   const patient = user.role === 'patient' ? user.fhirId : grant.patient;
+  // A patient's chain address is her record's binding (it changes with $claim and $change-key):
+  // it is what makes her someone's delegate.
+  const address =
+    user.role === 'patient' && user.fhirId !== undefined
+      ? ((
+          await ctx.db.query<{ address: string }>(
+            'SELECT address FROM patient_identities WHERE patient_id = $1',
+            [user.fhirId],
+          )
+        )[0]?.address ?? user.address)
+      : user.address;
   const scopes = grant.scope.split(/\s+/);
   const issued = await ctx.tokens.issue({
     kind: user.role,
@@ -187,7 +198,7 @@ async function userTokens(
     clientId: grant.clientId,
     scope: grant.scope,
     lifetimeSeconds: USER_TOKEN_LIFETIME_SECONDS,
-    address: user.address,
+    address,
     patient,
     fhirUser,
     internal: user.role !== 'patient',

@@ -9,6 +9,7 @@
  * - `GET my-patients`: a clinician's active consents and break-glass windows, with the local
  *   Patient id of each (the browser then reads the Patient through the FHIR API).
  * - `POST patients/{id}/record-proofs`: inclusion proofs of many record versions at once.
+ * - `GET acting-for`: the patients whose delegate (guardian, proxy) the caller is, now.
  * - `GET patients/{id}/who-has-access`: every current basis of access to the patient's records,
  *   in words (consents, the treatment policy and care team, restrictions, break-glass windows,
  *   delegates, registrars, systems, officers); the patient's own only.
@@ -135,6 +136,31 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
         const { id } = request.params as { id: string };
         const body = (request.body ?? {}) as { versions?: unknown };
         return { proofs: await recordProofs(service, auditContextOf(ctx), request, id, body.versions) };
+      }),
+    );
+
+    api.get('/portal/api/acting-for', (request, reply) =>
+      run(reply, async () => {
+        const principal = await portalAccess(service, request, {
+          roles: ['patient', 'practitioner', 'officer', 'registrar'],
+          resource: 'portal/acting-for',
+          interaction: 's',
+        });
+        if (principal.address === undefined) return { patients: [] };
+        const rows = await ctx.db.query<{ patient: string; until: string }>(
+          `SELECT patient, until::text FROM chain_delegates WHERE delegate = $1 AND until > $2
+           ORDER BY until DESC`,
+          [principal.address.toLowerCase(), Math.floor(Date.now() / 1000)],
+        );
+        return {
+          patients: await Promise.all(
+            rows.map(async (r) => ({
+              patientAddress: r.patient,
+              patientId: (await patientIdByAddress(service, r.patient)) ?? null,
+              until: Number(r.until),
+            })),
+          ),
+        };
       }),
     );
 

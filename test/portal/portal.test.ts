@@ -368,6 +368,70 @@ describe('the web portal', () => {
     TEST_TIMEOUT,
   );
 
+  it(
+    "a guardian the patient appoints grants access for her, with the guardian's own key",
+    async () => {
+      if (!patientTab) throw new Error('the first test leaves the patient signed in');
+      const chet = patientTab;
+      // The guardian sets up her own key (her own record, her own claim code).
+      const gail = await newPage();
+      await signIn(gail, portal.guardian);
+      await gail.getByRole('heading', { name: 'Set up your key' }).waitFor();
+      await gail.getByLabel('Claim code').fill(portal.guardian.claimCode);
+      await gail.getByLabel('New passphrase (at least 10 characters)').fill('guardian horse battery');
+      await gail.getByLabel('The same passphrase again').fill('guardian horse battery');
+      await gail.getByRole('button', { name: 'Create my key' }).click();
+      await gail.getByLabel('I have written down my recovery phrase').check();
+      await gail.getByRole('button', { name: 'Bind my key to my record' }).click();
+      await gail.getByRole('heading', { name: /^Records of / }).waitFor();
+      // A token issued after the claim carries her new address.
+      await gail.getByRole('button', { name: 'Sign out' }).click();
+      await signIn(gail, portal.guardian);
+      await gail.getByLabel('Passphrase').fill('guardian horse battery');
+      await gail.getByLabel('Passphrase').press('Enter');
+      await gail.getByRole('link', { name: 'I act for' }).click();
+      const address = (await gail.getByTestId('my-address').textContent())?.trim() ?? '';
+      expect(address).toMatch(/^0x[0-9a-f]{40}$/);
+      expect(await gail.getByTestId('acting-for').count()).toBe(0);
+
+      // The patient appoints her, signing in her own tab.
+      await chet.getByRole('link', { name: 'Who has access' }).click();
+      await expectLabelled(chet);
+      await chet.getByLabel("Delegate's chain address").fill(address);
+      await chet.getByLabel('Appointed until').fill(`${new Date().getUTCFullYear() + 1}-06-30`);
+      await chet.getByRole('button', { name: 'Sign and appoint' }).click();
+      await chet.getByRole('status').filter({ hasText: 'Your delegate is appointed' }).waitFor();
+
+      // The guardian sees whom she acts for and grants the clinician access, signed with her key.
+      await gail.getByRole('link', { name: 'My records' }).click();
+      await gail.getByRole('link', { name: 'I act for' }).click();
+      await gail.getByRole('button', { name: `Manage access for Patient/${portal.patientId}` }).click();
+      await gail.getByRole('heading', { name: 'Access you manage as a delegate' }).waitFor();
+      await gail.getByLabel('Clinician').selectOption(portal.clinician.address);
+      await gail.getByRole('button', { name: 'Sign and give access' }).click();
+      const granted = gail.getByTestId('consent').filter({ hasText: portal.clinician.username });
+      await granted.getByText('Active').waitFor();
+      await shot(gail, '14-guardian-grants-for-patient');
+
+      // The patient sees the grant and her delegate.
+      await chet.getByRole('link', { name: 'My records' }).click();
+      await chet.getByRole('link', { name: 'Who has access' }).click();
+      await chet
+        .getByTestId('consent')
+        .filter({ hasText: portal.clinician.username })
+        .getByText('Active')
+        .waitFor();
+      await chet.locator('[data-basis="delegate"]').filter({ hasText: address }).waitFor();
+      const [row] = await portal.node.db.query<{ signer: string }>(
+        'SELECT signer FROM chain_consent_grants WHERE grantee = $1',
+        [portal.clinician.address],
+      );
+      expect(row?.signer).toBe(address);
+      expect(cspViolations).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
   it('the portal is served with a strict Content-Security-Policy (no inline script, this node only)', async () => {
     const page = await fetch(`${portal.url}/portal/`);
     const csp = page.headers.get('content-security-policy') ?? '';

@@ -6,7 +6,7 @@
  * officer. The node runs consent-only (no treatment relationship), so the practitioner reads
  * only what the patient's on-chain consent allows, as a clinician of another institution would.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -34,6 +34,8 @@ export interface PortalNode {
   patient: PortalUser;
   clinician: PortalUser & { address: string };
   officer: PortalUser;
+  /** A second patient, to be appointed the first one's delegate (guardian): her own record and claim code. */
+  guardian: PortalUser & { patientId: string; claimCode: string };
   stop(): Promise<void>;
 }
 
@@ -83,6 +85,41 @@ export async function startPortalNode(): Promise<PortalNode> {
       address: clinician.address,
     });
     await create({ role: 'officer', ...officer });
+    // The guardian: a patient of her own (imported, so she gets a claim code for her key).
+    const guardianFile = join(dataDir, 'guardian.json');
+    await writeFile(
+      guardianFile,
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            fullUrl: 'urn:uuid:6f1c2a52-8d0e-4d43-9a55-0c4a7e0b1f01',
+            resource: {
+              resourceType: 'Patient',
+              name: [{ family: 'Guardian', given: ['Gail'] }],
+              birthDate: '1970-05-05',
+            },
+            request: { method: 'POST', url: 'Patient' },
+          },
+        ],
+      }),
+    );
+    const guardianImport = await importFiles(node, [guardianFile], { operator: 'test:portal' });
+    const guardianClaim = guardianImport.claims[0];
+    if (!guardianClaim) throw new Error('the guardian got no claim code');
+    const guardian = {
+      username: 'gail',
+      password: 'gail-portal-pass',
+      patientId: guardianClaim.patient.replace(/^Patient\//, ''),
+      claimCode: guardianClaim.claimCode,
+    };
+    await create({
+      role: 'patient',
+      username: guardian.username,
+      password: guardian.password,
+      'fhir-id': guardian.patientId,
+    });
     // The practitioner is a grantee patients can choose once the Registry has them.
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -101,6 +138,7 @@ export async function startPortalNode(): Promise<PortalNode> {
       patient,
       clinician,
       officer,
+      guardian,
       stop,
     };
   } catch (error) {

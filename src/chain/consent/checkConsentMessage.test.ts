@@ -8,7 +8,11 @@ import { recoverTypedDataAddress } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
 import { encodePurposes, encodeResourceTypes } from '../consentCodes.ts';
-import { ConsentMessageMismatch, checkedConsentDefinition } from './checkConsentMessage.ts';
+import {
+  ConsentMessageMismatch,
+  checkedConsentDefinition,
+  checkedDelegateDefinition,
+} from './checkConsentMessage.ts';
 import { consentDomain } from './consentTypedData.ts';
 
 const patient = privateKeyToAccount(generatePrivateKey());
@@ -84,5 +88,46 @@ describe('checking a consent message before signing it', () => {
         expect(() => checkedConsentDefinition(p, choice, facts, now)).toThrow(ConsentMessageMismatch);
       }),
     );
+  });
+});
+
+describe('checking a delegate appointment before signing it', () => {
+  const delegate = privateKeyToAccount(generatePrivateKey()).address;
+  const until = now + 86_400 * 365;
+  const delegateProposal = () => ({
+    domain: { ...consentDomain(facts.chainId, facts.consent) } as Record<string, unknown>,
+    primaryType: 'Delegate',
+    message: {
+      patient: patient.address.toLowerCase(),
+      delegate: delegate.toLowerCase(),
+      until: String(until),
+      nonce: '0',
+      deadline: String(now + 3600),
+    } as Record<string, string>,
+  });
+  const pick = { patient: patient.address, delegate, until };
+
+  it('an honest proposal is signed as chosen, and the signature recovers to the patient', async () => {
+    const definition = checkedDelegateDefinition(delegateProposal(), pick, facts, now);
+    const signature = await patient.signTypedData(definition);
+    expect(await recoverTypedDataAddress({ ...definition, signature })).toBe(patient.address);
+  });
+
+  it('another delegate, another end, another patient, chain or a late deadline is refused', () => {
+    const other = privateKeyToAccount(generatePrivateKey()).address;
+    const tampered: [string, (p: ReturnType<typeof delegateProposal>) => void][] = [
+      ['delegate', (p) => (p.message.delegate = other)],
+      ['until', (p) => (p.message.until = String(until + 1))],
+      ['patient', (p) => (p.message.patient = other)],
+      ['domain', (p) => (p.domain.chainId = 1)],
+      ['deadline', (p) => (p.message.deadline = String(now + 3 * 86_400))],
+      ['primaryType', (p) => (p.primaryType = 'Grant')],
+      ['extra', (p) => (p.message.grantee = other)],
+    ];
+    for (const [what, change] of tampered) {
+      const p = delegateProposal();
+      change(p);
+      expect(() => checkedDelegateDefinition(p, pick, facts, now), what).toThrow(ConsentMessageMismatch);
+    }
   });
 });

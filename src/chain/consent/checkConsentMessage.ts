@@ -106,3 +106,60 @@ function sameAddress(value: unknown, expected: string): boolean {
     getAddress(value) === getAddress(expected as Hex)
   );
 }
+
+/** What the patient chose when appointing (or, with `until` 0, removing) a delegate. */
+export interface DelegateChoice {
+  /** The patient's own address (the key about to sign). */
+  patient: Address;
+  delegate: string;
+  /** Unix seconds; 0 ends the appointment. */
+  until: number;
+}
+
+/**
+ * The `Delegate` definition to sign, built here: the node's proposed message only if it names
+ * exactly the patient, delegate and end the patient chose, under the consortium's domain, with a
+ * deadline within the next day. Throws {@link ConsentMessageMismatch} otherwise.
+ */
+export function checkedDelegateDefinition(
+  proposed: {
+    domain: Record<string, unknown>;
+    primaryType: string;
+    message: Record<string, string | number | bigint>;
+  },
+  choice: DelegateChoice,
+  facts: ConsentDomainFacts,
+  now = Math.floor(Date.now() / 1000),
+): TypedDataDefinition {
+  if (proposed.primaryType !== 'Delegate') throw new ConsentMessageMismatch('primaryType');
+  const domain = consentDomain(facts.chainId, facts.consent);
+  if (
+    proposed.domain.name !== domain.name ||
+    proposed.domain.version !== domain.version ||
+    Number(proposed.domain.chainId) !== domain.chainId ||
+    !sameAddress(proposed.domain.verifyingContract, domain.verifyingContract as string)
+  )
+    throw new ConsentMessageMismatch('domain');
+  const fields = consentTypes.Delegate;
+  const names = fields.map((f) => f.name as string);
+  const extra = Object.keys(proposed.message).filter((k) => !names.includes(k));
+  if (extra.length > 0) throw new ConsentMessageMismatch(extra.join(','));
+  const message: Record<string, string | bigint> = {};
+  for (const { name, type } of fields) {
+    const value = proposed.message[name];
+    if (value === undefined) throw new ConsentMessageMismatch(name);
+    message[name] = type === 'address' ? String(value) : BigInt(value);
+  }
+  if (!sameAddress(message.patient, choice.patient)) throw new ConsentMessageMismatch('patient');
+  if (!sameAddress(message.delegate, choice.delegate)) throw new ConsentMessageMismatch('delegate');
+  if (message.until !== BigInt(choice.until)) throw new ConsentMessageMismatch('until');
+  const deadline = message.deadline as bigint;
+  if (!(deadline > BigInt(now) && deadline <= BigInt(now + DAY_SECONDS)))
+    throw new ConsentMessageMismatch('deadline');
+  return {
+    domain,
+    types: { Delegate: fields },
+    primaryType: 'Delegate',
+    message,
+  } as unknown as TypedDataDefinition;
+}

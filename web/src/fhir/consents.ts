@@ -11,6 +11,7 @@ import type { PrivateKeyAccount } from 'viem/accounts';
 import {
   type ConsentChoice,
   checkedConsentDefinition,
+  checkedDelegateDefinition,
 } from '../../../src/chain/consent/checkConsentMessage.ts';
 import { fhir, portalConfig } from '../api.ts';
 import type { Loose, Resource } from './records.ts';
@@ -123,10 +124,15 @@ async function signAndRelay(
   return consentRow(consent);
 }
 
+/**
+ * Grants as the patient, or as her delegate: `patientAddress` is the patient's own address when
+ * the signing key is a delegate's (the message names the patient; the delegate's key signs).
+ */
 export function grantAccess(
   account: PrivateKeyAccount,
   patientId: string,
   choice: GrantChoice,
+  patientAddress: Hex = account.address,
 ): Promise<ConsentRow> {
   const query = new URLSearchParams({
     action: 'grant',
@@ -141,7 +147,7 @@ export function grantAccess(
   return portalConfig().then((config) =>
     signAndRelay(account, patientId, '$grant', query, {
       operation: 'grant',
-      patient: account.address,
+      patient: patientAddress,
       grantee: choice.grantee,
       custodian: config.custodian,
       resourceTypes: choice.resourceTypes,
@@ -156,6 +162,7 @@ export function revokeAccess(
   account: PrivateKeyAccount,
   patientId: string,
   row: Pick<ConsentRow, 'grantee' | 'custodian'>,
+  patientAddress: Hex = account.address,
 ): Promise<ConsentRow> {
   const query = new URLSearchParams({
     action: 'revoke',
@@ -164,9 +171,45 @@ export function revokeAccess(
   });
   return signAndRelay(account, patientId, '$revoke', query, {
     operation: 'revoke',
-    patient: account.address,
+    patient: patientAddress,
     grantee: row.grantee,
     custodian: row.custodian ?? undefined,
+  });
+}
+
+/**
+ * Appoints a delegate (guardian, proxy) who may sign consents for the patient until `until`
+ * (unix seconds; 0 ends an appointment): the node's proposed `Delegate` message is checked against
+ * this choice before the patient's key signs it, then relayed and awaited on chain.
+ */
+export async function setDelegate(
+  account: PrivateKeyAccount,
+  patientId: string,
+  delegate: string,
+  until: number,
+): Promise<void> {
+  const query = new URLSearchParams({ delegate, until: String(until) });
+  const answer = await fhir<{ parameter: Parameter[] }>(
+    `Patient/${encodeURIComponent(patientId)}/$delegate-typed-data?${query}`,
+  );
+  const raw = answer.parameter.find((p) => p.name === 'typedData')?.valueString;
+  if (!raw) throw new Error('The node gave no typed data to sign.');
+  const config = await portalConfig();
+  const definition = checkedDelegateDefinition(
+    JSON.parse(raw),
+    { patient: account.address, delegate, until },
+    { chainId: config.chainId, consent: config.contracts.consent },
+  );
+  const signature: Hex = await account.signTypedData(definition);
+  await fhir(`Patient/${encodeURIComponent(patientId)}/$delegate?wait=true`, {
+    method: 'POST',
+    body: {
+      resourceType: 'Parameters',
+      parameter: [
+        ...answer.parameter.filter((p) => p.name !== 'typedData'),
+        { name: 'signature', valueString: signature },
+      ],
+    },
   });
 }
 

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import type { Me } from '../App.tsx';
 import type { PortalConfig } from '../api.ts';
-import { fhir } from '../api.ts';
+import { fhir, request } from '../api.ts';
 import { ErrorMessage, formatDate, Loading, useAsync } from '../components/common.tsx';
 import { patientAddress, type Resource } from '../fhir/records.ts';
 import { go, useRoute } from '../route.ts';
@@ -50,7 +50,71 @@ const TABS = [
   { route: '/records', label: 'My records' },
   { route: '/access', label: 'Who has access' },
   { route: '/report', label: 'Access report' },
+  { route: '/acting-for', label: 'I act for' },
 ] as const;
+
+/**
+ * The patients who appointed this user their delegate (guardian, proxy): for each, the consents
+ * the user may manage for them, signed with the user's own key.
+ */
+function ActingFor({ account, config }: { account: PrivateKeyAccount; config: PortalConfig }) {
+  const list = useAsync(
+    () =>
+      request<{ patients: { patientId: string | null; patientAddress: string; until: number }[] }>(
+        '/portal/api/acting-for',
+      ),
+    [],
+  );
+  const me = useAsync(() => request<{ address: string | null }>('/portal/api/me'), []);
+  const [chosen, setChosen] = useState<{ patientId: string; patientAddress: `0x${string}` }>();
+  if (chosen)
+    return (
+      <AccessPage
+        patientId={chosen.patientId}
+        account={account}
+        config={config}
+        onBehalfOf={chosen.patientAddress}
+      />
+    );
+  return (
+    <>
+      <h1 tabIndex={-1}>I act for</h1>
+      <p className="lead">
+        Patients who appointed you their delegate. You manage their consents, not their records.
+      </p>
+      {me.data?.address && (
+        <p>
+          Your chain address, for a patient who wants to appoint you:{' '}
+          <code data-testid="my-address">{me.data.address}</code>
+        </p>
+      )}
+      {list.error !== undefined && <ErrorMessage error={list.error} onRetry={list.reload} />}
+      {!list.data && !list.error && <Loading>Reading your appointments from the chain…</Loading>}
+      {list.data && list.data.patients.length === 0 && <p className="empty">Nobody has appointed you.</p>}
+      <ul className="cards" aria-label="Patients I act for">
+        {(list.data?.patients ?? [])
+          .filter((p) => p.patientId !== null)
+          .map((p) => (
+            <li key={p.patientAddress} className="card" data-testid="acting-for">
+              <strong>Patient/{p.patientId}</strong> ({p.patientAddress}) until{' '}
+              {formatDate(new Date(p.until * 1000).toISOString())}{' '}
+              <button
+                type="button"
+                onClick={() =>
+                  setChosen({
+                    patientId: p.patientId as string,
+                    patientAddress: p.patientAddress as `0x${string}`,
+                  })
+                }
+              >
+                Manage access for Patient/{p.patientId}
+              </button>
+            </li>
+          ))}
+      </ul>
+    </>
+  );
+}
 
 export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
   const route = useRoute();
@@ -109,6 +173,7 @@ export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
         <Notices patientId={patientId} />
         {current === '/records' && <RecordsPage patientId={patientId} />}
         {current === '/access' && <AccessPage patientId={patientId} account={account} config={config} />}
+        {current === '/acting-for' && <ActingFor account={account} config={config} />}
         {current === '/report' && (
           <ReportPage patientId={patientId} username={me.username} myAddress={address} />
         )}

@@ -15,7 +15,13 @@ import {
   shortAddress,
   useAsync,
 } from '../../components/common.tsx';
-import { type ConsentRow, grantAccess, listConsents, revokeAccess } from '../../fhir/consents.ts';
+import {
+  type ConsentRow,
+  grantAccess,
+  listConsents,
+  revokeAccess,
+  setDelegate,
+} from '../../fhir/consents.ts';
 
 interface Practitioner {
   address: string;
@@ -68,6 +74,79 @@ const BASIS_ORDER = [
   'system',
   'audit-review',
 ];
+
+/**
+ * Appointing a delegate (a guardian or proxy who may sign consents for the patient) by signing the
+ * `Delegate` message in this browser; an end date of today or earlier is refused, and "End" signs
+ * `until` 0. The appointment shows under "Also reaching your records" once on chain.
+ */
+function DelegateForm({ account, patientId }: { account: PrivateKeyAccount; patientId: string }) {
+  const [delegate, setDelegateAddress] = useState('');
+  const [until, setUntil] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string>();
+  const [error, setError] = useState<unknown>();
+  const submit = async (end: boolean) => {
+    setError(undefined);
+    setDone(undefined);
+    if (!/^0x[0-9a-fA-F]{40}$/.test(delegate.trim()))
+      return setError(new Error("Enter the delegate's chain address (0x followed by 40 hex digits)."));
+    const seconds = end ? 0 : Math.floor(Date.parse(`${until}T23:59:59Z`) / 1000);
+    if (!end && (!Number.isFinite(seconds) || seconds <= Date.now() / 1000))
+      return setError(new Error('Choose an end date in the future.'));
+    setBusy(true);
+    try {
+      await setDelegate(account, patientId, delegate.trim(), seconds);
+      setDone(
+        end
+          ? 'The appointment has ended.'
+          : 'Your delegate is appointed, signed with your key and recorded on chain.',
+      );
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      className="card"
+      aria-labelledby="delegate-h"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit(false);
+      }}
+    >
+      <h2 id="delegate-h">Appoint a delegate</h2>
+      <p className="hint">
+        A guardian or proxy you appoint may give and revoke access for you, with their own key, until the date
+        you choose. They do not see your records.
+      </p>
+      <label htmlFor="delegate-address">Delegate's chain address</label>
+      <input
+        id="delegate-address"
+        value={delegate}
+        onChange={(e) => setDelegateAddress(e.target.value)}
+        autoComplete="off"
+        spellCheck={false}
+      />
+      <label htmlFor="delegate-until">Appointed until</label>
+      <input id="delegate-until" type="date" value={until} onChange={(e) => setUntil(e.target.value)} />
+      {error !== undefined && <ErrorMessage error={error} />}
+      {done && (
+        <p className="notice" role="status">
+          {done}
+        </p>
+      )}
+      <button type="submit" disabled={busy}>
+        {busy ? 'Recording on chain…' : 'Sign and appoint'}
+      </button>{' '}
+      <button type="button" className="danger" disabled={busy} onClick={() => void submit(true)}>
+        End this appointment
+      </button>
+    </form>
+  );
+}
 
 function OtherAccess({ patientId }: { patientId: string }) {
   const who = useAsync(
@@ -129,10 +208,13 @@ export function AccessPage({
   patientId,
   account,
   config,
+  onBehalfOf,
 }: {
   patientId: string;
   account: PrivateKeyAccount;
   config: PortalConfig;
+  /** Set when the signed-in user acts as the patient's delegate: her chain address. */
+  onBehalfOf?: `0x${string}`;
 }) {
   const consents = useAsync(() => listConsents(patientId), [patientId]);
   const directory = useAsync(
@@ -155,7 +237,7 @@ export function AccessPage({
   const revoke = async (row: ConsentRow) => {
     setFailure(undefined);
     try {
-      await revokeAccess(account, patientId, row);
+      await revokeAccess(account, patientId, row, onBehalfOf);
       setMessage(
         `Revocation for ${names.get(row.grantee) ?? row.grantee} signed with your key and sent to the chain.`,
       );
@@ -170,7 +252,7 @@ export function AccessPage({
   );
   return (
     <>
-      <h1 tabIndex={-1}>Who has access</h1>
+      <h1 tabIndex={-1}>{onBehalfOf ? 'Access you manage as a delegate' : 'Who has access'}</h1>
       <p className="lead">
         Every grant and revocation is signed with your key in this browser and recorded on the consortium's
         chain.
@@ -214,13 +296,14 @@ export function AccessPage({
           ))}
         </ul>
       )}
-      <OtherAccess patientId={patientId} />
+      {onBehalfOf === undefined && <OtherAccess patientId={patientId} />}
+      {onBehalfOf === undefined && <DelegateForm account={account} patientId={patientId} />}
       <GrantForm
         practitioners={directory.data?.practitioners}
         directoryError={directory.error}
         onGrant={async (choice) => {
           setFailure(undefined);
-          await grantAccess(account, patientId, choice);
+          await grantAccess(account, patientId, choice, onBehalfOf);
           setMessage(
             `Access for ${names.get(choice.grantee) ?? choice.grantee} signed with your key and sent to the chain.`,
           );
