@@ -33,6 +33,11 @@ export interface AccessContext {
    * layer notifies the patient. A failure is logged, never turned into a refusal of the emergency.
    */
   onEmergencyAccessOpened?: (opened: EmergencyAccessOpened) => Promise<void>;
+  /**
+   * Whether the patient restricted this practitioner (`Practitioner/123`) from treatment access
+   * (HIPAA's right to request restrictions); the FHIR layer answers from its table.
+   */
+  isRestricted?: (patientId: string, fhirUser: string) => Promise<boolean>;
   /** Where a failed notification is reported. */
   logger?: { warn(message: string): void };
 }
@@ -320,6 +325,12 @@ async function treatmentBasis(
     ctx.indexer.consent.revokedBy(request.patientAddress, principal.address, ctx.identity.account.address)
   )
     return undefined; // the patient restricted this practitioner
+  if (
+    request.patientId !== undefined &&
+    principal.fhirUser !== undefined &&
+    (await ctx.isRestricted?.(request.patientId, principal.fhirUser))
+  )
+    return undefined; // the patient asked to restrict this practitioner
   if (treatment === 'institution') return "this institution's treatment relationship";
   if (request.patientId === undefined || principal.fhirUser === undefined || !ctx.careRelationship)
     return undefined;

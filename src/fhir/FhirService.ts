@@ -56,6 +56,13 @@ export class FhirService {
         ...(ctx as { accessPolicy?: Partial<AccessPolicy> }).accessPolicy,
       },
       careRelationship: careRelationshipOf(ctx, key),
+      isRestricted: async (patientId, fhirUser) =>
+        (
+          await ctx.db.query(
+            'SELECT 1 FROM patient_restrictions WHERE patient_id = $1 AND practitioner = $2',
+            [patientId, fhirUser],
+          )
+        ).length > 0,
       logger: ctx.logger,
     };
     const service = new FhirService(ctx, key, access);

@@ -9,6 +9,9 @@
  * - `GET my-patients`: a clinician's active consents and break-glass windows, with the local
  *   Patient id of each (the browser then reads the Patient through the FHIR API).
  * - `POST patients/{id}/record-proofs`: inclusion proofs of many record versions at once.
+ * - `POST patients/{id}/restrictions` ({ practitioner: "Practitioner/1" }), `DELETE
+ *   patients/{id}/restrictions/{practitionerId}`: the patient restricts (or lifts the restriction
+ *   of) a named clinician: no treatment access for them (HIPAA 164.522(a)); her own only.
  * - `GET acting-for`: the patients whose delegate (guardian, proxy) the caller is, now.
  * - `GET patients/{id}/who-has-access`: every current basis of access to the patient's records,
  *   in words (consents, the treatment policy and care team, restrictions, break-glass windows,
@@ -18,7 +21,7 @@
  *
  * Errors are `{ "error": code, "message" }` with the right status.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authEndpoints } from '../access/accessTokensFor.ts';
 import { auditContextOf } from '../audit/AuditContext.ts';
 import { MedledgerError } from '../errors/MedledgerError.ts';
@@ -176,6 +179,40 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
         return whoHasAccess(service, id);
       }),
     );
+
+    // The patient's restrictions on named clinicians (HIPAA 164.522(a)): add and lift.
+    const restriction = (method: 'POST' | 'DELETE') => (request: FastifyRequest, reply: FastifyReply) =>
+      run(reply, async () => {
+        const { id, practitioner: fromPath } = request.params as { id: string; practitioner?: string };
+        const practitioner =
+          method === 'POST'
+            ? (request.body as { practitioner?: unknown } | undefined)?.practitioner
+            : `Practitioner/${fromPath}`;
+        if (typeof practitioner !== 'string' || !/^Practitioner\/[A-Za-z0-9\-.]{1,64}$/.test(practitioner))
+          throw new MedledgerError('ERR_PORTAL_400', 'practitioner must be a Practitioner/{id} reference', {
+            status: 400,
+          });
+        await portalAccess(service, request, {
+          roles: ['patient'],
+          resource: `Patient/${id}/restrictions/${practitioner}`,
+          interaction: 'c',
+          purpose: 'PATRQT',
+          patientId: id,
+        });
+        if (method === 'POST')
+          await ctx.db.query(
+            'INSERT INTO patient_restrictions (patient_id, practitioner) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+            [id, practitioner],
+          );
+        else
+          await ctx.db.query('DELETE FROM patient_restrictions WHERE patient_id = $1 AND practitioner = $2', [
+            id,
+            practitioner,
+          ]);
+        return { patient: `Patient/${id}`, practitioner, restricted: method === 'POST' };
+      });
+    api.post('/portal/api/patients/:id/restrictions', restriction('POST'));
+    api.delete('/portal/api/patients/:id/restrictions/:practitioner', restriction('DELETE'));
 
     api.get('/portal/api/officer/overview', (request, reply) =>
       run(reply, async () => {

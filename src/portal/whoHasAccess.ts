@@ -7,7 +7,8 @@
  * - `treatment-relationship`: the institution's treatment policy (`MEDLEDGER_TREATMENT_ACCESS`):
  *   under `care-team` each clinician with a current care relationship, with the relationship;
  *   under `institution` every clinician; under `none` nobody (the policy entry says so);
- * - `restricted`: a clinician the patient revoked: no treatment access and no consent;
+ * - `restricted`: a clinician the patient revoked (no treatment access and no consent), or asked
+ *   to restrict (`patient_restrictions`: no treatment access);
  * - `emergency`: an open break-glass window (who, which institution, since and until when);
  * - `delegate`: someone who may sign consents for the patient;
  * - `registration`, `system`, `audit-review`: the institution's registrars, its own backend
@@ -119,9 +120,18 @@ export async function whoHasAccess(service: FhirService, patientId: string): Pro
       who: `every clinician of ${institution}`,
       words: `may read your records for ${purposes}: ${institution}'s treatment policy`,
     });
+  const asked = new Set(
+    (
+      await db.query<{ practitioner: string }>(
+        'SELECT practitioner FROM patient_restrictions WHERE patient_id = $1 ORDER BY created_at',
+        [patientId],
+      )
+    ).map((r) => r.practitioner),
+  );
   if (treatment === 'care-team') {
     for (const [fhirUser, relationship] of await careTeamOf(ctx, service.key, patientId)) {
       const person = await names.byFhirUser(fhirUser);
+      if (asked.has(fhirUser)) continue;
       if (person.address !== undefined && restricted.has(person.address)) continue;
       entries.push({
         basis: 'treatment-relationship',
@@ -131,6 +141,16 @@ export async function whoHasAccess(service: FhirService, patientId: string): Pro
         words: `may read your records for ${purposes} as ${relationship.replace('the patient’s', 'your')}: ${institution}'s treatment policy`,
       });
     }
+  }
+  for (const fhirUser of asked) {
+    const person = await names.byFhirUser(fhirUser);
+    entries.push({
+      basis: 'restricted',
+      who: person.name,
+      fhirUser,
+      ...(person.address === undefined ? {} : { address: person.address }),
+      words: 'you asked to restrict this clinician: no access under the treatment policy',
+    });
   }
   for (const grantee of restricted) {
     if (!names.isPractitioner(grantee)) continue;

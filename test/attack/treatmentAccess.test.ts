@@ -79,6 +79,48 @@ describe('treatment access by care relationship, honouring the patient’s revoc
     expect(await read(ehr)).toBe(200);
   });
 
+  it('the patient restricts a named clinician of her care team (HIPAA right to request restrictions), and lifts it', async () => {
+    const token = await practitioner(carer, ids.carer);
+    expect(await read(token)).toBe(200);
+    const base = t.fhirUrl.replace(/\/fhir$/, '');
+    const asAlice = await t.bearer({ kind: 'patient', scope: 'patient/*.rs', patient: ids.alice });
+    const who = async () => {
+      const response = await fetch(`${base}/portal/api/patients/${ids.alice}/who-has-access`, {
+        headers: { authorization: asAlice },
+      });
+      return ((await response.json()) as { entries: { basis: string; fhirUser?: string }[] }).entries;
+    };
+    expect((await who()).filter((e) => e.basis === 'treatment-relationship').map((e) => e.fhirUser)).toEqual([
+      `Practitioner/${ids.carer}`,
+    ]);
+    const restrict = (authorization: string, practitionerRef: string) =>
+      fetch(`${base}/portal/api/patients/${ids.alice}/restrictions`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ practitioner: practitionerRef }),
+      });
+    // Nobody else restricts for her, and a malformed reference is a 400.
+    const other = await t.bearer({ kind: 'patient', scope: 'patient/*.rs', patient: 'someone-else' });
+    expect((await restrict(other, `Practitioner/${ids.carer}`)).status).toBe(404);
+    expect((await restrict(asAlice, 'Observation/1')).status).toBe(400);
+    expect(await read(token)).toBe(200);
+
+    expect((await restrict(asAlice, `Practitioner/${ids.carer}`)).status).toBe(200);
+    expect(await read(token)).toBe(404);
+    const entries = await who();
+    expect(entries.filter((e) => e.basis === 'treatment-relationship')).toEqual([]);
+    expect(entries.filter((e) => e.basis === 'restricted').map((e) => e.fhirUser)).toEqual([
+      `Practitioner/${ids.carer}`,
+    ]);
+    // The restriction is the patient's to lift.
+    const lifted = await fetch(`${base}/portal/api/patients/${ids.alice}/restrictions/${ids.carer}`, {
+      method: 'DELETE',
+      headers: { authorization: asAlice },
+    });
+    expect(lifted.status).toBe(200);
+    expect(await read(token)).toBe(200);
+  });
+
   it('once the patient revokes the practitioner, the care relationship no longer opens her records', async () => {
     const token = await practitioner(carer, ids.carer);
     await t.grant(alice, carer.address, { resourceTypes: ['Observation'], purposes: ['TREAT'] });

@@ -31,4 +31,17 @@ CREATE TABLE patient_identity_backfill (pending boolean NOT NULL);
 INSERT INTO patient_identity_backfill VALUES (true);
 `,
   },
+  {
+    // A patient's restrictions on named clinicians (HIPAA 164.522(a), the right to request
+    // restrictions): a restricted clinician gets no treatment access to her records.
+    id: '0180_patient_restrictions',
+    sql: `
+CREATE TABLE patient_restrictions (
+  patient_id text NOT NULL,
+  practitioner text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (patient_id, practitioner)
+);
+`,
+  },
 ];

@@ -49,6 +49,7 @@ interface WhoHasAccess {
     basis: string;
     who: string;
     words: string;
+    fhirUser?: string;
     since?: string;
     until?: string;
     txHash?: string;
@@ -153,6 +154,21 @@ function OtherAccess({ patientId }: { patientId: string }) {
     () => request<WhoHasAccess>(`/portal/api/patients/${encodeURIComponent(patientId)}/who-has-access`),
     [patientId],
   );
+  const [failure, setFailure] = useState<unknown>();
+  const restrict = async (fhirUser: string, on: boolean) => {
+    setFailure(undefined);
+    try {
+      await request(
+        on
+          ? `/portal/api/patients/${encodeURIComponent(patientId)}/restrictions`
+          : `/portal/api/patients/${encodeURIComponent(patientId)}/restrictions/${encodeURIComponent(fhirUser.replace(/^Practitioner\//, ''))}`,
+        on ? { method: 'POST', body: { practitioner: fhirUser } } : { method: 'DELETE' },
+      );
+      who.reload();
+    } catch (error) {
+      setFailure(error);
+    }
+  };
   const entries = (who.data?.entries ?? [])
     .filter((e) => e.basis !== 'grant')
     .sort((a, b) => BASIS_ORDER.indexOf(a.basis) - BASIS_ORDER.indexOf(b.basis));
@@ -160,6 +176,7 @@ function OtherAccess({ patientId }: { patientId: string }) {
     <section aria-labelledby="other-access">
       <h2 id="other-access">Also reaching your records</h2>
       {who.error !== undefined && <ErrorMessage error={who.error} onRetry={who.reload} />}
+      {failure !== undefined && <ErrorMessage error={failure} />}
       {!who.data && !who.error && <Loading>Reading every basis of access…</Loading>}
       {who.data && (
         <>
@@ -179,6 +196,20 @@ function OtherAccess({ patientId }: { patientId: string }) {
                   </Badge>
                 </div>
                 <p>{e.words}</p>
+                {e.fhirUser && e.basis === 'treatment-relationship' && (
+                  <button
+                    type="button"
+                    className="danger"
+                    onClick={() => void restrict(e.fhirUser as string, true)}
+                  >
+                    Restrict {e.who}
+                  </button>
+                )}
+                {e.fhirUser && e.basis === 'restricted' && (
+                  <button type="button" onClick={() => void restrict(e.fhirUser as string, false)}>
+                    Lift the restriction on {e.who}
+                  </button>
+                )}
                 {(e.since || e.until) && (
                   <dl>
                     {e.since && (
