@@ -369,7 +369,7 @@ describe('the web portal', () => {
   );
 
   it(
-    "a guardian the patient appoints grants access for her, with the guardian's own key",
+    "a guardian the patient appoints grants access for her, with the guardian's own key; an idle tab drops the key",
     async () => {
       if (!patientTab) throw new Error('the first test leaves the patient signed in');
       const chet = patientTab;
@@ -427,6 +427,17 @@ describe('the web portal', () => {
         [portal.clinician.address],
       );
       expect(row?.signer).toBe(address);
+
+      // The unlocked key is dropped after ten idle minutes (the tab's clock, sped up here).
+      await gail.clock.install();
+      await gail.reload();
+      await gail.getByLabel('Passphrase').fill('guardian horse battery');
+      await gail.getByLabel('Passphrase').press('Enter');
+      await gail.getByRole('link', { name: 'I act for' }).waitFor();
+      await gail.clock.fastForward('09:00');
+      expect(await gail.getByRole('heading', { name: 'Unlock your key' }).count()).toBe(0);
+      await gail.clock.fastForward('02:00');
+      await gail.getByRole('heading', { name: 'Unlock your key' }).waitFor();
       expect(cspViolations).toEqual([]);
     },
     TEST_TIMEOUT,

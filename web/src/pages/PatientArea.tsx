@@ -46,6 +46,9 @@ function Notices({ patientId }: { patientId: string }) {
   );
 }
 
+/** How long the unlocked key stays in memory without the patient using the portal. */
+export const IDLE_LOCK_MS = 10 * 60 * 1000;
+
 const TABS = [
   { route: '/records', label: 'My records' },
   { route: '/access', label: 'Who has access' },
@@ -129,6 +132,22 @@ export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
           ),
     [patientId, account?.address],
   );
+  // The unlocked key lives in this tab's memory only while it is used: after IDLE_LOCK_MS without
+  // a key press, click or touch it is dropped, and the passphrase unlocks it again.
+  useEffect(() => {
+    if (!account) return;
+    let timer = setTimeout(() => setAccount(undefined), IDLE_LOCK_MS);
+    const active = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => setAccount(undefined), IDLE_LOCK_MS);
+    };
+    const events = ['pointerdown', 'keydown', 'touchstart'] as const;
+    for (const e of events) window.addEventListener(e, active, { passive: true });
+    return () => {
+      clearTimeout(timer);
+      for (const e of events) window.removeEventListener(e, active);
+    };
+  }, [account]);
 
   if (patient.error)
     return (
