@@ -24,6 +24,7 @@ import { checkSearchRequest, type SearchHandling } from './checkSearchRequest.ts
 import { normalizeText } from './indexTerms.ts';
 import { allIds, idsWithAny, lookupCandidates } from './lookupCandidates.ts';
 import { isQuantityFilter, matchesQuantity } from './matchesQuantity.ts';
+import { resolveChains } from './resolveChains.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
 
 export const DEFAULT_COUNT = 20;
@@ -116,8 +117,14 @@ export async function searchVault(
   options: SearchVaultOptions = {},
   path: string = asked.resourceType,
 ): Promise<Bundle> {
-  const checked = checkSearchRequest(asked, options.handling, options.ignored);
+  const chains = await resolveChains({ find: (r) => findMatches(ctx, r, {}) }, asked);
+  const checked = checkSearchRequest(chains.request, options.handling, options.ignored);
   const request = checked.request;
+  // Links name what the client asked: each chain as written, not the references it resolved to.
+  const linked: SearchRequest = {
+    ...request,
+    filters: (request.filters ?? []).map((f) => chains.asked.get(f) ?? f),
+  };
   const offset = Math.max(0, request.offset ?? 0);
   const count = Math.min(MAX_COUNT, Math.max(0, request.count ?? DEFAULT_COUNT));
   // Every match is decrypted and checked, so a total costs reading all of them. Without sort
@@ -151,7 +158,7 @@ export async function searchVault(
     resourceType: 'Bundle',
     type: 'searchset',
     ...(complete ? { total: matches.length } : {}),
-    link: pageLinks(ctx.baseUrl, path, request, offset, count, matches.length),
+    link: pageLinks(ctx.baseUrl, path, linked, offset, count, matches.length),
     ...(entry.length ? { entry } : {}),
   };
 }
