@@ -121,3 +121,20 @@ export function encodePurposes(purposes: readonly string[]): number {
 export function decodePurposes(mask: number): PurposeOfUse[] {
   return PURPOSES_OF_USE.filter((_, i) => (mask >>> i) & 1);
 }
+
+/** Each purpose of use in words, as a patient reads it (the portal and "who has access"). */
+export const PURPOSE_WORDS: Readonly<Record<string, string>> = {
+  TREAT: 'treatment',
+  ETREAT: 'emergency treatment',
+  HPAYMT: 'payment',
+  HOPERAT: 'healthcare operations',
+  HRESCH: 'research',
+  PUBHLTH: 'public health',
+  PATRQT: 'patient request',
+  COVERAGE: 'coverage',
+  HDIRECT: 'directory',
+  FAMRQT: 'family request',
+  PWATRNY: 'power of attorney',
+  SUPNWK: 'support network',
+  CAREMGT: 'care management',
+};

@@ -8,6 +8,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { AuditEventInput } from '../audit/AuditSink.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
+import { identityEvent } from '../fhir/identity/identityEvent.ts';
 import { ADDRESS_SYSTEM } from '../fhir/patientCompartment.ts';
 import { OPEN_GUARD } from '../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../fhir/VaultRepository.ts';
@@ -97,25 +98,11 @@ function claimEvent(
   patient?: Patient,
 ): AuditEventInput {
   const address = typeof parameters.newAddress === 'string' ? parameters.newAddress.toLowerCase() : undefined;
-  return {
-    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
-    subtype: 'operation',
-    action: 'U',
-    recorded: new Date().toISOString(),
+  return identityEvent(
+    service,
+    { ...parameters, address: address && /^0x[0-9a-f]{40}$/.test(address) ? address : undefined },
     outcome,
     outcomeDesc,
-    agent: {
-      ...(address && /^0x[0-9a-f]{40}$/.test(address) ? { address } : {}),
-      onBehalfOf: `Patient/${parameters.patientId}`,
-      ...(parameters.network === undefined ? {} : { network: parameters.network }),
-    },
-    source: { observer: service.ctx.identity.account.address.toLowerCase() },
-    entity: {
-      patient: `Patient/${parameters.patientId}`,
-      resources: patient?.meta?.versionId
-        ? [`Patient/${parameters.patientId}/_history/${patient.meta.versionId}`]
-        : [],
-    },
-    purposeOfUse: 'PATRQT',
-  };
+    patient?.meta?.versionId ? [`Patient/${parameters.patientId}/_history/${patient.meta.versionId}`] : [],
+  );
 }

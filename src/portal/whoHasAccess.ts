@@ -18,7 +18,7 @@
  * caller (the portal route) has checked and audited that this is the patient's own.
  */
 import type { Practitioner } from '@medplum/fhirtypes';
-import { decodePurposes, decodeResourceTypes } from '../chain/consentCodes.ts';
+import { decodePurposes, decodeResourceTypes, PURPOSE_WORDS } from '../chain/consentCodes.ts';
 import { careTeamOf } from '../fhir/careRelationship.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
 
@@ -55,15 +55,6 @@ export interface WhoHasAccess {
   entries: WhoHasAccessEntry[];
 }
 
-const PURPOSE_WORDS: Record<string, string> = {
-  TREAT: 'treatment',
-  ETREAT: 'emergency treatment',
-  HPAYMT: 'payment',
-  HOPERAT: 'healthcare operations',
-  HRESCH: 'research',
-  PUBHLTH: 'public health',
-  CAREMGT: 'care management',
-};
 const ANY_CUSTODIAN = '0x0000000000000000000000000000000000000000';
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();

@@ -53,25 +53,7 @@ export function checkedConsentDefinition(
   now = Math.floor(Date.now() / 1000),
 ): TypedDataDefinition {
   const primaryType = choice.operation === 'grant' ? 'Grant' : 'Revoke';
-  if (proposed.primaryType !== primaryType) throw new ConsentMessageMismatch('primaryType');
-  const domain = consentDomain(facts.chainId, facts.consent);
-  if (
-    proposed.domain.name !== domain.name ||
-    proposed.domain.version !== domain.version ||
-    Number(proposed.domain.chainId) !== domain.chainId ||
-    !sameAddress(proposed.domain.verifyingContract, domain.verifyingContract as string)
-  )
-    throw new ConsentMessageMismatch('domain');
-  const fields = consentTypes[primaryType];
-  const names = fields.map((f) => f.name as string);
-  const extra = Object.keys(proposed.message).filter((k) => !names.includes(k));
-  if (extra.length > 0) throw new ConsentMessageMismatch(extra.join(','));
-  const message: Record<string, string | bigint> = {};
-  for (const { name, type } of fields) {
-    const value = proposed.message[name];
-    if (value === undefined) throw new ConsentMessageMismatch(name);
-    message[name] = type === 'address' ? String(value) : BigInt(value);
-  }
+  const { domain, fields, message } = proposedMessage(proposed, primaryType, facts);
   const expect = (field: string, ok: boolean) => {
     if (!ok) throw new ConsentMessageMismatch(field);
   };
@@ -96,6 +78,41 @@ export function checkedConsentDefinition(
     primaryType,
     message,
   } as unknown as TypedDataDefinition;
+}
+
+/**
+ * The proposal's message under this portal's own types and the consortium's domain: the primary
+ * type, every domain fact and the set of fields must be exactly these (numbers as bigint).
+ */
+function proposedMessage(
+  proposed: {
+    domain: Record<string, unknown>;
+    primaryType: string;
+    message: Record<string, string | number | bigint>;
+  },
+  primaryType: keyof typeof consentTypes,
+  facts: ConsentDomainFacts,
+) {
+  if (proposed.primaryType !== primaryType) throw new ConsentMessageMismatch('primaryType');
+  const domain = consentDomain(facts.chainId, facts.consent);
+  if (
+    proposed.domain.name !== domain.name ||
+    proposed.domain.version !== domain.version ||
+    Number(proposed.domain.chainId) !== domain.chainId ||
+    !sameAddress(proposed.domain.verifyingContract, domain.verifyingContract as string)
+  )
+    throw new ConsentMessageMismatch('domain');
+  const fields = consentTypes[primaryType];
+  const names = fields.map((f) => f.name as string);
+  const extra = Object.keys(proposed.message).filter((k) => !names.includes(k));
+  if (extra.length > 0) throw new ConsentMessageMismatch(extra.join(','));
+  const message: Record<string, string | bigint> = {};
+  for (const { name, type } of fields) {
+    const value = proposed.message[name];
+    if (value === undefined) throw new ConsentMessageMismatch(name);
+    message[name] = type === 'address' ? String(value) : BigInt(value);
+  }
+  return { domain, fields, message };
 }
 
 function sameAddress(value: unknown, expected: string): boolean {
@@ -131,25 +148,7 @@ export function checkedDelegateDefinition(
   facts: ConsentDomainFacts,
   now = Math.floor(Date.now() / 1000),
 ): TypedDataDefinition {
-  if (proposed.primaryType !== 'Delegate') throw new ConsentMessageMismatch('primaryType');
-  const domain = consentDomain(facts.chainId, facts.consent);
-  if (
-    proposed.domain.name !== domain.name ||
-    proposed.domain.version !== domain.version ||
-    Number(proposed.domain.chainId) !== domain.chainId ||
-    !sameAddress(proposed.domain.verifyingContract, domain.verifyingContract as string)
-  )
-    throw new ConsentMessageMismatch('domain');
-  const fields = consentTypes.Delegate;
-  const names = fields.map((f) => f.name as string);
-  const extra = Object.keys(proposed.message).filter((k) => !names.includes(k));
-  if (extra.length > 0) throw new ConsentMessageMismatch(extra.join(','));
-  const message: Record<string, string | bigint> = {};
-  for (const { name, type } of fields) {
-    const value = proposed.message[name];
-    if (value === undefined) throw new ConsentMessageMismatch(name);
-    message[name] = type === 'address' ? String(value) : BigInt(value);
-  }
+  const { domain, fields, message } = proposedMessage(proposed, 'Delegate', facts);
   if (!sameAddress(message.patient, choice.patient)) throw new ConsentMessageMismatch('patient');
   if (!sameAddress(message.delegate, choice.delegate)) throw new ConsentMessageMismatch('delegate');
   if (message.until !== BigInt(choice.until)) throw new ConsentMessageMismatch('until');

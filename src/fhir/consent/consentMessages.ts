@@ -106,25 +106,7 @@ export function typedDataParameters(
   chain: { chainId: number; consent: Address },
   signed: { kind: 'grant'; message: GrantMessage } | { kind: 'revoke'; message: RevokeMessage },
 ): Parameters {
-  const domain = consentDomain(chain.chainId, chain.consent);
-  const primaryType = signed.kind === 'grant' ? 'Grant' : 'Revoke';
-  const message: Record<string, string | number> = Object.fromEntries(
-    Object.entries(signed.message).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
-  );
-  const typedData = {
-    types: {
-      EIP712Domain: [
-        { name: 'name', type: 'string' },
-        { name: 'version', type: 'string' },
-        { name: 'chainId', type: 'uint256' },
-        { name: 'verifyingContract', type: 'address' },
-      ],
-      [primaryType]: consentTypes[primaryType],
-    },
-    primaryType,
-    domain,
-    message,
-  };
+  const typedData = eip712TypedData(chain, signed.kind === 'grant' ? 'Grant' : 'Revoke', signed.message);
   const parameter: ParametersParameter[] = [
     { name: 'action', valueCode: signed.kind },
     { name: 'grantee', valueString: signed.message.grantee },
@@ -146,6 +128,31 @@ export function typedDataParameters(
     { name: 'typedData', valueString: JSON.stringify(typedData) },
   );
   return { resourceType: 'Parameters', parameter };
+}
+
+/** The JSON a wallet signs with `eth_signTypedData_v4` (integers as decimal strings). */
+export function eip712TypedData(
+  chain: { chainId: number; consent: Address },
+  primaryType: keyof typeof consentTypes,
+  fields: object,
+) {
+  const message: Record<string, string | number> = Object.fromEntries(
+    Object.entries(fields).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
+  );
+  return {
+    types: {
+      EIP712Domain: [
+        { name: 'name', type: 'string' },
+        { name: 'version', type: 'string' },
+        { name: 'chainId', type: 'uint256' },
+        { name: 'verifyingContract', type: 'address' },
+      ],
+      [primaryType]: consentTypes[primaryType],
+    },
+    primaryType,
+    domain: consentDomain(chain.chainId, chain.consent),
+    message,
+  };
 }
 
 function checkPatient(values: ParameterValues, patient: Address): void {

@@ -5,17 +5,15 @@
  * it (a delegate cannot appoint others), and the pair's current nonce. The node never holds a
  * patient key; the appointment is in the outbox when this returns.
  */
-import { type Hex, keccak256, recoverTypedDataAddress } from 'viem';
+import { type Hex, recoverTypedDataAddress } from 'viem';
 import { consentDomain, consentTypes, type DelegateMessage } from '../../chain/consent/consentTypedData.ts';
 import { relayConsent } from '../../chain/consent/relayConsent.ts';
 import { consentAbi } from '../../chain/generated/contracts.ts';
 import { MedledgerError } from '../../errors/MedledgerError.ts';
-import type { ConsentRelayContext } from './relaySignedConsent.ts';
+import { type ConsentRelayContext, relayedBefore } from './relaySignedConsent.ts';
 
 /** The longest appointment the node relays (the contract allows any). */
 export const MAX_DELEGATION_SECONDS = 5 * 366 * 86_400;
-
-const dedupeKeyOf = (signature: Hex) => `consent:${keccak256(signature)}`;
 
 const problem = (status: 400 | 409, code: string, message: string) =>
   new MedledgerError(code, message, { status });
@@ -84,11 +82,7 @@ export async function relaySignedDelegate(
         );
       return { outboxId: id, created: true };
     }
-    const same = await tx.query<{ id: string }>(
-      'SELECT id::text AS id FROM chain_outbox WHERE dedupe_key = $1',
-      [dedupeKeyOf(signed.signature)],
-    );
-    return { outboxId: BigInt(same[0]!.id), created: false };
+    return { outboxId: await relayedBefore(tx, signed.signature), created: false };
   });
   ctx.outbox.notify();
   return result;

@@ -20,6 +20,7 @@ import { consentAbi } from '../../chain/generated/contracts.ts';
 import { waitForOutboxEntry } from '../../chain/outbox/outboxEntry.ts';
 import { MedledgerError } from '../../errors/MedledgerError.ts';
 import type { NodeContext } from '../../node/startNode.ts';
+import type { Queryable } from '../../store/db.ts';
 
 export type SignedConsentChange =
   | { kind: 'grant'; message: GrantMessage; signature: Hex }
@@ -106,11 +107,7 @@ export async function relaySignedConsent(
         throw problem(409, 'ERR_CONSENT_IN_FLIGHT', 'another change to this consent is still being relayed');
       return { outboxId: id, created: true };
     }
-    const same = await tx.query<{ id: string }>(
-      'SELECT id::text AS id FROM chain_outbox WHERE dedupe_key = $1',
-      [dedupeKeyOf(signed.signature)],
-    );
-    return { outboxId: BigInt(same[0]!.id), created: false };
+    return { outboxId: await relayedBefore(tx, signed.signature), created: false };
   });
   ctx.outbox.notify();
   return { ...result, signer };
@@ -171,6 +168,15 @@ async function isActiveDelegate(
 
 // Mirrors relayConsent's dedupe key (one outbox entry per signature).
 const dedupeKeyOf = (signature: Hex) => `consent:${keccak256(signature)}`;
+
+/** The outbox entry of a signature relayed before (an idempotent retry of the same message). */
+export async function relayedBefore(tx: Queryable, signature: Hex): Promise<bigint> {
+  const same = await tx.query<{ id: string }>(
+    'SELECT id::text AS id FROM chain_outbox WHERE dedupe_key = $1',
+    [dedupeKeyOf(signature)],
+  );
+  return BigInt(same[0]!.id);
+}
 
 function problem(status: number, code: string, message: string): MedledgerError {
   return new MedledgerError(code, message, { status });

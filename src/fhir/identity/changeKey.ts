@@ -14,12 +14,12 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import { getAddress, type Hex, isAddress, verifyMessage } from 'viem';
-import type { AuditEventInput } from '../../audit/AuditSink.ts';
 import { MedledgerError } from '../../errors/MedledgerError.ts';
 import type { FhirService } from '../FhirService.ts';
 import { ADDRESS_SYSTEM } from '../patientCompartment.ts';
 import { OPEN_GUARD } from '../ResourceGuard.ts';
 import { VaultRepository } from '../VaultRepository.ts';
+import { identityEvent } from './identityEvent.ts';
 import { boundAddress } from './patientIdentities.ts';
 
 /** How far ahead a signed key change may be dated (it is refused after its deadline). */
@@ -108,28 +108,14 @@ function event(
   outcome: '0' | '4',
   outcomeDesc: string,
   patient?: Patient,
-): AuditEventInput {
-  return {
-    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
-    subtype: 'operation',
-    action: 'U',
-    recorded: new Date().toISOString(),
+) {
+  const operation = `Patient/${parameters.patientId}/$change-key`;
+  const version = patient?.meta?.versionId;
+  return identityEvent(
+    service,
+    parameters,
     outcome,
     outcomeDesc,
-    agent: {
-      onBehalfOf: `Patient/${parameters.patientId}`,
-      ...(parameters.network === undefined ? {} : { network: parameters.network }),
-    },
-    source: { observer: service.ctx.identity.account.address.toLowerCase() },
-    entity: {
-      patient: `Patient/${parameters.patientId}`,
-      resources: patient?.meta?.versionId
-        ? [
-            `Patient/${parameters.patientId}/_history/${patient.meta.versionId}`,
-            `Patient/${parameters.patientId}/$change-key`,
-          ]
-        : [`Patient/${parameters.patientId}/$change-key`],
-    },
-    purposeOfUse: 'PATRQT',
-  };
+    version ? [`Patient/${parameters.patientId}/_history/${version}`, operation] : [operation],
+  );
 }

@@ -88,11 +88,12 @@ async function relayAndAnswer(r: AllowedPatientRequest, signed: SignedConsentCha
   };
 }
 
-function patientAddressOf(r: AllowedPatientRequest): Address {
+/** The Patient's chain address; 409 when it has none (nothing can be signed for it). */
+export function patientAddressOf(r: AllowedPatientRequest): Address {
   if (r.patientAddress === undefined)
     throw new MedledgerError(
       'ERR_CONSENT_NO_PATIENT_ADDRESS',
-      'the Patient has no chain address (identifier urn:medledger:address), so no consent can be signed for it',
+      'the Patient has no chain identity, so no consent or delegation can be signed for it',
       { status: 409 },
     );
   return r.patientAddress as Address;

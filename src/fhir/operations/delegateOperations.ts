@@ -13,10 +13,9 @@
  * patient's records.
  */
 import type { Parameters } from '@medplum/fhirtypes';
-import type { Address } from 'viem';
-import { consentDomain, consentTypes, type DelegateMessage } from '../../chain/consent/consentTypedData.ts';
+import type { DelegateMessage } from '../../chain/consent/consentTypedData.ts';
 import { consentAbi } from '../../chain/generated/contracts.ts';
-import { MedledgerError } from '../../errors/MedledgerError.ts';
+import { eip712TypedData } from '../consent/consentMessages.ts';
 import {
   addressParam,
   boundedParam,
@@ -28,6 +27,7 @@ import {
 import { relaySignedDelegate } from '../consent/relayDelegate.ts';
 import { waitForRelayedConsent } from '../consent/relaySignedConsent.ts';
 import type { AllowedPatientRequest, Answer } from '../patientRoute.ts';
+import { patientAddressOf } from './consentOperations.ts';
 
 const HOUR = 3600;
 
@@ -51,21 +51,7 @@ export async function delegateTypedDataOperation(r: AllowedPatientRequest): Prom
     nonce,
     deadline: integerParam(values, 'deadline', now + BigInt(HOUR)),
   };
-  const { chainId, consent } = r.service.ctx.chain.addresses;
-  const typedData = {
-    types: {
-      EIP712Domain: [
-        { name: 'name', type: 'string' },
-        { name: 'version', type: 'string' },
-        { name: 'chainId', type: 'uint256' },
-        { name: 'verifyingContract', type: 'address' },
-      ],
-      Delegate: consentTypes.Delegate,
-    },
-    primaryType: 'Delegate',
-    domain: consentDomain(chainId, consent),
-    message: { ...message, deadline: message.deadline.toString() },
-  };
+  const typedData = eip712TypedData(r.service.ctx.chain.addresses, 'Delegate', message);
   const body: Parameters = {
     resourceType: 'Parameters',
     parameter: [
@@ -102,14 +88,4 @@ export async function delegateOperation(r: AllowedPatientRequest): Promise<Answe
     ],
   };
   return { status: wait ? 200 : 202, body };
-}
-
-function patientAddressOf(r: AllowedPatientRequest): Address {
-  if (r.patientAddress === undefined)
-    throw new MedledgerError(
-      'ERR_CONSENT_NO_PATIENT_ADDRESS',
-      'the Patient has no chain identity, so no delegate can be appointed for it',
-      { status: 409 },
-    );
-  return r.patientAddress as Address;
 }

@@ -1,5 +1,6 @@
 /** Small shared pieces: loading and error states (never a blank screen), badges, an async hook. */
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import { PURPOSE_WORDS } from '../../../src/chain/consentCodes.ts';
 
 export function Loading({ children }: { children: ReactNode }) {
   return (
@@ -92,18 +93,4 @@ export function formatDate(iso: string | undefined, withTime = false): string {
     : date.toLocaleDateString(undefined, { dateStyle: 'medium' });
 }
 
-export const PURPOSE_LABELS: Record<string, string> = {
-  TREAT: 'treatment',
-  ETREAT: 'emergency treatment',
-  HPAYMT: 'payment',
-  HOPERAT: 'healthcare operations',
-  HRESCH: 'research',
-  PUBHLTH: 'public health',
-  PATRQT: 'patient request',
-  COVERAGE: 'coverage',
-  HDIRECT: 'directory',
-  FAMRQT: 'family request',
-  PWATRNY: 'power of attorney',
-  SUPNWK: 'support network',
-  CAREMGT: 'care management',
-};
+export const PURPOSE_LABELS: Readonly<Record<string, string>> = PURPOSE_WORDS;
