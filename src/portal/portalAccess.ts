@@ -25,6 +25,10 @@ export interface PortalAccessTarget {
    * access report), and a patient caller must be that patient (404 otherwise).
    */
   patientId?: string;
+  /** The basis an allowed decision records (an officer's review: `audit-review`). */
+  basis?: AccessDecision['basis'];
+  /** More patients the audit event names (an access review naming every patient of the access). */
+  patients?: readonly string[];
 }
 
 /** The caller, once allowed; a PortalError (401/403) otherwise. One audit event either way. */
@@ -53,7 +57,7 @@ export async function portalAccess(
           ? decide(false, 404, 'not found')
           : ownPatient
             ? decide(true, 200, `portal ${target.resource}: the patient's own`, 'own-record')
-            : decide(true, 200, `portal ${target.resource} for role ${principal.kind}`);
+            : decide(true, 200, `portal ${target.resource} for role ${principal.kind}`, target.basis);
   await service.ctx.audit.append(
     auditDecision({
       principal,
@@ -67,6 +71,7 @@ export async function portalAccess(
       subtype: 'operation',
       resources: [target.resource],
       network: request.ip,
+      ...(target.patients === undefined ? {} : { patients: target.patients }),
     }),
   );
   if (!decision.allowed || principal === undefined)

@@ -16,6 +16,9 @@
  * - `GET patients/{id}/who-has-access`: every current basis of access to the patient's records,
  *   in words (consents, the treatment policy and care team, restrictions, break-glass windows,
  *   delegates, registrars, systems, officers); the patient's own only.
+ * - `GET officer/access-review/{auditEventId}`: the record versions one access served, for the
+ *   privacy officer's review of it (the only way an officer sees clinical records; audited for
+ *   the patients of that access).
  * - `GET officer/overview`, `POST officer/verify`: the privacy officer's dashboard and verify run;
  *   `POST officer/break-glass/{txHash}/review` ({ outcome: justified | not-justified, note? }).
  *
@@ -39,6 +42,7 @@ import {
   portalRedirectUri,
 } from './portalClient.ts';
 import { recordProofs } from './recordProofs.ts';
+import { eventToReview, reviewAccess } from './reviewAccess.ts';
 import { reviewBreakGlass } from './reviewBreakGlass.ts';
 import { serveWebApp } from './serveWebApp.ts';
 import { whoHasAccess } from './whoHasAccess.ts';
@@ -213,6 +217,29 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
       });
     api.post('/portal/api/patients/:id/restrictions', restriction('POST'));
     api.delete('/portal/api/patients/:id/restrictions/:practitioner', restriction('DELETE'));
+
+    api.get('/portal/api/officer/access-review/:id', (request, reply) =>
+      run(reply, async () => {
+        const { id } = request.params as { id: string };
+        const resource = `AuditEvent/${id}/access-review`;
+        // Who asks is decided before anything about the event is looked up (refusals audited once).
+        const caller = await service.access.tokens
+          .authenticate(request.headers.authorization)
+          .catch(() => undefined);
+        if (caller?.kind !== 'officer')
+          await portalAccess(service, request, { roles: ['officer'], resource });
+        const reviewed = await eventToReview(auditContextOf(ctx), id);
+        await portalAccess(service, request, {
+          roles: ['officer'],
+          resource,
+          purpose: 'HOPERAT',
+          basis: 'audit-review',
+          patientId: reviewed.patients[0] as string,
+          patients: reviewed.patients,
+        });
+        return reviewAccess(service, reviewed);
+      }),
+    );
 
     api.get('/portal/api/officer/overview', (request, reply) =>
       run(reply, async () => {

@@ -161,6 +161,7 @@ const EXPECTED: Record<string, number[]> = {
   'my patients':      [401, 403, 403, 200, 200, 200, 403, 403, 403, 403, 403, 403, 401, 401],
   practitioners:      [401, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 403, 401, 401],
   me:                 [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+  'access review':    [401, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 401, 401],
   'officer overview': [401, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 401, 401],
   'officer review':   [401, 403, 403, 403, 403, 403, 400, 403, 403, 403, 403, 403, 401, 401],
   'chain rpc':        [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 401],
@@ -391,6 +392,12 @@ describe('the authorization matrix, generated from the route table', () => {
       portal('my patients', 'GET', 'my-patients', () => 'my-patients'),
       portal('practitioners', 'GET', 'practitioners', () => 'practitioners'),
       portal('me', 'GET', 'me', () => 'me'),
+      portal(
+        'access review',
+        'GET',
+        'officer/access-review/:id',
+        () => `officer/access-review/${ids.auditEvent}`,
+      ),
       portal('officer overview', 'GET', 'officer/overview', () => 'officer/overview'),
       portal(
         'officer review',
