@@ -120,6 +120,23 @@ describe('FHIR conformance at the edges', () => {
     expect(search.body.total).toBe(1);
   });
 
+  it('history refuses what it does not answer (_at; _since on one resource; unknown names), never ignores it', async () => {
+    for (const path of [
+      `Patient/${patient}/_history?_at=2026`,
+      `Patient/${patient}/_history?_since=2020-01-01T00:00:00Z`,
+      'Patient/_history?_at=2026',
+      '_history?_at=2026',
+      'Patient/_history?_list=x',
+    ]) {
+      const r = await call('GET', path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.resourceType, path).toBe('OperationOutcome');
+      expect(r.body.issue?.[0]?.expression?.[0], path).toMatch(/^_/);
+    }
+    expect((await call('GET', 'Patient/_history?_since=2020-01-01T00:00:00Z&_count=5')).status).toBe(200);
+    expect((await call('GET', `Patient/${patient}/_history?_count=5`)).status).toBe(200);
+  });
+
   it('type and system history page with next links until every version was seen once, deletions included', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)

@@ -24,6 +24,7 @@ import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { NoticeDelivery } from './notify/NoticeDelivery.ts';
 import { registerEmergencyLookup } from './operations/emergencyLookup.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
+import { checkHistoryParameters } from './operations/historyParameters.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
 import { type ShapedRequest, shapeRequest } from './shapeRequest.ts';
@@ -224,6 +225,7 @@ async function handle(
   // `Prefer: handling`, misread parameters and `_summary` / `_elements` (applied after the audit).
   let shaped: ShapedRequest;
   try {
+    checkHistoryParameters(interaction, query);
     shaped = shapeRequest({
       interaction,
       method,
