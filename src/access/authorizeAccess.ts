@@ -6,6 +6,7 @@
  * (DESIGN.md: at most one block behind). A practitioner may break the glass for ETREAT.
  */
 
+import type { Resource } from '@medplum/fhirtypes';
 import { purposeIndex } from '../chain/consentCodes.ts';
 import type { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
 import type { ConsentDecision } from '../chain/indexer/ConsentCache.ts';
@@ -71,6 +72,10 @@ export interface AccessRequest {
   perVersion?: boolean | undefined;
   /** From `X-Break-Glass-Reason`. */
   breakGlassReason?: string | undefined;
+  /** The resource the decision is about, when there is one (granular scopes must match it). */
+  resource?: Resource | undefined;
+  /** Every resource the request touches is decided again on its own (the FHIR interactions). */
+  guarded?: boolean | undefined;
 }
 
 export type AccessBasis =
@@ -132,8 +137,9 @@ export async function authorizeAccess(
     context: principal.context,
     resourceType: request.resourceType,
     interaction: request.interaction,
+    ...(request.guarded ? { guarded: true } : {}),
   };
-  if (!scopeAllows(principal.scopes, scopeRequest)) {
+  if (!scopeAllows(principal.scopes, scopeRequest, request.resource)) {
     return deny(403, `scope does not allow ${request.interaction} on ${request.resourceType}`);
   }
   if (request.perVersion)

@@ -2,9 +2,15 @@
  * SMART on FHIR scopes (App Launch 2.x, https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html):
  * `<context>/<resourceType|*>.<permissions>` with permissions a non-empty, ordered subset of
  * `cruds`. v1 forms (`.read`, `.write`, `.*`) are mapped to their v2 equivalents.
- * Granular scopes with a search restriction (`?category=...`) are parsed but never grant
- * access here: this layer cannot evaluate them, so it fails closed.
+ * Granular scopes with a search restriction (`patient/Observation.rs?category=laboratory`) allow
+ * only resources that match the restriction: a request is allowed by one provisionally only when
+ * each resource it touches is then checked against it (`guarded`: the FHIR interactions, whose
+ * resources pass the per-resource guard), and a resource only when it matches; anywhere else (a
+ * Consent route, the access report, a proof) such a scope grants nothing.
  */
+
+import { matchesSearchRequest, parseSearchRequest } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
 
 export type ScopeContext = 'patient' | 'user' | 'system';
 export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
@@ -16,7 +22,7 @@ export interface ResourceScope {
   /** A FHIR resource type, or `*`. */
   resourceType: string;
   permissions: ReadonlySet<Interaction>;
-  /** SMART v2 granular restriction (`?category=...`); such a scope grants nothing here. */
+  /** SMART v2 granular restriction (`category=laboratory`): a search the resource must match. */
   query?: string;
 }
 
@@ -24,6 +30,8 @@ export interface ScopeRequest {
   context: ScopeContext;
   resourceType: string;
   interaction: Interaction;
+  /** Each resource the request touches is checked again, with the resource (granular scopes). */
+  guarded?: boolean;
 }
 
 const SCOPE = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]*)\.([a-z*]+)(\?.+)?$/;
@@ -66,6 +74,8 @@ export function formatScope(scope: ResourceScope): string {
 export function scopeAllows(
   scopes: string | readonly (string | ResourceScope)[],
   request: ScopeRequest,
+  /** The resource itself, when the decision is about one: a granular scope must match it. */
+  resource?: Resource,
 ): boolean {
   const parsed =
     typeof scopes === 'string'
@@ -73,11 +83,23 @@ export function scopeAllows(
       : scopes.flatMap((s) => (typeof s === 'string' ? (parseScope(s) ?? []) : [s]));
   return parsed.some(
     (s) =>
-      s.query === undefined &&
       s.context === request.context &&
       (s.resourceType === '*' || s.resourceType === request.resourceType) &&
-      s.permissions.has(request.interaction),
+      s.permissions.has(request.interaction) &&
+      (s.query === undefined ||
+        (resource !== undefined ? matchesScopeQuery(s, resource) : request.guarded === true)),
   );
+}
+
+/** Whether a resource matches a granular scope's restriction (a search of its own type). */
+function matchesScopeQuery(scope: ResourceScope, resource: Resource): boolean {
+  if (scope.query === undefined) return true;
+  try {
+    const query = Object.fromEntries(new URLSearchParams(scope.query));
+    return matchesSearchRequest(resource, parseSearchRequest(resource.resourceType, query));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -91,9 +113,11 @@ export function intersectScopes(
 ): string[] {
   const granted = new Set<string>();
   for (const r of parseScopes(requested)) {
-    if (r.query !== undefined) continue;
     for (const g of parseScopes(registered)) {
-      if (g.query !== undefined || g.context !== r.context) continue;
+      if (g.context !== r.context) continue;
+      // A restriction narrows: granted with the one asked or registered; two different ones, not at all.
+      if (r.query !== undefined && g.query !== undefined && r.query !== g.query) continue;
+      const query = r.query ?? g.query;
       const resourceType =
         r.resourceType === '*'
           ? g.resourceType
@@ -102,7 +126,15 @@ export function intersectScopes(
             : undefined;
       if (resourceType === undefined) continue;
       const permissions = new Set(INTERACTIONS.filter((i) => r.permissions.has(i) && g.permissions.has(i)));
-      if (permissions.size > 0) granted.add(formatScope({ context: r.context, resourceType, permissions }));
+      if (permissions.size > 0)
+        granted.add(
+          formatScope({
+            context: r.context,
+            resourceType,
+            permissions,
+            ...(query === undefined ? {} : { query }),
+          }),
+        );
     }
   }
   return [...granted];

@@ -123,11 +123,18 @@ export class FhirService {
   guardFor(principal: Principal | undefined, headers: Pick<AccessRequest, 'purpose'>): ResourceGuard {
     const decided = new Map<string, Promise<boolean>>();
     const purpose = headers.purpose === undefined ? {} : { purpose: headers.purpose };
-    const decide = (request: AccessRequest): Promise<boolean> => {
-      const key = `${request.interaction}:${request.resourceType}:${request.patientId ?? ''}:${request.patientAddress ?? ''}`;
+    // A granular scope decides per resource (its restriction is a search the resource must match).
+    const granular = principal?.scopes.some((s) => s.query !== undefined) ?? false;
+    const decide = (request: AccessRequest, resource: Resource): Promise<boolean> => {
+      const which = granular
+        ? `:${resource.resourceType}/${resource.id}/${resource.meta?.versionId ?? ''}`
+        : '';
+      const key = `${request.interaction}:${request.resourceType}:${request.patientId ?? ''}:${request.patientAddress ?? ''}${which}`;
       let allowed = decided.get(key);
       if (allowed === undefined) {
-        allowed = authorizeAccess(this.access, principal, { ...request, ...purpose }).then((d) => d.allowed);
+        allowed = authorizeAccess(this.access, principal, { ...request, ...purpose, resource }).then(
+          (d) => d.allowed,
+        );
         decided.set(key, allowed);
       }
       return allowed;
@@ -136,7 +143,7 @@ export class FhirService {
       principal,
       allows: async (resource, interaction, q) => {
         for (const request of await this.accessRequestsFor(resource, interaction, q))
-          if (!(await decide(request))) return false;
+          if (!(await decide(request, resource))) return false;
         return true;
       },
     };

@@ -126,7 +126,14 @@ export async function decideAccess(
   const headers = accessHeaders(request.headers);
   // Break-glass opens for one named patient only, never for every patient of a resource.
   const opening = requests.length === 1 ? headers : withoutBreakGlass(headers);
-  requests = requests.map((r) => ({ ...r, ...opening }));
+  // Every resource a FHIR interaction touches passes the per-resource guard as well (guarded);
+  // the one it names is the decision's resource (a granular scope must match it).
+  requests = requests.map((r) => ({
+    ...r,
+    ...opening,
+    guarded: true,
+    ...(subject && !perVersion && subject.resourceType === r.resourceType ? { resource: subject } : {}),
+  }));
   requests[0] = await withTokenPatient(service, requests[0] as AccessRequest, request.authorization);
 
   let result: CheckAccessResult = await decideAccessOf(service.access, {
