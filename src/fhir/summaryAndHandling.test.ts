@@ -193,9 +193,12 @@ describe('_summary, _elements, Prefer: handling and modifiers', () => {
       expect(sort.status).toBe(400);
       expect(sort.body.issue?.[0]?.expression).toEqual(['_sort']);
     }
-    const lenient = await get(`Observation?subject=Patient/${patient}&foo=1&code:text=pulse&_sort=bogus`, {
-      prefer: 'return=representation, handling=lenient',
-    });
+    const lenient = await get(
+      `Observation?subject=Patient/${patient}&foo=1&code:in=http://example.org/vs&_sort=bogus`,
+      {
+        prefer: 'return=representation, handling=lenient',
+      },
+    );
     expect(lenient.status).toBe(200);
     expect(lenient.body.total).toBe(2);
     expect(matches(lenient.body)).toHaveLength(2);

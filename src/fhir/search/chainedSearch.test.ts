@@ -66,6 +66,11 @@ describe('chained and _has search, and history paging, with third-party clients'
       searchParams: { 'patient.identifier': 'urn:example:mrn|A1' },
     })) as unknown as Bundle;
     expect(idsOf(byMrn)).toEqual([ids.smithObs, ids.smithPulse].sort());
+    // :text on a token is a string search of its text and displays (prefix of a word, any case).
+    const heart = await medplum.searchResources('Observation', 'code:text=HEART');
+    expect(heart.map((o) => o.id)).toEqual([ids.smithPulse]);
+    const weights = await medplum.searchResources('Observation', 'code:text=weig&_count=10');
+    expect(weights.map((o) => o.id).sort()).toEqual([ids.smithObs, ids.jonesObs].sort());
     const nobody = (await kit.search({
       resourceType: 'Observation',
       searchParams: { 'subject.name': 'Nobody' },

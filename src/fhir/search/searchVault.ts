@@ -81,7 +81,9 @@ async function collectMatches(
   candidates ??= await allIds(ctx.q, request.resourceType);
   // String filters are matched here (FHIR: case- and accent-insensitive prefix; :exact; :contains);
   // every other filter by Medplum's matcher.
-  const stringFilters = filters.filter((f) => isStringFilter(request.resourceType, f));
+  const stringFilters = filters.filter(
+    (f) => isStringFilter(request.resourceType, f) || isTokenTextFilter(request.resourceType, f),
+  );
   const quantityFilters = filters.filter((f) => isQuantityFilter(request.resourceType, f));
   const matchRequest: SearchRequest = {
     resourceType: request.resourceType,
@@ -199,12 +201,30 @@ function isStringFilter(resourceType: string, filter: Filter): boolean {
  * query (case and accents ignored); `:exact` is whole-value equality; `:contains` any substring.
  * @see https://hl7.org/fhir/R4/search.html#string
  */
+/** `code:text=heart`: a string search of a token's text (R4: CodeableConcept.text, Coding.display, Identifier.type.text). */
+function isTokenTextFilter(resourceType: string, filter: Filter): boolean {
+  return filter.operator === Operator.TEXT && getSearchParameter(resourceType, filter.code)?.type === 'token';
+}
+
+function tokenTexts(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(tokenTexts);
+  if (!value || typeof value !== 'object') return [];
+  const v = value as { text?: unknown; display?: unknown; coding?: unknown; type?: { text?: unknown } };
+  return [
+    ...(typeof v.text === 'string' ? [v.text] : []),
+    ...(typeof v.display === 'string' ? [v.display] : []),
+    ...(typeof v.type?.text === 'string' ? [v.type.text] : []),
+    ...tokenTexts(v.coding),
+  ];
+}
+
 function matchesString(resource: Resource, filter: Filter): boolean {
   const param = getSearchParameter(resource.resourceType, filter.code);
   if (!param?.expression) return false;
   let values: string[];
   try {
-    values = evalFhirPath(parsedFhirPath(param.expression), resource).flatMap(stringsOf);
+    const found = evalFhirPath(parsedFhirPath(param.expression), resource);
+    values = filter.operator === Operator.TEXT ? found.flatMap(tokenTexts) : found.flatMap(stringsOf);
   } catch {
     return false;
   }

@@ -4,7 +4,10 @@
  * be refused rather than answered with a silently wrong list. The CapabilityStatement and
  * docs/conformance.md are generated from / state the same table.
  *
- * Left out on purpose: `:text`, `:in`, `:not-in`, `:above`, `:below`, `:of-type`, `:identifier`
+ * `:text` on tokens is answered by searchVault's own matcher (a string search of the code's text
+ * and displays), not Medplum's (which compares the whole text exactly).
+ *
+ * Left out on purpose: `:in`, `:not-in`, `:above`, `:below`, `:of-type`, `:identifier`
  * (Medplum's matcher returns nothing or everything for them), `ap` on dates (no defined
  * approximation), and number parameters altogether (Medplum's in-memory matcher matches no
  * number value, so `probability=0.5` would find nothing).
@@ -25,7 +28,7 @@ const PREFIXES = [
 /** Operators (Medplum's: a modifier or a prefix) answered per parameter type. */
 export const SUPPORTED_OPERATORS: Readonly<Record<string, readonly Operator[]>> = {
   string: [Operator.EQUALS, Operator.EXACT, Operator.CONTAINS, Operator.MISSING],
-  token: [Operator.EQUALS, Operator.NOT, Operator.MISSING],
+  token: [Operator.EQUALS, Operator.NOT, Operator.TEXT, Operator.MISSING],
   reference: [Operator.EQUALS, Operator.MISSING],
   uri: [Operator.EQUALS, Operator.MISSING],
   date: [...PREFIXES, Operator.STARTS_AFTER, Operator.ENDS_BEFORE, Operator.MISSING],
