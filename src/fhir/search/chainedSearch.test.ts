@@ -1,6 +1,6 @@
 /**
  * Issue 20: chained (`subject.name`, `subject:Patient.name`, `patient.identifier`) and reverse
- * chained (`_has:Observation:patient:code`) searches, one level, with the third-party clients
+ * chained (`_has:Observation:patient:code`) searches, one level, token `:text` and uri `:above`/`:below`, with the third-party clients
  * integrators use (fhir-kit-client and @medplum/core's MedplumClient), and history paged through
  * `next` to the end with both. A chain never passes through a record the caller may not see, and
  * what cannot be answered is a 400 naming the parameter.
@@ -100,6 +100,22 @@ describe('chained and _has search, and history paging, with third-party clients'
       headers: { authorization: jones },
     });
     expect(idsOf((await own.json()) as Bundle)).toEqual([ids.jonesObs]);
+  });
+
+  it('uri :below and :above match by URL prefix', async () => {
+    const acme = await t.create(
+      { resourceType: 'Questionnaire', status: 'active', url: 'http://acme.org/fhir/Questionnaire/intake' },
+      system,
+    );
+    await t.create({ resourceType: 'Questionnaire', status: 'active', url: 'http://other.org/q' }, system);
+    const below = await medplum.searchResources('Questionnaire', 'url:below=http://acme.org/fhir/');
+    expect(below.map((q) => q.id)).toEqual([acme]);
+    const above = await medplum.searchResources(
+      'Questionnaire',
+      'url:above=http://acme.org/fhir/Questionnaire/intake/version/2',
+    );
+    expect(above.map((q) => q.id)).toEqual([acme]);
+    expect((await medplum.searchResources('Questionnaire', 'url:below=http://nowhere.org/')).length).toBe(0);
   });
 
   it('what cannot be answered is a 400 naming the parameter', async () => {

@@ -82,7 +82,10 @@ async function collectMatches(
   // String filters are matched here (FHIR: case- and accent-insensitive prefix; :exact; :contains);
   // every other filter by Medplum's matcher.
   const stringFilters = filters.filter(
-    (f) => isStringFilter(request.resourceType, f) || isTokenTextFilter(request.resourceType, f),
+    (f) =>
+      isStringFilter(request.resourceType, f) ||
+      isTokenTextFilter(request.resourceType, f) ||
+      isUriPrefixFilter(request.resourceType, f),
   );
   const quantityFilters = filters.filter((f) => isQuantityFilter(request.resourceType, f));
   const matchRequest: SearchRequest = {
@@ -206,6 +209,14 @@ function isTokenTextFilter(resourceType: string, filter: Filter): boolean {
   return filter.operator === Operator.TEXT && getSearchParameter(resourceType, filter.code)?.type === 'token';
 }
 
+/** `url:below=http://acme.org/fhir/` (the value starts with it), `url:above=...` (it starts with the value). */
+function isUriPrefixFilter(resourceType: string, filter: Filter): boolean {
+  return (
+    (filter.operator === Operator.ABOVE || filter.operator === Operator.BELOW) &&
+    getSearchParameter(resourceType, filter.code)?.type === 'uri'
+  );
+}
+
 function tokenTexts(value: unknown): string[] {
   if (Array.isArray(value)) return value.flatMap(tokenTexts);
   if (!value || typeof value !== 'object') return [];
@@ -230,6 +241,8 @@ function matchesString(resource: Resource, filter: Filter): boolean {
   }
   const wanted = filter.value.split(/(?<!\\),/).map((v) => v.replace(/\\,/g, ','));
   if (filter.operator === Operator.EXACT) return values.some((v) => wanted.includes(v));
+  if (filter.operator === Operator.BELOW) return values.some((v) => wanted.some((w) => v.startsWith(w)));
+  if (filter.operator === Operator.ABOVE) return values.some((v) => wanted.some((w) => w.startsWith(v)));
   const normalized = values.map(normalizeText);
   return wanted
     .map(normalizeText)

@@ -4,7 +4,8 @@
  * be refused rather than answered with a silently wrong list. The CapabilityStatement and
  * docs/conformance.md are generated from / state the same table.
  *
- * `:text` on tokens is answered by searchVault's own matcher (a string search of the code's text
+ * `:above` / `:below` on uri parameters (a prefix of the URL either way) and `:text` on tokens
+ * are answered by searchVault's own matcher (for `:text` a string search of the code's text
  * and displays), not Medplum's (which compares the whole text exactly).
  *
  * Left out on purpose: `:in`, `:not-in`, `:above`, `:below`, `:of-type`, `:identifier`
@@ -30,7 +31,7 @@ export const SUPPORTED_OPERATORS: Readonly<Record<string, readonly Operator[]>> 
   string: [Operator.EQUALS, Operator.EXACT, Operator.CONTAINS, Operator.MISSING],
   token: [Operator.EQUALS, Operator.NOT, Operator.TEXT, Operator.MISSING],
   reference: [Operator.EQUALS, Operator.MISSING],
-  uri: [Operator.EQUALS, Operator.MISSING],
+  uri: [Operator.EQUALS, Operator.ABOVE, Operator.BELOW, Operator.MISSING],
   date: [...PREFIXES, Operator.STARTS_AFTER, Operator.ENDS_BEFORE, Operator.MISSING],
   quantity: [...PREFIXES, Operator.APPROXIMATELY, Operator.MISSING],
 };
