@@ -41,6 +41,7 @@ import {
   boundAddress,
   patientBoundTo,
 } from './identity/patientIdentities.ts';
+import { type HistoryWindow, inHistoryWindow } from './operations/historyWindow.ts';
 import { ADDRESS_SYSTEM, compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
@@ -370,9 +371,16 @@ export class VaultRepository extends FhirRepository<Queryable> {
     options?: { offset?: number; limit?: number },
   ): Promise<Bundle<WithId<T>>> {
     return this.#wrap(async () => {
-      const entries = await this.#service.ctx.vault.reader(this.#q()).history(resourceType, id);
-      const visible = await this.visibleHistory(entries);
+      const all = await this.#service.ctx.vault.reader(this.#q()).history(resourceType, id);
+      const visible = await this.visibleHistory(all);
       if (visible.length === 0) throw new OperationOutcomeError(notFound);
+      const window = this.#historyWindow;
+      if (window) {
+        // Newest first: the version after entry i is entry i - 1 of the full history.
+        const next = new Map(all.map((e, i) => [e.versionId, all[i - 1]?.lastUpdated]));
+        const inside = visible.filter((e) => inHistoryWindow(window, e.lastUpdated, next.get(e.versionId)));
+        visible.splice(0, visible.length, ...inside);
+      }
       const offset = options?.offset ?? 0;
       const page = visible.slice(offset, offset + (options?.limit ?? 100));
       return historyBundle(
@@ -381,6 +389,12 @@ export class VaultRepository extends FhirRepository<Queryable> {
       ) as Bundle<WithId<T>>;
     });
   }
+
+  /** The `_since` / `_at` window of this request's instance history (historyWindow.ts). */
+  setHistoryWindow(window: HistoryWindow): void {
+    this.#historyWindow = window.since || window.at ? window : undefined;
+  }
+  #historyWindow: HistoryWindow | undefined;
 
   /** The entries of a history the caller may see, each decided on its own content. */
   async visibleHistory(entries: readonly HistoryEntry[]): Promise<HistoryEntry[]> {

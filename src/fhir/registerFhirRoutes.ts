@@ -25,6 +25,7 @@ import { NoticeDelivery } from './notify/NoticeDelivery.ts';
 import { registerEmergencyLookup } from './operations/emergencyLookup.ts';
 import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.ts';
 import { checkHistoryParameters } from './operations/historyParameters.ts';
+import { parseHistoryWindow } from './operations/historyWindow.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
 import { type ShapedRequest, shapeRequest } from './shapeRequest.ts';
@@ -226,6 +227,7 @@ async function handle(
   let shaped: ShapedRequest;
   try {
     checkHistoryParameters(interaction, query);
+    if (interaction === 'history-instance') repo.setHistoryWindow(parseHistoryWindow(query));
     shaped = shapeRequest({
       interaction,
       method,

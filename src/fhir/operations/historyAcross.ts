@@ -10,13 +10,14 @@ import type { FhirRequest, FhirResponse } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, BundleLink } from '@medplum/fhirtypes';
 import type { HistoryEntry } from '../../vault/types.ts';
 import type { VaultRepository } from '../VaultRepository.ts';
+import { inHistoryWindow, parseHistoryWindow } from './historyWindow.ts';
 
 const MAX = 1000;
 /** Versions read per statement while a page fills (a caller may see few of them). */
 const SCAN = 500;
 
 /**
- * One page of history, newest first: up to `_count` (default 100, at most 1000) visible versions,
+ * One page of history, newest first, within `_since` / `_at` (historyWindow.ts): up to `_count` (default 100, at most 1000) visible versions,
  * deletions included. A `next` link continues after the last version this page looked at
  * (`_cursor`, a write position), so a client paging through sees every visible version once, even
  * while new ones are written. `total` is left out (R4 allows it for history): counting what a
@@ -30,8 +31,8 @@ export async function historyAcross(req: FhirRequest, repo: VaultRepository): Pr
     throw new OperationOutcomeError(badRequest('_count must be a whole number from 1'));
   const pageSize = Math.min(MAX, count);
   const since = one(req.query._since);
-  if (since !== undefined && Number.isNaN(Date.parse(since)))
-    throw new OperationOutcomeError(badRequest('_since must be an instant'));
+  const at = one(req.query._at);
+  const window = parseHistoryWindow(req.query);
   const cursor = one(req.query._cursor);
   if (cursor !== undefined && !/^[0-9]{1,19}$/.test(cursor))
     throw new OperationOutcomeError(badRequest('_cursor is not valid'));
@@ -42,7 +43,9 @@ export async function historyAcross(req: FhirRequest, repo: VaultRepository): Pr
   scan: for (;;) {
     const versions = await reader.versions({
       resourceType,
-      since: since === undefined ? undefined : new Date(since).toISOString(),
+      since: window.since?.toISOString(),
+      // `_at`: written before the period ends (and, checked below, not replaced before it began).
+      until: window.at ? new Date(window.at.end.getTime() - 1).toISOString() : undefined,
       beforeSeq: before,
       limit: SCAN,
     });
@@ -61,6 +64,13 @@ export async function historyAcross(req: FhirRequest, repo: VaultRepository): Pr
         if (code === 'ERR_GONE' || code === 'ERR_NOT_FOUND') continue; // erased since: left out
         throw error;
       }
+      if (window.at) {
+        const next = await reader
+          .version(ref.resourceType, ref.id, ref.versionId + 1)
+          .then((n) => n.lastUpdated)
+          .catch(() => undefined);
+        if (!inHistoryWindow(window, version.lastUpdated, next)) continue;
+      }
       const [visible] = await repo.visibleHistory([version]);
       if (visible) entries.push(repo.historyEntry(visible));
     }
@@ -71,6 +81,7 @@ export async function historyAcross(req: FhirRequest, repo: VaultRepository): Pr
     const params = new URLSearchParams({
       _count: String(pageSize),
       ...(since ? { _since: since } : {}),
+      ...(at ? { _at: at } : {}),
       ...extra,
     });
     return `${base}?${params}`;
