@@ -157,6 +157,8 @@ describe('FHIR conformance at the edges', () => {
       'Patient/_history?_since=2026',
       'Patient/_history?_list=x',
       `Patient/${id}/_history?_sort=x`,
+      `Patient/${id}/$everything?_type=Observation`,
+      `Patient/${id}/$everything?_elements=id`,
     ]) {
       const r = await call('GET', path);
       expect(r.status, path).toBe(400);

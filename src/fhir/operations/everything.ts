@@ -3,6 +3,9 @@
  * caller may read. Candidates are the resources whose blind index references `Patient/{id}`
  * (one index look-up across all types); each is read, verified, checked for compartment
  * membership and filtered by access.
+ * It takes `remote=false` (local records only, docs/exchange.md), `_format` and `_pretty`; the
+ * spec's `start`, `end`, `_since`, `_type`, `_count` and everything else are refused with 400
+ * rather than ignored (a caller would take the whole chart for the part it asked for).
  * @see https://hl7.org/fhir/R4/patient-operation-everything.html
  */
 import { allOk, notFound, OperationOutcomeError } from '@medplum/core';
@@ -13,7 +16,22 @@ import { compartmentParams, compartmentPatients } from '../patientCompartment.ts
 import { patientCompartmentCandidates } from '../search/lookupCandidates.ts';
 import type { VaultRepository } from '../VaultRepository.ts';
 
+const ANSWERED = new Set(['remote', '_format', '_pretty']);
+
 export async function everything(req: FhirRequest, repo: VaultRepository): Promise<FhirResponse> {
+  for (const name of Object.keys(req.query ?? {}))
+    if (!ANSWERED.has(name))
+      throw new OperationOutcomeError({
+        resourceType: 'OperationOutcome',
+        issue: [
+          {
+            severity: 'error',
+            code: 'not-supported',
+            details: { text: `${name} is not supported on $everything` },
+            expression: [name],
+          },
+        ],
+      });
   const patientId = req.params.id as string;
   const patient = await repo.readAllowed('Patient', patientId);
   if (!patient) throw new OperationOutcomeError(notFound);
