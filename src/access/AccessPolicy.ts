@@ -33,6 +33,13 @@ export interface AccessPolicy {
   registrationResourceTypes: readonly string[];
 }
 
+/** The treatment setting in force (`treatmentRelationship: false` switches it off wholesale). */
+export function effectiveTreatmentAccess(
+  policy: Pick<AccessPolicy, 'treatmentAccess' | 'treatmentRelationship'>,
+): TreatmentAccess {
+  return policy.treatmentRelationship ? policy.treatmentAccess : 'none';
+}
+
 export const DEFAULT_ACCESS_POLICY: AccessPolicy = {
   treatmentAccess: 'care-team',
   treatmentRelationship: true,

@@ -11,7 +11,13 @@ import { purposeIndex } from '../chain/consentCodes.ts';
 import type { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
 import type { ConsentDecision } from '../chain/indexer/ConsentCache.ts';
 import type { Db } from '../store/db.ts';
-import { type AccessPolicy, DEFAULT_ACCESS_POLICY, NON_PATIENT_RESOURCE_TYPES } from './AccessPolicy.ts';
+import {
+  type AccessPolicy,
+  DEFAULT_ACCESS_POLICY,
+  effectiveTreatmentAccess,
+  NON_PATIENT_RESOURCE_TYPES,
+} from './AccessPolicy.ts';
+import { isActiveDelegate } from './delegates.ts';
 import { type OpenEmergencyAccess, outboxEmergencyAccess } from './openEmergencyAccess.ts';
 import type { Principal } from './Principal.ts';
 import { type Interaction, scopeAllows } from './scopes.ts';
@@ -177,7 +183,7 @@ export async function authorizeAccess(
     return allow('own-record', "the patient's own record");
   }
 
-  const treatment = policy.treatmentRelationship ? policy.treatmentAccess : 'none';
+  const treatment = effectiveTreatmentAccess(policy);
   if (principal.internal && treatment !== 'none' && policy.treatmentPurposes.includes(purpose)) {
     const basis = await treatmentBasis(ctx, principal, request, treatment);
     if (basis) return allow('treatment-relationship', `${basis} (${purpose})`);
@@ -280,19 +286,6 @@ function registrarDecision(
   if (!policy.treatmentPurposes.includes(purpose))
     return deny(403, 'registration serves treatment, payment and operations only');
   return allow('registration', "this institution's patient registration");
-}
-
-/** Whether `delegate` is appointed by `patient` now (the chain index's `DelegateSet` events). */
-async function isActiveDelegate(
-  db: AccessContext['db'],
-  patient: string,
-  delegate: string,
-): Promise<boolean> {
-  const rows = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM chain_delegates WHERE patient = $1 AND delegate = $2 AND until > $3',
-    [patient.toLowerCase(), delegate.toLowerCase(), Math.floor(Date.now() / 1000)],
-  );
-  return (rows[0]?.n ?? 0) > 0;
 }
 
 /**

@@ -29,46 +29,17 @@ export async function registerClaimRoute(app: FastifyInstance, service: FhirServ
         }
       },
     );
-    scope.post<{ Params: { id: string }; Body: Record<string, unknown> }>(
-      '/fhir/Patient/:id/$change-key',
-      async (request, reply) => {
-        const body = request.body ?? {};
+    // Both answer the updated Patient, or their own refusal (400 invalid, 409 conflict) as an outcome.
+    const identityRoute = (
+      path: string,
+      run: (id: string, body: Record<string, unknown>, network: string) => Promise<{ patient: unknown }>,
+    ) =>
+      scope.post<{ Params: { id: string }; Body: Record<string, unknown> }>(path, async (request, reply) => {
         try {
-          const { patient } = await changePatientKey(service, {
-            patientId: request.params.id,
-            newAddress: body.newAddress,
-            signature: body.signature,
-            newSignature: body.newSignature,
-            deadline: body.deadline,
-            network: request.ip,
-          });
+          const { patient } = await run(request.params.id, request.body ?? {}, request.ip);
           return reply.code(200).type('application/fhir+json').send(patient);
         } catch (error) {
-          if (error instanceof MedledgerError && error.status === 400)
-            return reply
-              .code(400)
-              .type('application/fhir+json')
-              .send(outcome(error.code, 'invalid', error.message));
-          const { status, outcome: result } = toOperationOutcome(error);
-          return reply.code(status).type('application/fhir+json').send(result);
-        }
-      },
-    );
-    scope.post<{ Params: { id: string }; Body: Record<string, unknown> }>(
-      '/fhir/Patient/:id/$claim',
-      async (request, reply) => {
-        const body = request.body ?? {};
-        try {
-          const { patient } = await claimPatient(service, {
-            patientId: request.params.id,
-            claimCode: body.claimCode,
-            newAddress: body.newAddress,
-            signature: body.signature,
-            network: request.ip,
-          });
-          return reply.code(200).type('application/fhir+json').send(patient);
-        } catch (error) {
-          if (error instanceof ImportError)
+          if (error instanceof MedledgerError && (error.status === 400 || error.status === 409))
             return reply
               .code(error.status)
               .type('application/fhir+json')
@@ -76,7 +47,25 @@ export async function registerClaimRoute(app: FastifyInstance, service: FhirServ
           const { status, outcome: result } = toOperationOutcome(error);
           return reply.code(status).type('application/fhir+json').send(result);
         }
-      },
+      });
+    identityRoute('/fhir/Patient/:id/$change-key', (patientId, body, network) =>
+      changePatientKey(service, {
+        patientId,
+        newAddress: body.newAddress,
+        signature: body.signature,
+        newSignature: body.newSignature,
+        deadline: body.deadline,
+        network,
+      }),
+    );
+    identityRoute('/fhir/Patient/:id/$claim', (patientId, body, network) =>
+      claimPatient(service, {
+        patientId,
+        claimCode: body.claimCode,
+        newAddress: body.newAddress,
+        signature: body.signature,
+        network,
+      }),
     );
   });
 }

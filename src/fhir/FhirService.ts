@@ -16,6 +16,7 @@ import type { HistoryEntry } from '../vault/types.ts';
 import { careRelationshipOf } from './careRelationship.ts';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { backfillPatientIdentities, boundAddress } from './identity/patientIdentities.ts';
+import { isRestricted } from './identity/restrictions.ts';
 import { emergencyAccessNotice } from './notify/emergencyAccessNotice.ts';
 import { addMedledgerRoutes } from './operations/addMedledgerRoutes.ts';
 import { compartmentPatients, patientAddressOf } from './patientCompartment.ts';
@@ -56,13 +57,7 @@ export class FhirService {
         ...(ctx as { accessPolicy?: Partial<AccessPolicy> }).accessPolicy,
       },
       careRelationship: careRelationshipOf(ctx, key),
-      isRestricted: async (patientId, fhirUser) =>
-        (
-          await ctx.db.query(
-            'SELECT 1 FROM patient_restrictions WHERE patient_id = $1 AND practitioner = $2',
-            [patientId, fhirUser],
-          )
-        ).length > 0,
+      isRestricted: (patientId, fhirUser) => isRestricted(ctx.db, patientId, fhirUser),
       logger: ctx.logger,
     };
     const service = new FhirService(ctx, key, access);

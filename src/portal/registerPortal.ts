@@ -30,6 +30,7 @@ import { auditContextOf } from '../audit/AuditContext.ts';
 import { MedledgerError } from '../errors/MedledgerError.ts';
 import { patientIdByAddress } from '../fhir/consent/consentResources.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
+import { setRestriction } from '../fhir/identity/restrictions.ts';
 import { forwardRpcCall, readOnlyCall } from './chainRpcProxy.ts';
 import { accessesOfGrantee, practitionerDirectory } from './directory.ts';
 import { runVerify } from './latestVerify.ts';
@@ -203,16 +204,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
           purpose: 'PATRQT',
           patientId: id,
         });
-        if (method === 'POST')
-          await ctx.db.query(
-            'INSERT INTO patient_restrictions (patient_id, practitioner) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-            [id, practitioner],
-          );
-        else
-          await ctx.db.query('DELETE FROM patient_restrictions WHERE patient_id = $1 AND practitioner = $2', [
-            id,
-            practitioner,
-          ]);
+        await setRestriction(ctx.db, id, practitioner, method === 'POST');
         return { patient: `Patient/${id}`, practitioner, restricted: method === 'POST' };
       });
     api.post('/portal/api/patients/:id/restrictions', restriction('POST'));

@@ -18,9 +18,11 @@
  * caller (the portal route) has checked and audited that this is the patient's own.
  */
 import type { Practitioner } from '@medplum/fhirtypes';
+import { DEFAULT_ACCESS_POLICY, effectiveTreatmentAccess } from '../access/AccessPolicy.ts';
 import { decodePurposes, decodeResourceTypes, PURPOSE_WORDS } from '../chain/consentCodes.ts';
 import { careTeamOf } from '../fhir/careRelationship.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
+import { restrictedPractitioners } from '../fhir/identity/restrictions.ts';
 
 export type WhoHasAccessBasis =
   | 'grant'
@@ -65,11 +67,9 @@ export async function whoHasAccess(service: FhirService, patientId: string): Pro
   const db = ctx.db;
   const institution = ctx.config.institutionName;
   const custodian = ctx.identity.account.address.toLowerCase();
-  const policy = { treatmentRelationship: true, ...service.access.accessPolicy };
-  const treatment = policy.treatmentRelationship === false ? 'none' : (policy.treatmentAccess ?? 'care-team');
-  const purposes = (policy.treatmentPurposes ?? ['TREAT', 'HPAYMT', 'HOPERAT'])
-    .map((p) => PURPOSE_WORDS[p] ?? p)
-    .join(', ');
+  const policy = { ...DEFAULT_ACCESS_POLICY, ...service.access.accessPolicy };
+  const treatment = effectiveTreatmentAccess(policy);
+  const purposes = policy.treatmentPurposes.map((p) => PURPOSE_WORDS[p] ?? p).join(', ');
   const address = await service.patientAddress(patientId, db);
   const now = Math.floor(Date.now() / 1000);
   const names = await nameBook(service);
@@ -111,14 +111,7 @@ export async function whoHasAccess(service: FhirService, patientId: string): Pro
       who: `every clinician of ${institution}`,
       words: `may read your records for ${purposes}: ${institution}'s treatment policy`,
     });
-  const asked = new Set(
-    (
-      await db.query<{ practitioner: string }>(
-        'SELECT practitioner FROM patient_restrictions WHERE patient_id = $1 ORDER BY created_at',
-        [patientId],
-      )
-    ).map((r) => r.practitioner),
-  );
+  const asked = new Set(await restrictedPractitioners(db, patientId));
   if (treatment === 'care-team') {
     for (const [fhirUser, relationship] of await careTeamOf(ctx, service.key, patientId)) {
       const person = await names.byFhirUser(fhirUser);
@@ -194,9 +187,7 @@ export async function whoHasAccess(service: FhirService, patientId: string): Pro
       });
   }
 
-  const registration = (policy.registrationResourceTypes ?? ['Patient', 'RelatedPerson', 'Coverage']).join(
-    ', ',
-  );
+  const registration = policy.registrationResourceTypes.join(', ');
   entries.push(
     {
       basis: 'registration',

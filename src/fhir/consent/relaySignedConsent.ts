@@ -8,6 +8,7 @@
  * @see https://eips.ethereum.org/EIPS/eip-712
  */
 import { type Hex, keccak256, recoverTypedDataAddress } from 'viem';
+import { isActiveDelegate } from '../../access/delegates.ts';
 import { compactSignatureArgs } from '../../chain/consent/compactSignatureArgs.ts';
 import {
   consentDomain,
@@ -58,7 +59,7 @@ export async function relaySignedConsent(
 
   const signer = await signerOf(ctx, signed);
   const patient = m.patient.toLowerCase();
-  if (signer !== patient && !(await isActiveDelegate(ctx, patient, signer, now)))
+  if (signer !== patient && !(await isActiveDelegate(ctx.db, patient, signer, Number(now))))
     throw problem(
       400,
       'ERR_CONSENT_SIGNATURE_INVALID',
@@ -151,19 +152,6 @@ async function signerOf(ctx: ConsentRelayContext, signed: SignedConsentChange): 
       cause: error,
     });
   }
-}
-
-async function isActiveDelegate(
-  ctx: ConsentRelayContext,
-  patient: string,
-  delegate: string,
-  now: bigint,
-): Promise<boolean> {
-  const rows = await ctx.db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM chain_delegates WHERE patient = $1 AND delegate = $2 AND until > $3',
-    [patient, delegate, now.toString()],
-  );
-  return (rows[0]?.n ?? 0) > 0;
 }
 
 // Mirrors relayConsent's dedupe key (one outbox entry per signature).
