@@ -114,6 +114,8 @@ function build(service: FhirService): CapabilityStatement {
               {
                 name: 'everything',
                 definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+                documentation:
+                  'Parameters answered: start, end (clinical-date), _since, _type, _count with _offset, remote=false. Others are refused with 400.',
               },
               { name: 'export', definition: `${BULK}/OperationDefinition/patient-export` },
             ],

@@ -157,13 +157,85 @@ describe('FHIR conformance at the edges', () => {
       'Patient/_history?_since=2026',
       'Patient/_history?_list=x',
       `Patient/${id}/_history?_sort=x`,
-      `Patient/${id}/$everything?_type=Observation`,
+      `Patient/${id}/$everything?_type=Foo`,
+      `Patient/${id}/$everything?_count=0`,
+      `Patient/${id}/$everything?start=soon`,
+      `Patient/${id}/$everything?_since=2026`,
       `Patient/${id}/$everything?_elements=id`,
     ]) {
       const r = await call('GET', path);
       expect(r.status, path).toBe(400);
       expect(r.body.resourceType, path).toBe('OperationOutcome');
     }
+  });
+
+  it('$everything answers start, end, _since and _type, and pages with _count through next', async () => {
+    const who = await t.create({ resourceType: 'Patient', name: [{ family: 'Everything' }] }, ehr);
+    const subject = { reference: `Patient/${who}` };
+    const obs = (effectiveDateTime?: string) => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'weight' },
+      subject,
+      ...(effectiveDateTime ? { effectiveDateTime } : {}),
+    });
+    const old = await t.create(obs('2020-05-01'), ehr);
+    const undated = await t.create(obs(), ehr);
+    const visit = await t.create(
+      {
+        resourceType: 'Encounter',
+        status: 'finished',
+        class: { code: 'AMB' },
+        subject,
+        period: { start: '2021-03-01T10:00:00Z', end: '2021-03-01T11:00:00Z' },
+      },
+      ehr,
+    );
+    const written = new Date().toISOString();
+    const problem = await t.create(
+      { resourceType: 'Condition', subject, code: { text: 'asthma' }, onsetDateTime: '2019' },
+      ehr,
+    );
+    const ids = async (query: string) => {
+      const r = await call('GET', `Patient/${who}/$everything?remote=false${query}`);
+      expect(r.status, query).toBe(200);
+      const body = r.body as { entry?: { resource: { resourceType: string; id: string } }[] };
+      return (body.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+    };
+    const all = [
+      `Condition/${problem}`,
+      `Encounter/${visit}`,
+      `Observation/${old}`,
+      `Observation/${undated}`,
+      `Patient/${who}`,
+    ].sort();
+    expect(await ids('')).toEqual(all);
+    expect(await ids('&_type=Observation')).toEqual([`Observation/${old}`, `Observation/${undated}`].sort());
+    expect(await ids('&_type=Patient,Encounter')).toEqual([`Encounter/${visit}`, `Patient/${who}`].sort());
+    // Care dates: the 2020 observation is out of 2021; the undated one and the types clinical-date
+    // does not cover (Patient, Condition) stay.
+    expect(await ids('&start=2021&end=2021')).toEqual(all.filter((x) => x !== `Observation/${old}`));
+    expect(await ids('&end=2020-12-31')).toEqual(all.filter((x) => x !== `Encounter/${visit}`));
+    expect(await ids(`&_since=${encodeURIComponent(written)}`)).toEqual([`Condition/${problem}`]);
+    // Paging: next links to the end, every resource once, total the whole count.
+    const seen: string[] = [];
+    let url: string | undefined = `${t.fhirUrl}/Patient/${who}/$everything?remote=false&_count=2`;
+    let pages = 0;
+    while (url) {
+      const r = await fetch(url, { headers: { authorization: ehr } });
+      const page = (await r.json()) as {
+        total: number;
+        link: { relation: string; url: string }[];
+        entry?: { resource: { resourceType: string; id: string } }[];
+      };
+      expect(page.total).toBe(all.length);
+      expect((page.entry ?? []).length).toBeLessThanOrEqual(2);
+      seen.push(...(page.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`));
+      url = page.link.find((l) => l.relation === 'next')?.url;
+      pages++;
+    }
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual(all);
   });
 
   it('type and system history page with next links until every version was seen once, deletions included', async () => {
