@@ -29,7 +29,7 @@ import { parseHistoryWindow } from './operations/historyWindow.ts';
 import { compartmentPatients } from './patientCompartment.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
 import { type ShapedRequest, shapeRequest } from './shapeRequest.ts';
-import { subsetBundle, subsetResource } from './subsetResource.ts';
+import { subsetBatchResponse, subsetBundle, subsetResource } from './subsetResource.ts';
 import { outcome, statusOf, toOperationOutcome } from './toOperationOutcome.ts';
 import { type RequestLog, VaultRepository } from './VaultRepository.ts';
 
@@ -281,6 +281,15 @@ async function handle(
       reply,
       status,
       subsetResource(resource, subsetting),
+      query,
+      one(request.headers.prefer),
+      result,
+    );
+  if ((interaction === 'batch' || interaction === 'transaction') && resource.resourceType === 'Bundle')
+    return sendFhir(
+      reply,
+      status,
+      subsetBatchResponse(body as Bundle, resource as Bundle),
       query,
       one(request.headers.prefer),
       result,

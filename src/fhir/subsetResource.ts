@@ -215,3 +215,49 @@ function bareName(resourceType: string, name: string): string {
 function last(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
+
+/**
+ * A batch or transaction response with each GET entry's `_summary` / `_elements` applied as the
+ * entry's own request asked (R4 http.html#transaction: each entry is processed as if it were its
+ * own request). An entry whose subsetting is malformed, or names an element its type does not
+ * have, becomes that entry's 400; the others are untouched.
+ */
+export function subsetBatchResponse(request: Bundle, response: Bundle): Bundle {
+  const entries = response.entry ?? [];
+  return {
+    ...response,
+    entry: entries.map((entry, i) => {
+      const asked = request.entry?.[i]?.request;
+      const resource = entry.resource;
+      if (asked?.method !== 'GET' || !resource || !entry.response?.status?.startsWith('2')) return entry;
+      const [path, queryString] = splitUrl(asked.url ?? '');
+      if (!queryString) return entry;
+      const query: Record<string, string[]> = {};
+      for (const [k, v] of new URLSearchParams(queryString)) query[k] = [...(query[k] ?? []), v];
+      try {
+        const subsetting = subsettingOf(query);
+        if (!subsetting) return entry;
+        if (resource.resourceType === 'Bundle' && (resource as Bundle).type === 'searchset')
+          return { ...entry, resource: subsetBundle(resource as Bundle, subsetting) };
+        const type = path.split('/')[0] as string;
+        const unknown = subsetting.elements ? unknownElementNames(type, subsetting.elements) : [];
+        if (unknown.length > 0)
+          throw new OperationOutcomeError(
+            outcome(undefined, 'not-supported', `_elements: ${type} has no element ${unknown.join(', ')}`, [
+              '_elements',
+            ]),
+          );
+        return { ...entry, resource: subsetResource(resource, subsetting) };
+      } catch (error) {
+        if (!(error instanceof OperationOutcomeError)) throw error;
+        return { response: { status: '400', outcome: error.outcome } };
+      }
+    }),
+  };
+}
+
+function splitUrl(url: string): [string, string] {
+  const at = url.indexOf('?');
+  const path = (at < 0 ? url : url.slice(0, at)).replace(/^\/+/, '');
+  return [path, at < 0 ? '' : url.slice(at + 1)];
+}

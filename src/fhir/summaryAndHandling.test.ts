@@ -170,6 +170,35 @@ describe('_summary, _elements, Prefer: handling and modifiers', () => {
     expect(matches(form).every((m) => subsetted(m) && !('subject' in m))).toBe(true);
   });
 
+  it("batch GET entries are subsetted as each entry asks; a bad one is that entry's 400", async () => {
+    const r = await fetch(t.fhirUrl, {
+      method: 'POST',
+      headers: { authorization: ehr, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          { request: { method: 'GET', url: `Patient/${patient}?_elements=gender` } },
+          { request: { method: 'GET', url: `Observation?subject=Patient/${patient}&_elements=status` } },
+          { request: { method: 'GET', url: `Patient/${patient}?_elements=nmae` } },
+          { request: { method: 'GET', url: `Patient/${patient}` } },
+        ],
+      }),
+    });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as Bundle;
+    const [read, search, bad, whole] = body.entry ?? [];
+    expect(Object.keys(read?.resource ?? {}).sort()).toEqual(['gender', 'id', 'meta', 'resourceType']);
+    expect(subsetted(read?.resource as Resource)).toBe(true);
+    const found = matches(search?.resource as Bundle);
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.every((m) => subsetted(m) && !('subject' in m))).toBe(true);
+    expect(bad?.response?.status).toBe('400');
+    expect(bad?.response?.outcome?.issue?.[0]?.expression).toEqual(['_elements']);
+    expect(whole?.resource).toHaveProperty('name');
+    expect(subsetted(whole?.resource as Resource)).toBe(false);
+  });
+
   it('subsetting happens after the audit: the event of an _elements search still names the patient', async () => {
     const r = await get(`Observation?code=http://loinc.org|9279-1&_elements=status`);
     expect(matches(r.body).map((m) => m.id)).toEqual([withoutValue]);
