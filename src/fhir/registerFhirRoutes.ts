@@ -15,6 +15,7 @@ import type { RestInteraction } from '../audit/AuditSink.ts';
 import { describeWithCauses } from '../errors/MedledgerError.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { registerAuditRoutes } from './audit/registerAuditRoutes.ts';
+import { answerBatchPerEntry } from './batchPerEntry.ts';
 import { registerBulkExportRoutes } from './bulk/registerBulkExportRoutes.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
 import { registerConsentRoutes } from './consent/registerConsentRoutes.ts';
@@ -182,6 +183,26 @@ async function handle(
     route.data?.interaction === 'batch' && (body as { type?: string } | undefined)?.type === 'transaction'
       ? 'transaction'
       : (route.data?.interaction ?? 'operation');
+
+  // A batch from anyone but this institution's own systems: each entry its own request
+  // (batchPerEntry.ts).
+  if (interaction === 'batch' && !options.unchecked && (body as Bundle | undefined)?.type === 'batch') {
+    const principal = await service.access.tokens
+      .authenticate(request.headers.authorization)
+      .catch(() => undefined);
+    if (principal && !(principal.kind === 'system' && principal.internal))
+      return sendFhir(
+        reply,
+        200,
+        await answerBatchPerEntry({
+          request,
+          prefix: options.prefix ?? '/fhir',
+          baseUrl: service.baseUrl,
+          bundle: body as Bundle,
+        }),
+        query,
+      );
+  }
 
   let guard = OPEN_GUARD;
   // The pre-decision look-up and the served read share one verified read (same request).
