@@ -4,10 +4,11 @@
  * from a running node.
  */
 import type { Address } from 'viem';
+import type { ChainConnection } from '../chain/connectChain.ts';
+import type { NodeIdentity } from '../chain/nodeIdentity.ts';
+import type { RootSource } from '../chain/RootSource.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
-import type { NodeContext } from '../node/startNode.ts';
 import type { Db } from '../store/db.ts';
-import type { RootSource } from '../vault/RootSource.ts';
 import type { AuditSink } from './AuditSink.ts';
 
 export interface AnchoringInfo {
@@ -30,7 +31,17 @@ export interface AuditContext {
   rootSource: RootSource;
 }
 
-export function auditContextOf(node: NodeContext): AuditContext {
+/** The parts of a running node an audit context is made of. */
+export interface AuditContextSource {
+  db: Db;
+  keyring: Keyring;
+  audit: AuditSink;
+  identity: Pick<NodeIdentity, 'account'>;
+  chain: Pick<ChainConnection, 'addresses' | 'rpcUrl'>;
+  roots: RootSource;
+}
+
+export function auditContextOf(node: AuditContextSource): AuditContext {
   const member = node.identity.account.address;
   return {
     db: node.db,

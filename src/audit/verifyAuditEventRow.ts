@@ -6,11 +6,11 @@
  */
 import { bytesToHex, type Hex } from 'viem';
 import { verifyMerkleProof } from '../chain/merkle.ts';
+import type { RootSource } from '../chain/RootSource.ts';
 import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment } from '../crypto/recordLeaf.ts';
 import { proofNodes } from '../vault/merkleInclusion.ts';
-import type { RootSource } from '../vault/RootSource.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import type { AnchorStatus } from '../vault/types.ts';
 import { auditLeaf } from './auditLeaf.ts';

@@ -4,9 +4,9 @@
  * (../shared/INTERFACE.md names them). Nothing else in the code reads process.env.
  */
 import { resolve } from 'node:path';
-import { TREATMENT_ACCESS_MODES, type TreatmentAccess } from '../access/AccessPolicy.ts';
 import { ConfigError } from '../errors/MedledgerError.ts';
-import type { ValidationPolicy } from '../fhir/validation/ValidationPolicy.ts';
+import { TREATMENT_ACCESS_MODES, type TreatmentAccess } from './TreatmentAccess.ts';
+import type { ValidationPolicy } from './ValidationPolicy.ts';
 
 /** Anchor batches are built at least this often (ms) when leaves are pending. */
 export const DEFAULT_BATCH_MAX_DELAY_MS = 2000;

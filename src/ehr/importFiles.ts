@@ -17,7 +17,8 @@ import { availableParallelism, userInfo } from 'node:os';
 import { badRequest, isOk, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, OperationOutcome } from '@medplum/fhirtypes';
 import type { AuditEventInput } from '../audit/AuditSink.ts';
-import { FhirService } from '../fhir/FhirService.ts';
+import { createFhirService } from '../fhir/createFhirService.ts';
+import type { FhirService } from '../fhir/FhirService.ts';
 import { OPEN_GUARD } from '../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../fhir/VaultRepository.ts';
 import { ValidationPool } from '../fhir/validation/validationPool.ts';
@@ -76,7 +77,7 @@ export async function importFiles(
   // Validation workers start first: each loads the R4 definitions (about a second) while this
   // thread loads its own for the FhirService, instead of after it, with the first file waiting.
   const pool = validationPoolFor(total, options);
-  const service = await FhirService.create(ctx).catch(async (error: unknown) => {
+  const service = await createFhirService(ctx).catch(async (error: unknown) => {
     await pool?.close();
     throw error;
   });

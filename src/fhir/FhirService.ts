@@ -17,9 +17,8 @@ import { careRelationshipOf } from './careRelationship.ts';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { backfillPatientIdentities, boundAddress } from './identity/patientIdentities.ts';
 import { isRestricted } from './identity/restrictions.ts';
-import { emergencyAccessNotice } from './notify/emergencyAccessNotice.ts';
-import { addMedledgerRoutes } from './operations/addMedledgerRoutes.ts';
 import { compartmentPatients, patientAddressOf } from './patientCompartment.ts';
+import type { RemoteRecords } from './RemoteRecords.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { type SearchIndexKey, searchIndexKeyFor } from './search/SearchIndexKey.ts';
 
@@ -32,6 +31,8 @@ export class FhirService {
   readonly #addresses = new Map<string, string | undefined>();
   /** Called after a patient notice is written (the webhook delivery wakes up). */
   noticeWritten: (() => void) | undefined;
+  /** Records other custodians hold, for `$everything` (set by the HTTP edge; RemoteRecords.ts). */
+  remoteRecords: RemoteRecords | undefined;
 
   private constructor(ctx: NodeContext, key: SearchIndexKey, access: CheckAccessContext) {
     this.ctx = ctx;
@@ -39,9 +40,12 @@ export class FhirService {
     this.access = access;
     this.baseUrl = `${ctx.config.publicUrl.replace(/\/+$/, '')}/fhir`;
     this.router = new FhirRouter();
-    addMedledgerRoutes(this.router);
   }
 
+  /**
+   * The service without medledger's own routes and the break-glass notice: createFhirService.ts
+   * adds both (they are built on VaultRepository, which is built on this).
+   */
   static async create(ctx: NodeContext): Promise<FhirService> {
     loadFhirDefinitions();
     const backfilled = await backfillPatientIdentities(ctx.db, ctx.vault);
@@ -60,13 +64,7 @@ export class FhirService {
       isRestricted: (patientId, fhirUser) => isRestricted(ctx.db, patientId, fhirUser),
       logger: ctx.logger,
     };
-    const service = new FhirService(ctx, key, access);
-    const notice = emergencyAccessNotice(service);
-    access.onEmergencyAccessOpened = async (opened) => {
-      await notice(opened);
-      service.noticeWritten?.();
-    };
-    return service;
+    return new FhirService(ctx, key, access);
   }
 
   /**

@@ -19,8 +19,9 @@ import { answerBatchPerEntry } from './batchPerEntry.ts';
 import { registerBulkExportRoutes } from './bulk/registerBulkExportRoutes.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
 import { registerConsentRoutes } from './consent/registerConsentRoutes.ts';
+import { createFhirService } from './createFhirService.ts';
 import { type AccessOutcome, decideAccess } from './decideAccess.ts';
-import { FhirService } from './FhirService.ts';
+import type { FhirService } from './FhirService.ts';
 import { parseFhirBody, sendFhir } from './fhirHttp.ts';
 import { NoticeDelivery } from './notify/NoticeDelivery.ts';
 import { registerEmergencyLookup } from './operations/emergencyLookup.ts';
@@ -28,6 +29,7 @@ import { applyFhirPathPatch, isFhirPathPatch } from './operations/fhirPathPatch.
 import { checkHistoryParameters } from './operations/historyParameters.ts';
 import { parseHistoryWindow } from './operations/historyWindow.ts';
 import { compartmentPatients } from './patientCompartment.ts';
+import type { RemoteRecords } from './RemoteRecords.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
 import { type ShapedRequest, shapeRequest } from './shapeRequest.ts';
 import { subsetBatchResponse, subsetBundle, subsetResource } from './subsetResource.ts';
@@ -44,6 +46,8 @@ export interface FhirRoutesOptions {
   unchecked?: boolean;
   /** Largest accepted body in bytes (default 16 MiB). */
   bodyLimit?: number;
+  /** Records other custodians hold, for `$everything` (the exchange's; RemoteRecords.ts). */
+  remoteRecords?: (service: FhirService) => RemoteRecords;
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -53,7 +57,8 @@ export async function registerFhirRoutes(
   ctx: NodeContext,
   options: FhirRoutesOptions = {},
 ): Promise<FhirService> {
-  const service = await FhirService.create(ctx);
+  const service = await createFhirService(ctx);
+  service.remoteRecords = options.remoteRecords?.(service);
   if (ctx.config.breakGlassWebhook !== undefined) {
     const delivery = new NoticeDelivery(ctx, ctx.config.breakGlassWebhook);
     service.noticeWritten = () => delivery.wake();

@@ -8,12 +8,12 @@
  */
 import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from '../config/ValidationPolicy.ts';
 import { loadFhirDefinitions } from './fhirDefinitions.ts';
 import { outcome } from './toOperationOutcome.ts';
 import { withCompactBase64 } from './validation/base64Binary.ts';
 import { RESOURCE_ID } from './validation/checkResourceIds.ts';
 import { checkWriteRules } from './validation/checkWriteRules.ts';
-import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './validation/ValidationPolicy.ts';
 
 export type ValidateResourceForWriteResult =
   | { ok: true; resource: Resource }

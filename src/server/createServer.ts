@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { PatientPicker } from '../access/PatientPicker.ts';
 import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
 import { registerClaimRoute } from '../ehr/registerClaimRoute.ts';
+import { everythingFromCustodians } from '../exchange/everythingFromCustodians.ts';
 import { registerExchangeRoutes } from '../exchange/registerExchangeRoutes.ts';
 import { patientPickerOf } from '../fhir/patientPicker.ts';
 import { registerFhirRoutes } from '../fhir/registerFhirRoutes.ts';
@@ -52,7 +53,9 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
     await registerApiRateLimit(api, ctx, { perMinute: ctx.config.rateLimitPerMinute });
     limitBodyDepth(api);
     rejectNulBytes(api);
-    const fhir = await registerFhirRoutes(api, ctx);
+    const fhir = await registerFhirRoutes(api, ctx, {
+      remoteRecords: (service) => (patient, req) => everythingFromCustodians(service, patient, req),
+    });
     patientPicker = patientPickerOf(fhir);
     await registerClaimRoute(api, fhir);
     await registerPortal(api, fhir);

@@ -5,12 +5,12 @@
  * @see https://hl7.org/fhir/R4/http.html (create, update, delete, read, vread, history)
  */
 import { randomUUID } from 'node:crypto';
+import type { RootSource } from '../chain/RootSource.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import type { AnchorBatcher } from './AnchorBatcher.ts';
 import { type EraseRecordResult, eraseRecord } from './eraseRecord.ts';
 import { InvalidResourceError, NotFoundError, VersionConflictError } from './errors.ts';
-import type { RootSource } from './RootSource.ts';
 import type { FhirResource, HistoryEntry, RecordVersion, WriteResult } from './types.ts';
 import { VaultReader } from './VaultReader.ts';
 import { writeRecordVersion } from './writeRecordVersion.ts';

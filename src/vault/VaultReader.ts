@@ -10,11 +10,12 @@
  * transaction Bundle reads what it wrote; PGlite's single connection blocks the database handle
  * while a transaction is open). `vault.reader(q)` makes one.
  */
+
+import type { RootSource } from '../chain/RootSource.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import type { Queryable } from '../store/db.ts';
 import { joinProofs, PROOF_COLUMNS } from './anchorKinds.ts';
 import { GoneError, IntegrityError, NotFoundError } from './errors.ts';
-import type { RootSource } from './RootSource.ts';
 import {
   SELECT_CURRENT,
   SELECT_CURRENT_MANY,

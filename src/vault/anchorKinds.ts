@@ -3,7 +3,7 @@
  * table has `seq` (global order) and `leaf bytea` (32 bytes); once batched, a leaf's batch
  * sequence, index and proof (concatenated 32-byte siblings) are its row in `anchor_proofs`.
  */
-import type { AnchorKind } from './RootSource.ts';
+import type { AnchorKind } from '../chain/RootSource.ts';
 
 export interface AnchorKindConfig {
   kind: AnchorKind;

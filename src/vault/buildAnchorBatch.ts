@@ -9,10 +9,10 @@
 import { type Hex, hexToBytes } from 'viem';
 import { buildMerkleTreeFromBytes, merkleProofBytes } from '../chain/merkle.ts';
 import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
+import type { AnchorKind } from '../chain/RootSource.ts';
 import { type Db, statement } from '../store/db.ts';
 import { PackedBytes } from '../store/packedBytes.ts';
 import { type AnchorKindConfig, RECORD_ANCHORS } from './anchorKinds.ts';
-import type { AnchorKind } from './RootSource.ts';
 import { toBuffer } from './toBuffer.ts';
 
 export interface BuildAnchorBatchOptions {

@@ -4,7 +4,7 @@
  */
 import type { Address, Hex, PublicClient } from 'viem';
 import { anchorsAbi } from '../chain/generated/contracts.ts';
-import type { AnchorKind, RootSource } from './RootSource.ts';
+import type { AnchorKind, RootSource } from '../chain/RootSource.ts';
 
 export interface ContractRootSourceParameters {
   publicClient: PublicClient;

@@ -5,12 +5,12 @@
  * against the one anchored on chain. The first failure throws {@link RecordCheckFailure}.
  */
 import type { Hex } from 'viem';
+import type { RootSource } from '../chain/RootSource.ts';
 import { GCM_IV_BYTES } from '../crypto/aesGcm.ts';
 import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { ciphertextHash, contentCommitment, recordLeaf } from '../crypto/recordLeaf.ts';
 import { openRecord } from '../crypto/sealRecord.ts';
 import { proofNodes, verifyMerkleInclusion } from './merkleInclusion.ts';
-import type { RootSource } from './RootSource.ts';
 import type { StoredVersionRow } from './storedVersionRow.ts';
 import { toBuffer } from './toBuffer.ts';
 import type { AnchorStatus, FhirResource } from './types.ts';

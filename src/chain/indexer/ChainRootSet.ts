@@ -16,8 +16,8 @@
  * Memory: two {@link RootTable}s (records, audit), ≈32.2 MB each at 1,000,000 anchored batches.
  */
 import type { Address, Hex, PublicClient } from 'viem';
-import type { AnchorKind, RootSource } from '../../vault/RootSource.ts';
 import { anchorsAbi } from '../generated/contracts.ts';
+import type { AnchorKind, RootSource } from '../RootSource.ts';
 import { RootTable } from './RootTable.ts';
 
 /** How long a sequence found missing on chain is answered "missing" without asking again. */

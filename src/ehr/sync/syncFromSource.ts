@@ -21,7 +21,8 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AuditEventInput } from '../../audit/AuditSink.ts';
-import { FhirService } from '../../fhir/FhirService.ts';
+import { createFhirService } from '../../fhir/createFhirService.ts';
+import type { FhirService } from '../../fhir/FhirService.ts';
 import { compartmentPatients } from '../../fhir/patientCompartment.ts';
 import { OPEN_GUARD } from '../../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../../fhir/VaultRepository.ts';
@@ -82,7 +83,7 @@ export async function syncFromSource(ctx: NodeContext, options: SyncOptions): Pr
   );
   const since = state?.high_water ?? null;
   const types = options.types?.length ? [...options.types] : await sourceResourceTypes(client);
-  const service = await FhirService.create(ctx);
+  const service = await createFhirService(ctx);
   const importer = new Importer(
     service,
     {

@@ -11,7 +11,6 @@
 import { allOk, notFound, OperationOutcomeError } from '@medplum/core';
 import type { FhirRequest, FhirResponse } from '@medplum/fhir-router';
 import type { BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
-import { everythingFromCustodians } from '../../exchange/everythingFromCustodians.ts';
 import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
 import { patientCompartmentCandidates } from '../search/lookupCandidates.ts';
 import type { VaultRepository } from '../VaultRepository.ts';
@@ -50,7 +49,7 @@ export async function everything(req: FhirRequest, repo: VaultRepository): Promi
   if (!last) link.push({ relation: 'next', url: linkTo(self, req.query, offset + (count as number)) });
   // Records other custodians hold under the patient's grants to this node, verified
   // (src/exchange), filtered alike, with the last page.
-  if (last) entry.push(...remoteKept(parameters, await everythingFromCustodians(service, patient, req)));
+  if (last) entry.push(...remoteKept(parameters, (await service.remoteRecords?.(patient, req)) ?? []));
   return [allOk, { resourceType: 'Bundle', type: 'searchset', total, link, entry }];
 }
 

@@ -1,7 +1,8 @@
 import { parseSearchRequest } from '@medplum/core';
 import type { Organization } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FhirService } from '../FhirService.ts';
+import { createFhirService } from '../createFhirService.ts';
+import type { FhirService } from '../FhirService.ts';
 import { OPEN_GUARD } from '../ResourceGuard.ts';
 import { startTestNode, type TestNode } from '../testing/startTestNode.ts';
 import { VaultRepository } from '../VaultRepository.ts';
@@ -11,7 +12,7 @@ describe('VaultRepository.certainlyEmpty (bulk import: conditional creates that 
   let service: FhirService;
   beforeAll(async () => {
     t = await startTestNode();
-    service = await FhirService.create(t.node);
+    service = await createFhirService(t.node);
     const repo = new VaultRepository(service, OPEN_GUARD);
     await repo.createResource<Organization>({
       resourceType: 'Organization',

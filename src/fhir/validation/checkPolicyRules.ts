@@ -4,9 +4,9 @@
  * @see https://www.rfc-editor.org/rfc/rfc2606 (reserved example domains)
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { ValidationPolicy } from '../../config/ValidationPolicy.ts';
 import { isKnownExtension } from './checkExtensionContext.ts';
 import { invalidIssue } from './ValidationIssue.ts';
-import type { ValidationPolicy } from './ValidationPolicy.ts';
 import { isObject, type VisitedElement } from './walkElements.ts';
 
 const URL_TYPES = new Set(['uri', 'url', 'canonical']);

@@ -8,6 +8,7 @@
  * @see https://hl7.org/fhir/R4/validation.html
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from '../../config/ValidationPolicy.ts';
 import { checkAttachmentSize } from './checkAttachmentSize.ts';
 import { checkBundleRules } from './checkBundleRules.ts';
 import { checkComplexValues } from './checkComplexValues.ts';
@@ -19,7 +20,6 @@ import { checkPeriodOrder } from './checkPeriodOrder.ts';
 import { checkPolicyRules } from './checkPolicyRules.ts';
 import { checkRequiredBinding } from './checkRequiredBindings.ts';
 import { checkResourceIds } from './checkResourceIds.ts';
-import { DEFAULT_VALIDATION_POLICY, type ValidationPolicy } from './ValidationPolicy.ts';
 import { walkElements } from './walkElements.ts';
 
 const CHECKS = [

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import type { ValidationPolicy } from './ValidationPolicy.ts';
+import type { ValidationPolicy } from '../../config/ValidationPolicy.ts';
 
 export interface ValidationRequest {
   id: number;

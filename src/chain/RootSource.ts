@@ -1,6 +1,6 @@
 /**
  * Where the vault learns the Merkle roots anchored on chain. A node's is ChainRootSet
- * (chain/indexer/ChainRootSet.ts: `RootAnchored` events, never the database); {@link contractRootSource}
+ * (indexer/ChainRootSet.ts: `RootAnchored` events, never the database); vault/contractRootSource.ts
  * asks the Anchors contract directly.
  */
 import type { Hex } from 'viem';
