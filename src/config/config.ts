@@ -1,7 +1,7 @@
 /**
  * The one typed configuration of a medledger node, loaded and validated once at
  * start-up from command-line flags, then environment variables, then defaults
- * (../shared/INTERFACE.md names them). Nothing else in the code reads process.env.
+ * (README.md and docs/ name each where it is used). Nothing else in the code reads process.env.
  */
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/MedledgerError.ts';
