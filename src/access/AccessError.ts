@@ -39,22 +39,12 @@ const oauthErrors: Record<AccessErrorCode, OAuthErrorCode> = {
   ERR_ACCESS_CLIENT_EXISTS: 'invalid_request',
 };
 
-const statuses: Partial<Record<AccessErrorCode, number>> = {
-  ERR_ACCESS_TOKEN_MISSING: 401,
-  ERR_ACCESS_TOKEN_INVALID: 401,
-  ERR_ACCESS_TOKEN_REVOKED: 401,
-  ERR_ACCESS_USER_UNKNOWN: 404,
-  ERR_ACCESS_CLIENT_INVALID: 401,
-  ERR_ACCESS_USER_EXISTS: 409,
-  ERR_ACCESS_CLIENT_EXISTS: 409,
-};
-
 export class AccessError extends MedledgerError {
   declare readonly code: AccessErrorCode;
   readonly oauthError: OAuthErrorCode;
 
   constructor(code: AccessErrorCode, message: string, cause?: unknown) {
-    super(code, message, { status: statuses[code] ?? 400, cause });
+    super(code, message, { cause });
     this.oauthError = oauthErrors[code];
   }
 }

@@ -6,9 +6,9 @@
 import { bytesToHex, type Hex } from 'viem';
 import { verifyMerkleProof } from '../chain/merkle.ts';
 import type { Queryable } from '../store/db.ts';
+import { IntegrityError } from '../vault/errors.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
 import type { AnchoringInfo } from './AuditContext.ts';
-import { IntegrityError } from './errors.ts';
 import { splitProof } from './verifyAuditEventRow.ts';
 
 export interface AnchorProof {

@@ -4,9 +4,9 @@
  */
 
 import { joinProofs, PROOF_COLUMNS } from '../vault/anchorKinds.ts';
+import { NotFoundError } from '../vault/errors.ts';
 import type { AuditContext } from './AuditContext.ts';
 import { type AnchorProof, anchorProof, proofParameters } from './anchorProof.ts';
-import { NotFoundError } from './errors.ts';
 
 export interface AuditEventProofResult {
   proof: AnchorProof;

@@ -6,13 +6,7 @@ export { type AccessReportBundle, type AccessReportParameters, accessReport } fr
 export type { AnchorProof } from './anchorProof.ts';
 export { AUDIT_ANCHORS } from './auditAnchors.ts';
 export { type AuditEventProofResult, auditEventProof } from './auditEventProof.ts';
-export {
-  AuditKeyError,
-  AuditWriteError,
-  IntegrityError,
-  InvalidAuditQueryError,
-  NotFoundError,
-} from './errors.ts';
+export { AuditKeyError, AuditWriteError, InvalidAuditQueryError } from './errors.ts';
 export { recordVersionProof } from './recordVersionProof.ts';
 export {
   type SearchAuditEventsParameters,

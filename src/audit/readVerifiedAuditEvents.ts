@@ -3,9 +3,9 @@
  * whole read with IntegrityError (and an integrity alert naming the event and the check).
  */
 import type { SqlParam } from '../store/db.ts';
+import { IntegrityError } from '../vault/errors.ts';
 import type { AuditContext } from './AuditContext.ts';
 import { loadAuditIndexKey } from './blindIndex.ts';
-import { IntegrityError } from './errors.ts';
 import { SELECT_AUDIT_EVENTS, type StoredAuditEventRow } from './storedAuditEventRow.ts';
 import { AuditCheckFailure, type VerifiedAuditEvent, verifyAuditEventRow } from './verifyAuditEventRow.ts';
 

@@ -4,11 +4,11 @@
  * leaf stays provable after crypto-shredding.
  */
 
+import { NotFoundError } from '../vault/errors.ts';
 import type { VaultReader } from '../vault/VaultReader.ts';
 import type { AuditContext } from './AuditContext.ts';
 import { anchorProof, proofParameters } from './anchorProof.ts';
 import type { AuditEventProofResult } from './auditEventProof.ts';
-import { NotFoundError } from './errors.ts';
 
 export async function recordVersionProof(
   ctx: AuditContext,

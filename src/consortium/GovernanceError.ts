@@ -6,7 +6,7 @@ export class GovernanceError extends MedledgerError {
   readonly reason: string | undefined;
 
   constructor(message: string, reason?: string) {
-    super('ERR_GOVERNANCE_REJECTED', message, { status: 409 });
+    super('ERR_GOVERNANCE_REJECTED', message);
     this.reason = reason;
   }
 }

@@ -3,6 +3,6 @@ import { MedledgerError } from '../errors/MedledgerError.ts';
 
 export class DecryptionError extends MedledgerError {
   constructor(cause?: unknown) {
-    super('ERR_DECRYPTION', 'record could not be decrypted', { status: 500, cause });
+    super('ERR_DECRYPTION', 'record could not be decrypted', { cause });
   }
 }

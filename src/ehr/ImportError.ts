@@ -9,7 +9,7 @@ export type ImportErrorCode =
   | 'ERR_CLAIM_NOT_FOUND';
 
 export class ImportError extends MedledgerError {
-  constructor(code: ImportErrorCode, message: string, status = 400) {
-    super(code, message, { status });
+  constructor(code: ImportErrorCode, message: string) {
+    super(code, message);
   }
 }

@@ -63,7 +63,7 @@ export async function claimPatient(
         if (!row || !claimCodeMatches(row, claimCode))
           throw refuse(new ImportError('ERR_CLAIM_INVALID', 'invalid claim code for this patient'));
         if (row.claimed_at !== null)
-          throw refuse(new ImportError('ERR_CLAIM_USED', 'this claim code was already used', 409));
+          throw refuse(new ImportError('ERR_CLAIM_USED', 'this claim code was already used'));
         const current = (await repo.readResource<Patient>('Patient', patientId)) as Patient;
         const identifier = (current.identifier ?? []).filter((i) => i.system !== ADDRESS_SYSTEM);
         identifier.push({ system: ADDRESS_SYSTEM, value: address });

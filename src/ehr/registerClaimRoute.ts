@@ -9,10 +9,9 @@
  * (changeKey.ts). No token either: the two signatures are the proof.
  */
 import type { FastifyInstance } from 'fastify';
-import { MedledgerError } from '../errors/MedledgerError.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
 import { changePatientKey } from '../fhir/identity/changeKey.ts';
-import { outcome, toOperationOutcome } from '../fhir/toOperationOutcome.ts';
+import { toOperationOutcome } from '../fhir/toOperationOutcome.ts';
 import { claimPatient } from './claimPatient.ts';
 import { ImportError } from './ImportError.ts';
 
@@ -39,11 +38,6 @@ export async function registerClaimRoute(app: FastifyInstance, service: FhirServ
           const { patient } = await run(request.params.id, request.body ?? {}, request.ip);
           return reply.code(200).type('application/fhir+json').send(patient);
         } catch (error) {
-          if (error instanceof MedledgerError && (error.status === 400 || error.status === 409))
-            return reply
-              .code(error.status)
-              .type('application/fhir+json')
-              .send(outcome(error.code, error.status === 409 ? 'conflict' : 'invalid', error.message));
           const { status, outcome: result } = toOperationOutcome(error);
           return reply.code(status).type('application/fhir+json').send(result);
         }

@@ -3,36 +3,34 @@
  * (the pattern of jose's JOSEError and viem's BaseError).
  */
 export class MedledgerError extends Error {
+  /** Stable: callers switch on it; the HTTP edge maps it to a status (httpStatus.ts). */
   readonly code: string;
-  /** HTTP status the FHIR boundary maps this error to. */
-  readonly status: number;
 
-  constructor(code: string, message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.status = options.status ?? 500;
   }
 }
 
 /** Configuration is missing or wrong; the message says what to set. */
 export class ConfigError extends MedledgerError {
   constructor(message: string) {
-    super('ERR_CONFIG', message, { status: 500 });
+    super('ERR_CONFIG', message);
   }
 }
 
 /** The store could not be reached or refused the operation. */
 export class StoreError extends MedledgerError {
   constructor(message: string, cause?: unknown) {
-    super('ERR_STORE', message, { status: 503, cause });
+    super('ERR_STORE', message, { cause });
   }
 }
 
 /** The chain could not be reached, or a transaction failed. */
 export class ChainError extends MedledgerError {
   constructor(code: `ERR_CHAIN_${string}`, message: string, cause?: unknown) {
-    super(code, message, { status: 503, cause });
+    super(code, message, { cause });
   }
 }
 

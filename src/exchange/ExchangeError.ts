@@ -22,23 +22,32 @@ export type ExchangeErrorCode =
   /** The response could not be decrypted or is not a disclosure. */
   | 'ERR_EXCHANGE_RESPONSE';
 
-const STATUS: Record<ExchangeErrorCode, number> = {
-  ERR_EXCHANGE_SIGNATURE: 401,
-  ERR_EXCHANGE_REPLAY: 401,
-  ERR_EXCHANGE_NOT_MEMBER: 403,
-  ERR_EXCHANGE_NO_CONSENT: 403,
-  ERR_EXCHANGE_NOT_FOUND: 404,
-  ERR_EXCHANGE_INVALID: 400,
-  ERR_EXCHANGE_UNAVAILABLE: 503,
-  ERR_EXCHANGE_RESPONSE: 502,
-};
-
 export class ExchangeError extends MedledgerError {
   declare readonly code: ExchangeErrorCode;
   /** Set once the refusal has its audit event (so the HTTP edge does not write a second). */
   audited = false;
 
   constructor(code: ExchangeErrorCode, message: string, cause?: unknown) {
-    super(code, message, { status: STATUS[code], cause });
+    super(code, message, { cause });
+  }
+}
+
+/** The FHIR issue type of an exchange refusal, by its code. */
+export function refusalIssueType(
+  error: ExchangeError,
+): 'security' | 'forbidden' | 'not-found' | 'transient' | 'invalid' {
+  switch (error.code) {
+    case 'ERR_EXCHANGE_SIGNATURE':
+    case 'ERR_EXCHANGE_REPLAY':
+      return 'security';
+    case 'ERR_EXCHANGE_NOT_FOUND':
+      return 'not-found';
+    case 'ERR_EXCHANGE_UNAVAILABLE':
+    case 'ERR_EXCHANGE_RESPONSE':
+      return 'transient';
+    case 'ERR_EXCHANGE_INVALID':
+      return 'invalid';
+    default:
+      return 'forbidden';
   }
 }

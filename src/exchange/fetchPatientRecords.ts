@@ -8,9 +8,10 @@
  */
 import type { BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { AuditEventInput } from '../audit/AuditSink.ts';
+import { httpStatusOf } from '../errors/httpStatus.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import type { Queryable } from '../store/db.ts';
-import { ExchangeError } from './ExchangeError.ts';
+import { ExchangeError, refusalIssueType } from './ExchangeError.ts';
 import { type Custodian, findCustodians } from './findCustodians.ts';
 import { provenanceOf } from './provenanceOf.ts';
 import { requestRecords } from './requestRecords.ts';
@@ -85,13 +86,8 @@ async function fromCustodian(
   } catch (error) {
     if (!(error instanceof ExchangeError)) throw error;
     issues.push({
-      severity: error.status >= 500 ? 'warning' : 'error',
-      code:
-        error.status === 401 || error.status === 403
-          ? 'forbidden'
-          : error.status === 404
-            ? 'not-found'
-            : 'transient',
+      severity: httpStatusOf(error) >= 500 ? 'warning' : 'error',
+      code: refusalIssueType(error),
       details: {
         coding: [{ system: 'urn:medledger:error', code: error.code }],
         text: `${label}: ${error.message}`,

@@ -10,13 +10,14 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type Address, isAddress } from 'viem';
 import { auditDecision } from '../access/auditDecision.ts';
 import { purposeIndex } from '../chain/consentCodes.ts';
+import { httpStatusOf } from '../errors/httpStatus.ts';
 import type { MedledgerError } from '../errors/MedledgerError.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
 import { outcome } from '../fhir/toOperationOutcome.ts';
 import type { Db } from '../store/db.ts';
 import { discloseRecords, memberPrincipal } from './discloseRecords.ts';
 import { RECORDS_PATH, type RecordsRequest } from './disclosure.ts';
-import { ExchangeError } from './ExchangeError.ts';
+import { ExchangeError, refusalIssueType } from './ExchangeError.ts';
 import { findMember, publishMemberEndpoint } from './memberDirectory.ts';
 import { sealResponse } from './sealedResponse.ts';
 import { CLOCK_WINDOW_SECONDS, verifyExchangeRequest } from './signedRequest.ts';
@@ -125,7 +126,7 @@ async function auditRefusal(
       request: { resourceType: 'Patient', interaction: 'r' },
       decision: {
         allowed: false,
-        status: error.status === 401 ? 401 : error.status === 503 ? 503 : 403,
+        status: refusalStatus(error),
         reason: error.message,
         basis: 'none',
         purpose: 'TREAT',
@@ -139,22 +140,17 @@ async function auditRefusal(
   );
 }
 
+/** The status an exchange refusal is audited with (an access decision says 401, 403 or 503). */
+function refusalStatus(error: MedledgerError): 401 | 403 | 503 {
+  const status = httpStatusOf(error);
+  return status === 401 ? 401 : status === 503 ? 503 : 403;
+}
+
 function refusal(reply: FastifyReply, error: ExchangeError) {
-  const body = outcome(
-    undefined,
-    error.status === 401
-      ? 'security'
-      : error.status === 404
-        ? 'not-found'
-        : error.status === 503
-          ? 'transient'
-          : error.status === 400
-            ? 'invalid'
-            : 'forbidden',
-    error.message,
-  );
+  const status = httpStatusOf(error);
+  const body = outcome(undefined, refusalIssueType(error), error.message);
   const issue = body.issue[0];
   if (issue)
     issue.details = { ...issue.details, coding: [{ system: 'urn:medledger:error', code: error.code }] };
-  return reply.code(error.status).header('content-type', 'application/fhir+json').send(body);
+  return reply.code(status).header('content-type', 'application/fhir+json').send(body);
 }

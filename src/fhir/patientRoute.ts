@@ -3,12 +3,11 @@
  * log's access report): find the patient, decide access once (exactly one audit event), then
  * run the handler only if allowed. A missing patient, or another patient's, is 404.
  */
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { accessHeaders, checkAccess } from '../access/checkAccess.ts';
 import { type Interaction, scopeAllows } from '../access/scopes.ts';
 import type { RestInteraction } from '../audit/AuditSink.ts';
-import { MedledgerError } from '../errors/MedledgerError.ts';
 import type { FhirService } from './FhirService.ts';
 import { sendFhir } from './fhirHttp.ts';
 import { OPEN_GUARD } from './ResourceGuard.ts';
@@ -158,18 +157,7 @@ export async function answer(reply: FastifyReply, request: FastifyRequest, run: 
   return sendFhir(reply, result.status, result.body, query);
 }
 
-const ISSUE_CODES: Record<number, OperationOutcome['issue'][number]['code']> = {
-  400: 'invalid',
-  404: 'not-found',
-  409: 'conflict',
-  503: 'transient',
-};
-
 function errorAnswer(error: unknown): Answer {
-  if (error instanceof MedledgerError && ISSUE_CODES[error.status]) {
-    const id = error.status === 503 ? 'medledger-unavailable' : undefined;
-    return { status: error.status, body: outcome(id, ISSUE_CODES[error.status]!, error.message) };
-  }
   const { status, outcome: body } = toOperationOutcome(error);
   return { status, body };
 }

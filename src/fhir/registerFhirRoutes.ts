@@ -75,20 +75,9 @@ export async function registerFhirRoutes(
         parseFhirBody,
       );
       scope.setErrorHandler((error: Error, _request, reply) => {
-        const statusCode = (error as { statusCode?: number }).statusCode;
-        const status = statusCode ?? 500;
-        const carried = (error as { outcome?: OperationOutcome }).outcome;
-        const result = carried
-          ? carried
-          : status === 413
-            ? outcome('medledger-payload-too-large', 'too-costly', 'The request body is too large')
-            : status >= 400 && status < 500
-              ? outcome(undefined, 'invalid', error.message)
-              : toOperationOutcome(error).outcome;
-        // An outcome error (e.g. the store is unavailable: 503) carries its status in its outcome.
-        const code = carried && statusCode !== undefined ? status : statusOf(result);
-        if (code >= 500) ctx.logger.warn(`fhir: ${describeWithCauses(error)}`);
-        return sendFhir(reply, code, result, {});
+        const { status, outcome: result } = toOperationOutcome(error);
+        if (status >= 500) ctx.logger.warn(`fhir: ${describeWithCauses(error)}`);
+        return sendFhir(reply, status, result, {});
       });
       scope.setNotFoundHandler((_request, reply) =>
         sendFhir(reply, 404, outcome('not-found', 'not-found', 'No such route'), {}),

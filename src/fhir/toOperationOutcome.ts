@@ -7,6 +7,7 @@
  */
 import { getStatus, isOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
+import { httpStatusOf } from '../errors/httpStatus.ts';
 import { MedledgerError } from '../errors/MedledgerError.ts';
 
 export interface OutcomeWithStatus {
@@ -40,6 +41,8 @@ export function outcome(
 /** Statuses getStatus cannot express are carried by the outcome id. */
 const STATUS_IDS: Record<string, number> = {
   'medledger-unavailable': 503,
+  'medledger-bad-gateway': 502,
+  'medledger-too-many-requests': 429,
   'medledger-unsupported-media-type': 415,
   'medledger-payload-too-large': 413,
   'medledger-not-acceptable': 406,
@@ -50,27 +53,64 @@ export function statusOf(result: OperationOutcome): number {
   return (result.id && STATUS_IDS[result.id]) || getStatus(result);
 }
 
+/** The outcome id (which carries the status through Medplum's router) and issue type of a status. */
+const OUTCOME_OF_STATUS: Record<number, [string | undefined, IssueCode]> = {
+  400: [undefined, 'invalid'],
+  401: ['unauthorized', 'login'],
+  403: ['forbidden', 'forbidden'],
+  404: ['not-found', 'not-found'],
+  405: ['medledger-method-not-allowed', 'not-supported'],
+  406: ['medledger-not-acceptable', 'not-supported'],
+  409: ['conflict', 'conflict'],
+  410: ['gone', 'deleted'],
+  412: ['precondition-failed', 'conflict'],
+  413: ['medledger-payload-too-large', 'too-costly'],
+  415: ['medledger-unsupported-media-type', 'not-supported'],
+  502: ['medledger-bad-gateway', 'transient'],
+  503: ['medledger-unavailable', 'transient'],
+};
+
+/** What a few statuses say whatever the error's own message (the framework's are not for clients). */
+const FIXED_TEXT: Record<number, string> = {
+  413: 'The request body is too large',
+  415: 'Unsupported content type',
+};
+
 const BY_CODE: Record<string, (message: string) => OperationOutcome> = {
   ERR_NOT_FOUND: () => outcome('not-found', 'not-found', 'Not found'),
-  ERR_GONE: (m) => outcome('gone', 'deleted', m),
-  ERR_VERSION_CONFLICT: (m) => outcome('conflict', 'conflict', m),
-  ERR_INVALID_RESOURCE: (m) => outcome(undefined, 'invalid', m),
   ERR_INTEGRITY: () =>
     outcome(undefined, 'exception', 'The stored record failed its integrity check and was not served'),
 };
 
+/**
+ * Any error as an HTTP status and an OperationOutcome: an outcome error as it is; a medledger
+ * error by its code (errors/httpStatus.ts), its message shown for 4xx, 502 and 503; a web
+ * framework's request error (a body too large, a malformed body) by its status; anything else a
+ * generic 500.
+ */
 export function toOperationOutcome(error: unknown): OutcomeWithStatus {
-  let result: OperationOutcome;
-  if (error instanceof OperationOutcomeError) result = error.outcome;
-  else if (isOperationOutcome(error)) result = error;
-  else if (error instanceof MedledgerError) {
-    const known = BY_CODE[error.code];
-    if (known) result = known(error.message);
-    else if (error.status === 503) result = outcome('medledger-unavailable', 'transient', error.message);
-    else if (error.status >= 400 && error.status < 500) result = outcome(undefined, 'invalid', error.message);
-    else result = outcome(undefined, 'exception', 'Internal server error');
-  } else result = outcome(undefined, 'exception', 'Internal server error');
-  return { status: statusOf(result), outcome: result };
+  if (error instanceof OperationOutcomeError)
+    return { status: statusOf(error.outcome), outcome: error.outcome };
+  if (isOperationOutcome(error)) return { status: statusOf(error), outcome: error };
+  const carried = (error as { outcome?: unknown } | null)?.outcome;
+  const status = httpStatusOf(error);
+  if (isOperationOutcome(carried) && status < 500) return { status, outcome: carried };
+  const known = error instanceof MedledgerError ? BY_CODE[error.code] : undefined;
+  if (known) {
+    const result = known((error as MedledgerError).message);
+    return { status: statusOf(result), outcome: result };
+  }
+  const shape = OUTCOME_OF_STATUS[status];
+  if (shape && (status < 500 || error instanceof MedledgerError)) {
+    const text = FIXED_TEXT[status] ?? (error instanceof Error ? error.message : String(error));
+    return { status, outcome: outcome(shape[0], shape[1], text) };
+  }
+  if (status >= 400 && status < 500)
+    return {
+      status,
+      outcome: outcome(undefined, 'invalid', error instanceof Error ? error.message : String(error)),
+    };
+  return { status: 500, outcome: outcome(undefined, 'exception', 'Internal server error') };
 }
 
 /** Wraps any error as an OperationOutcomeError (what @medplum/fhir-router expects from a repository). */

@@ -25,11 +25,14 @@ export interface JsonRpcCall {
 export function readOnlyCall(body: unknown): JsonRpcCall {
   const call = body as Partial<JsonRpcCall> | undefined;
   if (typeof call !== 'object' || call === null || Array.isArray(call))
-    throw new PortalError(400, 'one JSON-RPC call per request (no batches)');
+    throw new PortalError('ERR_PORTAL_INVALID', 'one JSON-RPC call per request (no batches)');
   if (typeof call.method !== 'string' || !READ_ONLY_RPC_METHODS.has(call.method))
-    throw new PortalError(403, `JSON-RPC method ${String(call.method)} is not one of the read-only methods`);
+    throw new PortalError(
+      'ERR_PORTAL_FORBIDDEN',
+      `JSON-RPC method ${String(call.method)} is not one of the read-only methods`,
+    );
   if (call.params !== undefined && !Array.isArray(call.params))
-    throw new PortalError(400, 'params must be an array');
+    throw new PortalError('ERR_PORTAL_INVALID', 'params must be an array');
   return {
     jsonrpc: '2.0',
     id: typeof call.id === 'number' || typeof call.id === 'string' ? call.id : 1,
@@ -46,8 +49,12 @@ export async function forwardRpcCall(rpcUrl: string, call: JsonRpcCall): Promise
     body: JSON.stringify(call),
     signal: AbortSignal.timeout(15_000),
   }).catch((error: unknown) => {
-    throw new PortalError(503, `the chain is not reachable: ${(error as Error).message}`);
+    throw new PortalError(
+      'ERR_PORTAL_UNAVAILABLE',
+      `the chain is not reachable: ${(error as Error).message}`,
+    );
   });
-  if (!response.ok) throw new PortalError(503, `the chain answered HTTP ${response.status}`);
+  if (!response.ok)
+    throw new PortalError('ERR_PORTAL_UNAVAILABLE', `the chain answered HTTP ${response.status}`);
   return response.json();
 }

@@ -9,7 +9,7 @@ import { auditDecision } from '../access/auditDecision.ts';
 import type { AccessDecision } from '../access/authorizeAccess.ts';
 import type { Principal } from '../access/Principal.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
-import { PortalError } from './PortalError.ts';
+import { refusedBy } from './PortalError.ts';
 
 export type PortalRole = Principal['kind'];
 
@@ -74,10 +74,6 @@ export async function portalAccess(
       ...(target.patients === undefined ? {} : { patients: target.patients }),
     }),
   );
-  if (!decision.allowed || principal === undefined)
-    throw new PortalError(
-      decision.status === 401 ? 401 : decision.status === 404 ? 404 : 403,
-      decision.reason,
-    );
+  if (!decision.allowed || principal === undefined) throw refusedBy(decision.status, decision.reason);
   return principal;
 }

@@ -14,7 +14,7 @@ import { compartmentPatients } from '../fhir/patientCompartment.ts';
 import { forPatient } from '../fhir/patientRoute.ts';
 import { OPEN_GUARD } from '../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../fhir/VaultRepository.ts';
-import { PortalError } from './PortalError.ts';
+import { PortalError, refusedBy } from './PortalError.ts';
 
 const VERSION_REFERENCE = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})\/_history\/(\d{1,9})$/;
 const MAX_VERSIONS = 2000;
@@ -32,13 +32,13 @@ export async function recordProofs(
 ): Promise<RecordProofAnswer[]> {
   if (!Array.isArray(versions) || versions.length === 0 || versions.length > MAX_VERSIONS)
     throw new PortalError(
-      400,
+      'ERR_PORTAL_INVALID',
       `versions must be a list of 1 to ${MAX_VERSIONS} Type/id/_history/vid references`,
     );
   const byType = new Map<string, { reference: string; id: string; vid: string }[]>();
   for (const reference of versions) {
     const match = typeof reference === 'string' ? VERSION_REFERENCE.exec(reference) : null;
-    if (!match) throw new PortalError(400, `not a version reference: ${String(reference)}`);
+    if (!match) throw new PortalError('ERR_PORTAL_INVALID', `not a version reference: ${String(reference)}`);
     const [, type, id, vid] = match as unknown as [string, string, string, string];
     byType.set(type, [...(byType.get(type) ?? []), { reference, id, vid }]);
   }
@@ -96,7 +96,7 @@ export async function recordProofs(
   }
   const [only] = refusals;
   if (!decidedAllowed && refusals.size === 1 && (only === 401 || only === 403 || only === 404))
-    throw new PortalError(
+    throw refusedBy(
       only,
       only === 401 ? 'no valid access token' : only === 404 ? 'not found' : 'access refused',
     );

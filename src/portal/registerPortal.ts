@@ -27,6 +27,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authEndpoints } from '../access/accessTokensFor.ts';
 import { auditContextOf } from '../audit/AuditContext.ts';
+import { httpStatusOf } from '../errors/httpStatus.ts';
 import { MedledgerError } from '../errors/MedledgerError.ts';
 import { patientIdByAddress } from '../fhir/consent/consentResources.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
@@ -35,6 +36,7 @@ import { forwardRpcCall, readOnlyCall } from './chainRpcProxy.ts';
 import { accessesOfGrantee, practitionerDirectory } from './directory.ts';
 import { runVerify } from './latestVerify.ts';
 import { officerOverview } from './officerOverview.ts';
+import { PortalError } from './PortalError.ts';
 import { portalAccess } from './portalAccess.ts';
 import {
   ensurePortalClient,
@@ -77,7 +79,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
         const principal = await service.access.tokens
           .authenticate(request.headers.authorization)
           .catch(() => {
-            throw new MedledgerError('ERR_PORTAL_401', 'no valid access token', { status: 401 });
+            throw new PortalError('ERR_PORTAL_UNAUTHENTICATED', 'no valid access token');
           });
         return {
           role: principal.kind,
@@ -93,7 +95,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     api.post('/portal/api/chain/rpc', (request, reply) =>
       run(reply, async () => {
         await service.access.tokens.authenticate(request.headers.authorization).catch(() => {
-          throw new MedledgerError('ERR_PORTAL_401', 'sign in to read the chain', { status: 401 });
+          throw new PortalError('ERR_PORTAL_UNAUTHENTICATED', 'sign in to read the chain');
         });
         return forwardRpcCall(ctx.chain.rpcUrl, readOnlyCall(request.body));
       }),
@@ -119,12 +121,9 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
           purpose: 'TREAT',
         });
         if (principal.address === undefined)
-          throw new MedledgerError(
-            'ERR_PORTAL_409',
+          throw new PortalError(
+            'ERR_PORTAL_CONFLICT',
             'your account has no chain address, so no consent can name you',
-            {
-              status: 409,
-            },
           );
         const accesses = await accessesOfGrantee(ctx.db, principal.address, ctx.identity.account.address);
         return {
@@ -194,9 +193,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
             ? (request.body as { practitioner?: unknown } | undefined)?.practitioner
             : `Practitioner/${fromPath}`;
         if (typeof practitioner !== 'string' || !/^Practitioner\/[A-Za-z0-9\-.]{1,64}$/.test(practitioner))
-          throw new MedledgerError('ERR_PORTAL_400', 'practitioner must be a Practitioner/{id} reference', {
-            status: 400,
-          });
+          throw new PortalError('ERR_PORTAL_INVALID', 'practitioner must be a Practitioner/{id} reference');
         await portalAccess(service, request, {
           roles: ['patient'],
           resource: `Patient/${id}/restrictions/${practitioner}`,
@@ -269,9 +266,11 @@ async function run(reply: FastifyReply, handler: () => Promise<unknown>): Promis
   try {
     return reply.send(await handler());
   } catch (error) {
-    if (error instanceof MedledgerError && error.status >= 400 && error.status < 600) {
-      return reply.code(error.status).send({ error: error.code, message: error.message });
-    }
+    const status = httpStatusOf(error);
+    if (error instanceof MedledgerError && status < 500)
+      return reply.code(status).send({ error: error.code, message: error.message });
+    if (error instanceof MedledgerError && status === 503)
+      return reply.code(503).send({ error: error.code, message: error.message });
     reply.log.warn(error);
     return reply.code(500).send({ error: 'ERR_PORTAL_INTERNAL', message: 'internal error' });
   }

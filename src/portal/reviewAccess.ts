@@ -22,9 +22,10 @@ export interface ReviewedEvent {
 
 /** The reviewed event, verified, with the patients and record references it names. */
 export async function eventToReview(audit: AuditContext, id: string): Promise<ReviewedEvent> {
-  if (!/^\d{1,18}$/.test(id)) throw new PortalError(400, 'the id of an AuditEvent is a number');
+  if (!/^\d{1,18}$/.test(id))
+    throw new PortalError('ERR_PORTAL_INVALID', 'the id of an AuditEvent is a number');
   const [row] = await readVerifiedAuditEvents(audit, 'e.seq = $1', '', [id]);
-  if (!row) throw new PortalError(404, `no AuditEvent/${id}`);
+  if (!row) throw new PortalError('ERR_PORTAL_NOT_FOUND', `no AuditEvent/${id}`);
   const entities = (row.resource.entity ?? []) as {
     what?: { reference?: string };
     role?: { code?: string };
@@ -39,7 +40,10 @@ export async function eventToReview(audit: AuditContext, id: string): Promise<Re
     else if (VERSION.test(reference)) references.push(reference);
   }
   if (patients.length === 0)
-    throw new PortalError(409, 'this access names no patient: there are no records to review');
+    throw new PortalError(
+      'ERR_PORTAL_CONFLICT',
+      'this access names no patient: there are no records to review',
+    );
   return { event: row.resource as unknown as Record<string, unknown>, patients, references };
 }
 

@@ -30,20 +30,21 @@ export async function reviewBreakGlass(
 ): Promise<BreakGlassReview> {
   const hash = txHash.toLowerCase();
   if (!TX_HASH.test(hash))
-    throw new PortalError(400, 'txHash must be a 0x-prefixed 32-byte transaction hash');
+    throw new PortalError('ERR_PORTAL_INVALID', 'txHash must be a 0x-prefixed 32-byte transaction hash');
   const { outcome, note } = (body ?? {}) as { outcome?: unknown; note?: unknown };
   if (!REVIEW_OUTCOMES.includes(outcome as ReviewOutcome))
-    throw new PortalError(400, `outcome must be one of ${REVIEW_OUTCOMES.join(', ')}`);
+    throw new PortalError('ERR_PORTAL_INVALID', `outcome must be one of ${REVIEW_OUTCOMES.join(', ')}`);
   if (note !== undefined && (typeof note !== 'string' || note.length > MAX_NOTE))
-    throw new PortalError(400, `note must be a string of at most ${MAX_NOTE} characters`);
+    throw new PortalError('ERR_PORTAL_INVALID', `note must be a string of at most ${MAX_NOTE} characters`);
   const { db } = service.ctx;
   const [opening] = await db.query<{ patient: string }>(
     'SELECT patient FROM chain_emergency_access WHERE lower(tx_hash) = $1 LIMIT 1',
     [hash],
   );
-  if (!opening) throw new PortalError(404, `no break-glass opening in transaction ${hash}`);
+  if (!opening)
+    throw new PortalError('ERR_PORTAL_NOT_FOUND', `no break-glass opening in transaction ${hash}`);
   const [done] = await db.query('SELECT 1 FROM break_glass_reviews WHERE tx_hash = $1', [hash]);
-  if (done) throw new PortalError(409, `break-glass opening ${hash} was already reviewed`);
+  if (done) throw new PortalError('ERR_PORTAL_CONFLICT', `break-glass opening ${hash} was already reviewed`);
   const patientId = await patientIdByAddress(service, opening.patient);
   const text = typeof note === 'string' && note.trim() ? `: ${note.trim()}` : '';
   await service.ctx.audit.append(
@@ -68,7 +69,7 @@ export async function reviewBreakGlass(
      ON CONFLICT (tx_hash) DO NOTHING RETURNING reviewed_at`,
     [hash, outcome as ReviewOutcome],
   );
-  if (!row) throw new PortalError(409, `break-glass opening ${hash} was already reviewed`);
+  if (!row) throw new PortalError('ERR_PORTAL_CONFLICT', `break-glass opening ${hash} was already reviewed`);
   return {
     txHash: hash,
     outcome: outcome as ReviewOutcome,

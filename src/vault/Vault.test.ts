@@ -44,7 +44,6 @@ describe.each(testDatabases)('vault on $name', (database) => {
     await t.vault.update(created.resource, { ifMatch: 1 });
     await expect(t.vault.update(created.resource, { ifMatch: 1 })).rejects.toMatchObject({
       code: 'ERR_VERSION_CONFLICT',
-      status: 409,
     });
     await expect(t.vault.update(created.resource, { ifMatch: 7 })).rejects.toMatchObject({
       code: 'ERR_VERSION_CONFLICT',
@@ -64,7 +63,7 @@ describe.each(testDatabases)('vault on $name', (database) => {
     const id = created.resource.id!;
     const deleted = await t.vault.delete('Patient', id);
     expect(deleted).toMatchObject({ versionId: 2, deleted: true });
-    await expect(t.vault.read('Patient', id)).rejects.toMatchObject({ code: 'ERR_GONE', status: 410 });
+    await expect(t.vault.read('Patient', id)).rejects.toMatchObject({ code: 'ERR_GONE' });
     await expect(t.vault.vread('Patient', id, 2)).rejects.toMatchObject({ code: 'ERR_GONE' });
     expect((await t.vault.vread('Patient', id, 1)).resource.name).toEqual(created.resource.name);
     const history = await t.vault.history('Patient', id);
@@ -78,7 +77,6 @@ describe.each(testDatabases)('vault on $name', (database) => {
   it('reading an unknown resource is not found', async () => {
     await expect(t.vault.read('Patient', 'nope')).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
-      status: 404,
     });
     await expect(t.vault.delete('Patient', 'nope')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });
@@ -133,7 +131,7 @@ describe.each(testDatabases)('vault on $name', (database) => {
       reason: 'GDPR art. 17',
     });
     expect(result.versionIds).toEqual([1, 2]);
-    await expect(t.vault.read('Patient', id)).rejects.toMatchObject({ code: 'ERR_GONE', status: 410 });
+    await expect(t.vault.read('Patient', id)).rejects.toMatchObject({ code: 'ERR_GONE' });
     await expect(t.vault.vread('Patient', id, 1)).rejects.toMatchObject({ code: 'ERR_GONE' });
     await expect(t.vault.history('Patient', id)).rejects.toMatchObject({ code: 'ERR_GONE' });
     const after = await t.db.query<{ leaf: Uint8Array; proof: Uint8Array; wrapped_key: Uint8Array | null }>(

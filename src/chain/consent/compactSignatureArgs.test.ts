@@ -1,6 +1,7 @@
 import { compactSignatureToSignature, parseSignature, serializeSignature, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
+import { httpStatusOf } from '../../errors/httpStatus.ts';
 import { MedledgerError } from '../../errors/MedledgerError.ts';
 import { compactSignatureArgs } from './compactSignatureArgs.ts';
 
@@ -34,7 +35,7 @@ describe('compactSignatureArgs', () => {
       }
       expect(caught).toBeInstanceOf(MedledgerError);
       expect((caught as MedledgerError).code).toBe('ERR_CONSENT_SIGNATURE_INVALID');
-      expect((caught as MedledgerError).status).toBe(400);
+      expect(httpStatusOf(caught)).toBe(400);
     }
   });
 });

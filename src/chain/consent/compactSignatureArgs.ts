@@ -17,7 +17,6 @@ export function compactSignatureArgs(signature: Hex): readonly [r: Hex, yParityA
     return [r, yParityAndS];
   } catch (error) {
     throw new MedledgerError('ERR_CONSENT_SIGNATURE_INVALID', 'consent signature is malformed', {
-      status: 400,
       cause: error,
     });
   }

@@ -5,6 +5,6 @@ export type SyncErrorCode = 'ERR_SYNC_SOURCE' | 'ERR_SYNC_AUTH' | 'ERR_SYNC_OPTI
 
 export class SyncError extends MedledgerError {
   constructor(code: SyncErrorCode, message: string, cause?: unknown) {
-    super(code, message, { status: code === 'ERR_SYNC_OPTIONS' ? 400 : 502, cause });
+    super(code, message, { cause });
   }
 }

@@ -7,15 +7,8 @@ export type BulkExportErrorCode =
   | 'ERR_BULK_FORBIDDEN'
   | 'ERR_BULK_FAILED';
 
-const STATUS: Record<BulkExportErrorCode, number> = {
-  ERR_BULK_INVALID: 400,
-  ERR_BULK_NOT_FOUND: 404,
-  ERR_BULK_FORBIDDEN: 403,
-  ERR_BULK_FAILED: 500,
-};
-
 export class BulkExportError extends MedledgerError {
   constructor(code: BulkExportErrorCode, message: string, cause?: unknown) {
-    super(code, message, { status: STATUS[code], cause });
+    super(code, message, { cause });
   }
 }

@@ -19,7 +19,7 @@ import { auditDecision } from '../../access/auditDecision.ts';
 import type { Principal } from '../../access/Principal.ts';
 import { MedledgerError } from '../../errors/MedledgerError.ts';
 import type { FhirService } from '../FhirService.ts';
-import { outcome } from '../toOperationOutcome.ts';
+import { outcome, toOperationOutcome } from '../toOperationOutcome.ts';
 import { BulkExportError } from './BulkExportError.ts';
 import { BulkExportRunner } from './BulkExportRunner.ts';
 import { decideExportKickOff } from './decideExportKickOff.ts';
@@ -211,10 +211,9 @@ async function guarded(reply: FastifyReply, run: () => Promise<FastifyReply>): P
       reply.header('www-authenticate', 'Bearer realm="medledger"');
       return fhir(reply, 401, outcome('unauthorized', 'login', 'Authentication required'));
     }
-    if (error instanceof MedledgerError && error.status < 500) {
-      const code = error.status === 404 ? 'not-found' : error.status === 403 ? 'forbidden' : 'invalid';
-      return fhir(reply, error.status, outcome(undefined, code, error.message));
-    }
+    const answer = toOperationOutcome(error);
+    if (error instanceof MedledgerError && answer.status < 500)
+      return fhir(reply, answer.status, answer.outcome);
     throw error;
   }
 }

@@ -101,13 +101,12 @@ export function signatureParam(values: ParameterValues): Hex {
     throw new MedledgerError(
       'ERR_CONSENT_SIGNATURE_INVALID',
       'parameter signature (the 65-byte EIP-712 signature, 0x hex) is required',
-      { status: 400 },
     );
   return value;
 }
 
 export function invalid(name: string, message: string): MedledgerError {
-  return new MedledgerError('ERR_CONSENT_PARAMETERS', `${message} (${name})`, { status: 400 });
+  return new MedledgerError('ERR_CONSENT_PARAMETERS', `${message} (${name})`);
 }
 
 function scalar(p: ParametersParameter): string | undefined {

@@ -15,8 +15,7 @@ import { type ConsentRelayContext, relayedBefore } from './relaySignedConsent.ts
 /** The longest appointment the node relays (the contract allows any). */
 export const MAX_DELEGATION_SECONDS = 5 * 366 * 86_400;
 
-const problem = (status: 400 | 409, code: string, message: string) =>
-  new MedledgerError(code, message, { status });
+const problem = (code: string, message: string) => new MedledgerError(code, message);
 
 export async function relaySignedDelegate(
   ctx: ConsentRelayContext,
@@ -24,16 +23,11 @@ export async function relaySignedDelegate(
 ): Promise<{ outboxId: bigint; created: boolean }> {
   const m = signed.message;
   const now = Math.floor(Date.now() / 1000);
-  if (m.deadline <= BigInt(now))
-    throw problem(400, 'ERR_CONSENT_DEADLINE', 'the signature deadline has passed');
+  if (m.deadline <= BigInt(now)) throw problem('ERR_CONSENT_DEADLINE', 'the signature deadline has passed');
   if (m.until !== 0 && (m.until <= now || m.until > now + MAX_DELEGATION_SECONDS))
-    throw problem(
-      400,
-      'ERR_CONSENT_PERIOD',
-      'until must be in the future (at most five years), or 0 to end it',
-    );
+    throw problem('ERR_CONSENT_PERIOD', 'until must be in the future (at most five years), or 0 to end it');
   if (m.delegate.toLowerCase() === m.patient.toLowerCase())
-    throw problem(400, 'ERR_CONSENT_DELEGATE', 'a patient is not their own delegate');
+    throw problem('ERR_CONSENT_DELEGATE', 'a patient is not their own delegate');
   let signer: string;
   try {
     signer = (
@@ -47,12 +41,11 @@ export async function relaySignedDelegate(
     ).toLowerCase();
   } catch (error) {
     throw new MedledgerError('ERR_CONSENT_SIGNATURE_INVALID', 'the delegation signature does not verify', {
-      status: 400,
       cause: error,
     });
   }
   if (signer !== m.patient.toLowerCase())
-    throw problem(400, 'ERR_CONSENT_SIGNATURE_INVALID', 'only the patient appoints or removes a delegate');
+    throw problem('ERR_CONSENT_SIGNATURE_INVALID', 'only the patient appoints or removes a delegate');
   const nonce = await ctx.chain.publicClient.readContract({
     address: ctx.chain.addresses.consent,
     abi: consentAbi,
@@ -61,7 +54,6 @@ export async function relaySignedDelegate(
   });
   if (m.nonce !== Number(nonce))
     throw problem(
-      409,
       'ERR_CONSENT_NONCE',
       `nonce ${m.nonce} is not the current nonce ${nonce} of this delegation`,
     );
@@ -75,11 +67,7 @@ export async function relaySignedDelegate(
     const id = await relayConsent(tx, { kind: 'delegate', message: m, signature: signed.signature });
     if (id !== undefined) {
       if (inFlight.length > 0)
-        throw problem(
-          409,
-          'ERR_CONSENT_IN_FLIGHT',
-          'another change to this delegation is still being relayed',
-        );
+        throw problem('ERR_CONSENT_IN_FLIGHT', 'another change to this delegation is still being relayed');
       return { outboxId: id, created: true };
     }
     return { outboxId: await relayedBefore(tx, signed.signature), created: false };

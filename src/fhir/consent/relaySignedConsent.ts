@@ -44,24 +44,19 @@ export async function relaySignedConsent(
   compactSignatureArgs(signed.signature); // malformed or high-s: 400 before anything else
   const now = BigInt(Math.floor(Date.now() / 1000));
   const m = signed.message;
-  if (m.deadline <= now) throw problem(400, 'ERR_CONSENT_DEADLINE', 'the signature deadline has passed');
+  if (m.deadline <= now) throw problem('ERR_CONSENT_DEADLINE', 'the signature deadline has passed');
   if (signed.kind === 'grant') {
     const g = signed.message;
     if (g.resourceTypes === 0n || g.purposes === 0)
-      throw problem(
-        400,
-        'ERR_CONSENT_SCOPE',
-        'a grant must cover at least one resource type and one purpose',
-      );
+      throw problem('ERR_CONSENT_SCOPE', 'a grant must cover at least one resource type and one purpose');
     if (g.expiry <= g.notBefore || BigInt(g.expiry) <= now)
-      throw problem(400, 'ERR_CONSENT_PERIOD', 'the period is empty or already over (expiry)');
+      throw problem('ERR_CONSENT_PERIOD', 'the period is empty or already over (expiry)');
   }
 
   const signer = await signerOf(ctx, signed);
   const patient = m.patient.toLowerCase();
   if (signer !== patient && !(await isActiveDelegate(ctx.db, patient, signer, Number(now))))
     throw problem(
-      400,
       'ERR_CONSENT_SIGNATURE_INVALID',
       'the consent is not signed by the patient or one of their active delegates',
     );
@@ -86,14 +81,12 @@ export async function relaySignedConsent(
   ]);
   if (m.nonce !== Number(nonce))
     throw problem(
-      409,
       'ERR_CONSENT_NONCE',
       m.nonce < Number(nonce)
         ? `nonce ${m.nonce} was already used (replay); the current nonce is ${nonce}`
         : `nonce ${m.nonce} is not the current nonce ${nonce}`,
     );
-  if (grant && grant[3] === 0)
-    throw problem(409, 'ERR_CONSENT_NO_GRANT', 'there is no active grant to revoke');
+  if (grant && grant[3] === 0) throw problem('ERR_CONSENT_NO_GRANT', 'there is no active grant to revoke');
 
   const result = await ctx.db.transaction(async (tx) => {
     const inFlight = await tx.query<{ id: string; dedupe_key: string }>(
@@ -105,7 +98,7 @@ export async function relaySignedConsent(
     const id = await relayConsent(tx, signed);
     if (id !== undefined) {
       if (inFlight.length > 0)
-        throw problem(409, 'ERR_CONSENT_IN_FLIGHT', 'another change to this consent is still being relayed');
+        throw problem('ERR_CONSENT_IN_FLIGHT', 'another change to this consent is still being relayed');
       return { outboxId: id, created: true };
     }
     return { outboxId: await relayedBefore(tx, signed.signature), created: false };
@@ -122,7 +115,7 @@ export async function waitForRelayedConsent(
 ): Promise<void> {
   const state = await waitForOutboxEntry(ctx.db, outboxId, timeoutMs);
   if (state.status === 'failed')
-    throw problem(409, 'ERR_CONSENT_REJECTED', `the chain rejected the consent: ${state.error ?? 'unknown'}`);
+    throw problem('ERR_CONSENT_REJECTED', `the chain rejected the consent: ${state.error ?? 'unknown'}`);
   if (state.blockNumber !== null) await ctx.indexer.waitForBlock(state.blockNumber, timeoutMs);
 }
 
@@ -148,7 +141,6 @@ async function signerOf(ctx: ConsentRelayContext, signed: SignedConsentChange): 
     return address.toLowerCase();
   } catch (error) {
     throw new MedledgerError('ERR_CONSENT_SIGNATURE_INVALID', 'the consent signature does not verify', {
-      status: 400,
       cause: error,
     });
   }
@@ -166,6 +158,6 @@ export async function relayedBefore(tx: Queryable, signature: Hex): Promise<bigi
   return BigInt(same[0]!.id);
 }
 
-function problem(status: number, code: string, message: string): MedledgerError {
-  return new MedledgerError(code, message, { status });
+function problem(code: string, message: string): MedledgerError {
+  return new MedledgerError(code, message);
 }

@@ -42,7 +42,7 @@ export interface ChangeKeyParameters {
   network?: string;
 }
 
-const invalid = (message: string) => new MedledgerError('ERR_KEY_CHANGE_INVALID', message, { status: 400 });
+const invalid = (message: string) => new MedledgerError('ERR_KEY_CHANGE_INVALID', message);
 
 export async function changePatientKey(
   service: FhirService,

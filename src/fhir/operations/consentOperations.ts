@@ -94,7 +94,6 @@ export function patientAddressOf(r: AllowedPatientRequest): Address {
     throw new MedledgerError(
       'ERR_CONSENT_NO_PATIENT_ADDRESS',
       'the Patient has no chain identity, so no consent or delegation can be signed for it',
-      { status: 409 },
     );
   return r.patientAddress as Address;
 }

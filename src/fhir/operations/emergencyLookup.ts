@@ -90,12 +90,9 @@ async function lookup(service: FhirService, request: FastifyRequest, values: Par
     throw new MedledgerError(
       'ERR_FHIR_INVALID',
       'the emergency lookup needs family and birthdate (given narrows), or identifier (system|value)',
-      { status: 400 },
     );
   if (birthdate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(birthdate))
-    throw new MedledgerError('ERR_FHIR_INVALID', 'birthdate must be a full date (YYYY-MM-DD)', {
-      status: 400,
-    });
+    throw new MedledgerError('ERR_FHIR_INVALID', 'birthdate must be a full date (YYYY-MM-DD)');
 
   const search: Record<string, string> =
     identifier !== undefined
@@ -134,7 +131,6 @@ async function lookup(service: FhirService, request: FastifyRequest, values: Par
     throw new MedledgerError(
       'ERR_FHIR_INVALID',
       `more than ${MAX_CANDIDATES} patients match: add given, or look up by identifier`,
-      { status: 400 },
     );
   }
   const ids = exact.map((p) => p.id as string);

@@ -1,13 +1,13 @@
 /**
  * The error and not-found answers of routes outside the FHIR scope (`/healthz`, `$claim`,
- * unknown paths, body limits of the auth routes): a FHIR OperationOutcome with the error's 4xx
- * status, or a generic 500 whose detail goes to the log only. The FHIR scope has its own handler.
+ * unknown paths, body limits of the auth routes): the error's status and OperationOutcome as
+ * toOperationOutcome gives them (the FHIR scope's handler uses the same), or OAuth's error format
+ * on the token endpoints.
  */
 
 import type { Socket } from 'node:net';
-import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { outcome, statusOf, toOperationOutcome } from '../../fhir/toOperationOutcome.ts';
+import { outcome, toOperationOutcome } from '../../fhir/toOperationOutcome.ts';
 import type { Logger } from '../../node/logger.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -19,27 +19,8 @@ const OAUTH_PATHS = /^\/auth\/(token|revoke|introspect|launch)(\?|$)/;
 
 export function answerErrorsWithOutcomes(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const carried = (error as { outcome?: OperationOutcome }).outcome;
-    const status = error.statusCode ?? (error as { status?: number }).status ?? 500;
-    let result: OperationOutcome;
-    let code: number;
-    if (carried && status >= 400 && status < 500) {
-      result = carried;
-      code = status;
-    } else if (status === 413) {
-      result = outcome('medledger-payload-too-large', 'too-costly', 'The request body is too large');
-      code = 413;
-    } else if (status === 415) {
-      result = outcome('medledger-unsupported-media-type', 'not-supported', 'Unsupported content type');
-      code = 415;
-    } else if (status >= 400 && status < 500) {
-      result = outcome(undefined, 'invalid', error.message);
-      code = status;
-    } else {
-      result = toOperationOutcome(error).outcome;
-      code = statusOf(result);
-      if (code >= 500) logger.warn(`http: ${error.message}`);
-    }
+    const { status: code, outcome: result } = toOperationOutcome(error);
+    if (code >= 500) logger.warn(`http: ${error.message}`);
     if (OAUTH_PATHS.test(request.url) && code < 500) {
       return reply.code(code).send({ error: 'invalid_request', error_description: error.message });
     }
