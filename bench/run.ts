@@ -17,6 +17,7 @@ import { auditSection } from './sections/auditSection.ts';
 import { exchangeSection } from './sections/exchangeSection.ts';
 import { fhirSection } from './sections/fhirSection.ts';
 import { gasSection } from './sections/gasSection.ts';
+import { idleSection } from './sections/idleSection.ts';
 import { importSection } from './sections/importSection.ts';
 import { loadSection } from './sections/loadSection.ts';
 import { memorySection } from './sections/memorySection.ts';
@@ -41,6 +42,7 @@ const sections: BenchSection[] = [
   scalingSection,
   memorySection,
   exchangeSection,
+  idleSection,
 ];
 
 /** Set in the child process that runs one section: it prints the section's body and exits. */

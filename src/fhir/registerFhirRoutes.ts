@@ -62,7 +62,9 @@ export async function registerFhirRoutes(
   if (ctx.config.breakGlassWebhook !== undefined) {
     const delivery = new NoticeDelivery(ctx, ctx.config.breakGlassWebhook);
     service.noticeWritten = () => delivery.wake();
-    delivery.start();
+    // One process of the node delivers; a notice queued by another wakes it through the database.
+    ctx.work.on('notice', () => delivery.wake());
+    ctx.leadership.elect(delivery);
     app.addHook('onClose', () => delivery.stop());
   }
   const prefix = options.prefix ?? '/fhir';

@@ -2,13 +2,20 @@
  * Starts a medledger node: database (migrated), chain (embedded anvil or external),
  * outbox worker, event indexer, and the HTTP server. `stop()` shuts them down in
  * reverse order. The HTTP layer and the CLI are thin layers over the returned context.
+ *
+ * Several processes may serve one PostgreSQL database: the background loops that must run once
+ * (indexer, outbox, the batchers' timers, and what other modules add with `leadership.elect`) run
+ * in the elected process only (cluster/Leadership.ts); the others follow the indexed consent state
+ * (cluster/IndexFollower.ts). Idle, every loop sleeps long and is woken by the work notices the
+ * database sends when there is work (cluster/schema.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { AUDIT_ANCHORS } from '../audit/auditAnchors.ts';
 import { type TableAuditSink, tableAuditSink } from '../audit/tableAuditSink.ts';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
-import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
+import { ChainIndexer, type IndexerStatus } from '../chain/indexer/ChainIndexer.ts';
 import { ChainRootSet } from '../chain/indexer/ChainRootSet.ts';
+import type { ConsentCache } from '../chain/indexer/ConsentCache.ts';
 import { loadNodeIdentity, type NodeIdentity } from '../chain/nodeIdentity.ts';
 import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
 import type { Config } from '../config/config.ts';
@@ -22,7 +29,28 @@ import { openDatabase } from '../store/openDatabase.ts';
 import { AnchorBatcher } from '../vault/AnchorBatcher.ts';
 import { RECORD_ANCHORS } from '../vault/anchorKinds.ts';
 import { Vault } from '../vault/Vault.ts';
+import { IndexFollower } from './cluster/IndexFollower.ts';
+import { Leadership } from './cluster/Leadership.ts';
+import { WORK_CHANNEL } from './cluster/schema.ts';
+import { WorkNotices } from './cluster/WorkNotices.ts';
 import type { Logger } from './logger.ts';
+
+/**
+ * How long each loop sleeps when it found nothing to do and nobody woke it. Work wakes them at
+ * once (a write queued, a write mined, a block indexed: cluster/schema.ts); these bound how late
+ * they notice what no notice announces: blocks written by other members of the consortium, and
+ * retries after a failure. The indexer's stays well inside the access policy's consent staleness
+ * (5 s), which a consent decision requires.
+ */
+export const IDLE_POLL_MS = { indexer: 1_000, follower: 1_000, outbox: 5_000 } as const;
+
+/** The consent state as this process sees it: from its own indexer when it leads, else followed. */
+export interface ChainIndexView {
+  readonly consent: ConsentCache;
+  readonly status: IndexerStatus;
+  /** Resolves once the view includes `block` (e.g. the block a write was mined in). */
+  waitForBlock(block: bigint, timeoutMs?: number): Promise<void>;
+}
 
 export interface NodeContext {
   config: Config;
@@ -30,7 +58,11 @@ export interface NodeContext {
   identity: NodeIdentity;
   chain: ChainConnection;
   outbox: OutboxWorker;
-  indexer: ChainIndexer;
+  indexer: ChainIndexView;
+  /** Whether this process leads the node's background work, and how other loops join it. */
+  leadership: Leadership;
+  /** Wake-ups sent by the database when work arrives (from any process of the node). */
+  work: WorkNotices;
   /** This node's anchored roots as the chain has them (never from the database): checked on read. */
   roots: ChainRootSet;
   keyring: Keyring;
@@ -64,6 +96,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const identity = await loadNodeIdentity(config.dataDir);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let chain: ChainConnection | undefined;
+  let background: { stop(): Promise<void> } | undefined;
   try {
     chain = await connectChain({
       config,
@@ -73,12 +106,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     });
     const onError = (component: string) => (error: unknown) =>
       logger.warn(`${component}: ${error instanceof Error ? error.message : String(error)}`);
+    const leadership = new Leadership(db, logger);
     const outbox = new OutboxWorker({
-      db,
+      db: leadership.workerDb,
       publicClient: chain.publicClient,
       walletClient: chain.walletClient,
       addresses: chain.addresses,
       confirmations: config.confirmations,
+      pollIntervalMs: IDLE_POLL_MS.outbox,
       onError: onError('outbox'),
     });
     const roots = await ChainRootSet.load({
@@ -88,13 +123,19 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       fromBlock: BigInt(chain.addresses.deployBlock),
     });
     const indexer = new ChainIndexer({
-      db,
+      db: leadership.workerDb,
       publicClient: chain.publicClient,
       addresses: chain.addresses,
+      pollIntervalMs: IDLE_POLL_MS.indexer,
       onError: onError('indexer'),
       onRootAnchored: (root) => roots.add(root),
     });
-    await indexer.init();
+    const follower = new IndexFollower({
+      db,
+      publicClient: chain.publicClient,
+      pollIntervalMs: IDLE_POLL_MS.follower,
+      onError: onError('index follower'),
+    });
     const keyring = config.kek ? staticKeyring(config.kek) : await FileKeyring.open(config.dataDir);
     const recordBatcher = new AnchorBatcher(db, RECORD_ANCHORS, {
       maxLeaves: config.anchoring.maxLeaves,
@@ -108,6 +149,47 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       onError: onError('audit anchoring'),
       onBatch: () => outbox.notify(),
     });
+    const loops = options.workers !== false;
+    // The leader indexes (a one-shot command catches up once); the others follow what it indexed.
+    leadership.elect({
+      start: async () => {
+        await indexer.init();
+        if (loops) indexer.start();
+      },
+      stop: () => indexer.stop(),
+    });
+    leadership.whileFollowing({
+      start: () => (loops ? follower.start() : follower.init()),
+      stop: () => follower.stop(),
+    });
+    if (loops) {
+      leadership.elect(outbox);
+      // Full batches are built by whichever process reaches the size; the timer runs once.
+      leadership.elect({ start: () => recordBatcher.start(), stop: () => recordBatcher.stop() });
+      leadership.elect({ start: () => auditBatcher.start(), stop: () => auditBatcher.stop() });
+    }
+    const work = new WorkNotices();
+    work.on('outbox', () => outbox.notify());
+    work.on('chain', () => indexer.wake());
+    work.on('indexed', () => follower.wake());
+    const listening = await db.listen(WORK_CHANNEL, (payload) => work.dispatch(payload));
+    background = {
+      async stop() {
+        await leadership.stop();
+        await listening.close();
+      },
+    };
+    await leadership.start({ campaign: loops });
+    const view: ChainIndexView = {
+      get consent() {
+        return leadership.leading ? indexer.consent : follower.consent;
+      },
+      get status() {
+        return leadership.leading ? indexer.status : follower.status;
+      },
+      waitForBlock: (block, timeoutMs) =>
+        leadership.leading ? indexer.waitForBlock(block, timeoutMs) : follower.waitForBlock(block, timeoutMs),
+    };
     const audit = tableAuditSink(db, { keyring, batcher: auditBatcher });
     const vault = new Vault({
       db,
@@ -121,12 +203,6 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         `search index rebuilt from the vault: ${rebuilt.indexed} resources in ${rebuilt.seconds.toFixed(1)} s` +
           (rebuilt.skipped > 0 ? ` (${rebuilt.skipped} deleted, erased or unreadable, not indexed)` : ''),
       );
-    if (options.workers !== false) {
-      outbox.start();
-      indexer.start();
-      recordBatcher.start();
-      auditBatcher.start();
-    }
     const connected = chain;
     return {
       config,
@@ -134,7 +210,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       identity,
       chain: connected,
       outbox,
-      indexer,
+      indexer: view,
+      leadership,
+      work,
       roots,
       keyring,
       vault,
@@ -144,15 +222,16 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       logger,
       async stop() {
         await audit.flush();
+        await leadership.stop();
         await recordBatcher.stop();
         await auditBatcher.stop();
-        await outbox.stop();
-        await indexer.stop();
+        await listening.close();
         await db.close();
         await connected.close();
       },
     };
   } catch (error) {
+    await background?.stop().catch(() => {});
     await db.close().catch(() => {});
     await chain?.close();
     throw error;

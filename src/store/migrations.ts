@@ -10,6 +10,7 @@ import { bulkExportMigrations } from '../fhir/bulk/schema.ts';
 import { identityMigrations } from '../fhir/identity/schema.ts';
 import { noticeMigrations } from '../fhir/notify/schema.ts';
 import { fhirMigrations } from '../fhir/schema.ts';
+import { clusterMigrations } from '../node/cluster/schema.ts';
 import { portalMigrations } from '../portal/schema.ts';
 import { anchorProofMigrations, vaultMigrations } from '../vault/schema.ts';
 import type { Migration } from './migrate.ts';
@@ -30,4 +31,5 @@ export const migrations: readonly Migration[] = [
   ...auditPatientMigrations,
   ...noticeMigrations,
   ...identityMigrations,
+  ...clusterMigrations,
 ];

@@ -72,6 +72,11 @@ export class ChainIndexer {
     return this.#loop.stop();
   }
 
+  /** Polls now rather than at the next interval (a write of this node was just mined). */
+  wake(): void {
+    this.#loop.wake();
+  }
+
   /** Resolves once the indexer has applied `block` (e.g. the block a write was mined in). */
   async waitForBlock(block: bigint, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
