@@ -3,14 +3,20 @@
  * records, access, access report), clinicians (patients, records, break-glass) and privacy
  * officers (chain, verify, break-glass review, integrity alerts).
  */
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { type PortalConfig, portalConfig, request } from './api.ts';
 import { completeSignIn, startSignIn } from './auth/oauth.ts';
 import { currentSession, endSession } from './auth/session.ts';
 import { ErrorMessage, Loading } from './components/common.tsx';
-import { ClinicianArea } from './pages/ClinicianArea.tsx';
-import { OfficerDashboard } from './pages/OfficerDashboard.tsx';
-import { PatientArea } from './pages/PatientArea.tsx';
+
+// One bundle per role, loaded after sign-in: the sign-in screen needs none of them.
+const PatientArea = lazy(() => import('./pages/PatientArea.tsx').then((m) => ({ default: m.PatientArea })));
+const ClinicianArea = lazy(() =>
+  import('./pages/ClinicianArea.tsx').then((m) => ({ default: m.ClinicianArea })),
+);
+const OfficerDashboard = lazy(() =>
+  import('./pages/OfficerDashboard.tsx').then((m) => ({ default: m.OfficerDashboard })),
+);
 
 export interface Me {
   role: 'patient' | 'practitioner' | 'officer' | 'system';
@@ -91,9 +97,17 @@ export function App() {
           </button>
         </div>
       </header>
-      {me.role === 'patient' && <PatientArea me={me} config={config} />}
-      {me.role === 'practitioner' && <ClinicianArea me={me} />}
-      {me.role === 'officer' && <OfficerDashboard me={me} />}
+      <Suspense
+        fallback={
+          <main className="page" id="main">
+            <Loading>Opening your area…</Loading>
+          </main>
+        }
+      >
+        {me.role === 'patient' && <PatientArea me={me} config={config} />}
+        {me.role === 'practitioner' && <ClinicianArea me={me} />}
+        {me.role === 'officer' && <OfficerDashboard me={me} />}
+      </Suspense>
       {me.role === 'system' && (
         <main className="page" id="main">
           <ErrorMessage error="Backend clients have no portal; sign in as a person." />
