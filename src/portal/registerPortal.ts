@@ -77,8 +77,22 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
         const principal = await service.access.tokens
           .authenticate(request.headers.authorization)
           .catch(() => {
-            throw new MedledgerError('ERR_PORTAL_401', 'no valid access token', { status: 401 });
+            throw new MedledgerError(
+              'ERR_PORTAL_401',
+              'your sign-in has expired or was ended; sign in again',
+              {
+                status: 401,
+              },
+            );
           });
+        // Whether the patient's record is already bound to a key of theirs (claimed, or created with
+        // their own address): the portal then offers the recovery phrase first, not the claim code.
+        const [claim] = principal.patient
+          ? await ctx.db.query<{ claimed: boolean }>(
+              'SELECT claimed_at IS NOT NULL AS claimed FROM ehr_patient_claims WHERE patient_id = $1',
+              [principal.patient],
+            )
+          : [];
         return {
           role: principal.kind,
           username: principal.subject,
@@ -86,6 +100,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
           patient: principal.patient ?? null,
           fhirUser: principal.fhirUser ?? null,
           expiresAt: principal.expiresAt,
+          keyBound: principal.patient ? (claim?.claimed ?? true) : null,
         };
       }),
     );

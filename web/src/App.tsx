@@ -4,7 +4,7 @@
  * officers (chain, verify, break-glass review, integrity alerts).
  */
 import { lazy, Suspense, useEffect, useState } from 'react';
-import { type PortalConfig, portalConfig, request } from './api.ts';
+import { ApiError, type PortalConfig, portalConfig, request, SESSION_EXPIRED } from './api.ts';
 import { completeSignIn, startSignIn } from './auth/oauth.ts';
 import { currentSession, endSession } from './auth/session.ts';
 import { ErrorMessage, Loading } from './components/common.tsx';
@@ -24,6 +24,8 @@ export interface Me {
   address: string | null;
   patient: string | null;
   fhirUser: string | null;
+  /** Patients: whether their record is already bound to a key of theirs (then: unlock or restore). */
+  keyBound: boolean | null;
 }
 
 type State =
@@ -54,6 +56,25 @@ export function App() {
       }
     })().catch((error: unknown) => setState({ stage: 'failed', error }));
   }, [attempt]);
+
+  // A refused token anywhere ends the session: back to sign-in, saying why.
+  useEffect(() => {
+    const expired = () =>
+      setState((s) =>
+        s.stage === 'signed-in'
+          ? {
+              stage: 'signed-out',
+              config: s.config,
+              error: new ApiError(
+                401,
+                'Sessions last a limited time, and yours has expired. Sign in again; nothing you had saved is lost.',
+              ),
+            }
+          : s,
+      );
+    window.addEventListener(SESSION_EXPIRED, expired);
+    return () => window.removeEventListener(SESSION_EXPIRED, expired);
+  }, []);
 
   if (state.stage === 'loading')
     return (
