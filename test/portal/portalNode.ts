@@ -6,7 +6,7 @@
  * officer. The node runs consent-only (no treatment relationship), so the practitioner reads
  * only what the patient's on-chain consent allows, as a clinician of another institution would.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -128,6 +128,18 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
       'fhir-id': guardian.patientId,
     });
     const extra: PortalNode['extra'] = [];
+    // Synthea's newer bundles name their organizations and practitioners by identifier: those come first.
+    if (options.extraPatients?.length) {
+      const synthea = sharedDataDir('synthea');
+      const shared = (await readdir(synthea)).filter((f) =>
+        /^(hospital|practitioner)Information\d+\.json$/.test(f),
+      );
+      await importFiles(
+        node,
+        shared.sort().map((f) => join(synthea, f)),
+        { operator: 'test:portal' },
+      );
+    }
     for (const [i, file] of (options.extraPatients ?? []).entries()) {
       const imported = await importFiles(node, [join(sharedDataDir('synthea'), file)], {
         operator: 'test:portal',
