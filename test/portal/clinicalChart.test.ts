@@ -74,10 +74,7 @@ describe('the clinical record in the portal', () => {
       // The right code: the phrase, confirmed by typing three of its words back.
       const words = await claimKey(page, eura.claimCode, 'eura horse battery', async () => {
         expect(await page.getByLabel(/^Word \d+$/).count()).toBe(3);
-        await page
-          .getByLabel(/^Word \d+$/)
-          .first()
-          .fill('wrong');
+        for (const input of await page.getByLabel(/^Word \d+$/).all()) await input.fill('wrong');
         await page.getByRole('button', { name: 'Bind my key to my record' }).click();
         await page.getByRole('alert').filter({ hasText: 'not the ones at those places' }).waitFor();
         await shot(page, '15-patient-confirm-phrase');
