@@ -146,7 +146,7 @@ describe('the clinical record in the portal', () => {
       const observations = search.entry.map((e) => e.resource);
       expect(observations.length).toBeGreaterThan(1);
       await page.getByRole('button', { name: 'Trends' }).click();
-      await page.getByLabel('Trend').selectOption('4548-4');
+      await page.getByLabel('Trend', { exact: true }).selectOption('4548-4');
       const chart = page.locator('[data-testid="trend-chart"][data-code="4548-4"]');
       await chart.locator('canvas').waitFor();
       const plotted = await chart.evaluate((el) => {
@@ -169,7 +169,7 @@ describe('the clinical record in the portal', () => {
 
       // Blood pressure: two lines, systolic and diastolic, in mmHg.
       await page.setViewportSize(DESKTOP);
-      await page.getByLabel('Trend').selectOption('55284-4');
+      await page.getByLabel('Trend', { exact: true }).selectOption('55284-4');
       const bp = page.locator('[data-testid="trend-chart"][data-code="55284-4"]');
       await bp.locator('canvas').waitFor();
       expect(

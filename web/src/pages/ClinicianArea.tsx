@@ -108,7 +108,10 @@ function MyPatients({ me }: { me: Me }) {
       </div>
       {list.error !== undefined && <ErrorMessage error={list.error} onRetry={list.reload} />}
       {!list.data && !list.error && <Loading>Looking up your consents on chain…</Loading>}
-      {list.data && shown.length === 0 && <p className="empty">No patient has given you access.</p>}
+      {list.data && list.data.length === 0 && <p className="empty">No patient has given you access.</p>}
+      {list.data && list.data.length > 0 && shown.length === 0 && (
+        <p className="empty">No patient of yours matches “{filter}”.</p>
+      )}
       <ul className="cards" aria-label="Patients">
         {shown.map(({ access, patient, error }) => (
           <li key={`${access.kind}:${access.patientAddress}`} className="card" data-testid="my-patient">
