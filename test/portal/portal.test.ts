@@ -394,6 +394,16 @@ describe('the web portal', () => {
     expect(csp).toContain("connect-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(cspViolations).toEqual([]);
+    // The app and the API are sent compressed; the authorization server's pages are not (BREACH).
+    const script = /src="(\/portal\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    const asset = await fetch(`${portal.url}${script}`, { headers: { 'accept-encoding': 'br, gzip' } });
+    expect(asset.headers.get('content-encoding')).toBe('br');
+    const metadata = await fetch(`${portal.url}/fhir/metadata`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(metadata.headers.get('content-encoding')).toBe('gzip');
+    const login = await fetch(`${portal.url}/auth/authorize?response_type=code`, {
+      headers: { 'accept-encoding': 'br, gzip' },
+    });
+    expect(login.headers.get('content-encoding')).toBeNull();
   });
 
   it('the portal API is read-only on the chain and refuses the wrong role, with an audit event each', async () => {
