@@ -13,7 +13,7 @@ import { type Statement, statement } from '../src/store/db.ts';
 import { openDatabase } from '../src/store/openDatabase.ts';
 import { AnchorBatcher } from '../src/vault/AnchorBatcher.ts';
 import { RECORD_ANCHORS } from '../src/vault/anchorKinds.ts';
-import { memoryRootSource } from '../src/vault/RootSource.ts';
+import { memoryRootSource } from '../src/chain/RootSource.ts';
 import { Vault } from '../src/vault/Vault.ts';
 
 export interface VaultBenchResult {

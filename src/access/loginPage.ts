@@ -1,5 +1,7 @@
-/** The minimal server-rendered login form of the code flow; every value is HTML-escaped. */
+/** The server-rendered login form of the code flow; every value is HTML-escaped. */
+
 import type { AuthorizeParameters } from './authorizeRequest.ts';
+import { authPage, clientName, scopeList } from './authPageShell.ts';
 
 export const escapeHtml = (text: string) =>
   text.replace(
@@ -29,17 +31,22 @@ export function authorizeFields(parameters: AuthorizeParameters): string {
 
 export function loginPage(parameters: AuthorizeParameters, message?: string): string {
   const fields = authorizeFields(parameters);
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>medledger sign in</title></head>
-<body>
-  <h1>Sign in</h1>
-  <p>${escapeHtml(parameters.clientId)} asks for: ${escapeHtml(parameters.scope)}</p>
-  ${message === undefined ? '' : `<p role="alert">${escapeHtml(message)}</p>`}
-  <form method="post" action="/auth/authorize">
+  return authPage(
+    'medledger sign in',
+    `<h1>Sign in</h1>
+  <section class="card" aria-labelledby="asks">
+    <p id="asks"><strong>${escapeHtml(clientName(parameters.clientId))}</strong> asks to:</p>
+    ${scopeList(parameters.scope)}
+    <p class="hint">Only what your role and the patients' consents allow is ever shown; every access is recorded.</p>
+  </section>
+  ${message === undefined ? '' : `<p class="alert" role="alert">${escapeHtml(message)}</p>`}
+  <form class="card" method="post" action="/auth/authorize">
     ${fields}
-    <label>Username <input name="username" autocomplete="username" required></label>
-    <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+    <label for="username">Username</label>
+    <input id="username" name="username" autocomplete="username" autocapitalize="none" required>
+    <label for="password">Password</label>
+    <input id="password" name="password" type="password" autocomplete="current-password" required>
     <button type="submit">Sign in</button>
-  </form>
-</body></html>`;
+  </form>`,
+  );
 }

@@ -3,7 +3,9 @@
  * open, each posting back the authorize request with that patient's one-time choice value
  * (patientPicks.ts). Every value is HTML-escaped.
  */
+
 import type { AuthorizeParameters } from './authorizeRequest.ts';
+import { authPage, clientName } from './authPageShell.ts';
 import { authorizeFields, escapeHtml } from './loginPage.ts';
 import type { PickablePatient } from './PatientPicker.ts';
 
@@ -17,16 +19,15 @@ export function patientPickerPage(
         `<li><button type="submit" name="pick" value="${escapeHtml(p.pick)}" data-patient="${escapeHtml(p.id)}">${escapeHtml(p.name)}</button></li>`,
     )
     .join('\n      ');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>medledger: choose a patient</title></head>
-<body>
-  <h1>Choose a patient</h1>
-  <p>${escapeHtml(parameters.clientId)} opens on one patient. These are the patients you may open.</p>
+  return authPage(
+    'medledger: choose a patient',
+    `<h1>Choose a patient</h1>
+  <p>${escapeHtml(clientName(parameters.clientId))} opens on one patient. These are the patients you may open.</p>
   <form method="post" action="/auth/authorize">
     ${authorizeFields(parameters)}
-    <ul>
+    <ul class="picks">
       ${buttons}
     </ul>
-  </form>
-</body></html>`;
+  </form>`,
+  );
 }

@@ -49,6 +49,18 @@ describe('import of NDJSON and the patient claim', () => {
         body: JSON.stringify(b),
       });
 
+    // $claim-check answers before any key is made, and spends nothing.
+    const check = (claimCode: string) =>
+      fetch(`${t.fhirUrl}/Patient/${patientId}/$claim-check`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ claimCode }),
+      });
+    expect((await check('AAAAA-AAAAA-AAAAA-AAAAA')).status).toBe(400);
+    const valid = await check(claim.claimCode.toLowerCase());
+    expect(valid.status).toBe(200);
+    expect(await valid.json()).toEqual({ valid: true });
+
     const wrongSigner = privateKeyToAccount(generatePrivateKey());
     const forged = await post({
       ...body,
@@ -69,5 +81,9 @@ describe('import of NDJSON and the patient claim', () => {
     expect(second.status).toBe(409);
     const outcome = (await second.json()) as { issue: { details: { text: string } }[] };
     expect(outcome.issue[0]?.details.text).toMatch(/already used/);
+    // Once used, the check says so: the portal sends the patient to their recovery phrase.
+    const used = await check(claim.claimCode);
+    expect(used.status).toBe(409);
+    expect(((await used.json()) as { issue: { code: string }[] }).issue[0]?.code).toBe('conflict');
   });
 });

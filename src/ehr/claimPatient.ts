@@ -90,6 +90,50 @@ export async function claimPatient(
   }
 }
 
+export interface CheckClaimCodeParameters {
+  patientId: string;
+  claimCode: unknown;
+  network?: string;
+}
+
+/**
+ * `$claim-check`: whether a claim code is this patient's and still unused, before the portal
+ * makes a key and shows a recovery phrase for it. Spends nothing; a refusal is the same error
+ * `$claim` would give (ERR_CLAIM_INVALID 400, ERR_CLAIM_USED 409) and, like every claim attempt,
+ * is audited.
+ */
+export async function checkClaimCode(
+  service: FhirService,
+  parameters: CheckClaimCodeParameters,
+): Promise<void> {
+  const { patientId, claimCode } = parameters;
+  try {
+    if (typeof claimCode !== 'string')
+      throw new ImportError('ERR_CLAIM_INVALID', 'claimCode is a required string');
+    const [row] = await service.ctx.db.query<ClaimRow>(
+      'SELECT generated_address, code_hash, claimed_at FROM ehr_patient_claims WHERE patient_id = $1',
+      [patientId],
+    );
+    if (!row || !claimCodeMatches(row, claimCode))
+      throw new ImportError('ERR_CLAIM_INVALID', 'invalid claim code for this patient');
+    if (row.claimed_at !== null)
+      throw new ImportError('ERR_CLAIM_USED', 'this claim code was already used');
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    await service.ctx.audit
+      .append(
+        claimEvent(
+          service,
+          { ...parameters, newAddress: undefined, signature: undefined },
+          '4',
+          `claim code check: ${reason}`,
+        ),
+      )
+      .catch(() => {});
+    throw error;
+  }
+}
+
 function claimEvent(
   service: FhirService,
   parameters: ClaimPatientParameters,

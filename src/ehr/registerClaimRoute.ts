@@ -4,6 +4,10 @@
  * one-time code and the signature are the proof. Answers the updated Patient, or an
  * OperationOutcome (400 invalid code or signature, 409 already claimed).
  *
+ * `POST /fhir/Patient/{id}/$claim-check` with `{ "claimCode" }`: whether the code is this
+ * patient's and unused (200 `{ "valid": true }`, else the same 400/409 as `$claim`), so the portal
+ * checks the code before it makes a key and shows its recovery phrase. Spends nothing.
+ *
  * `POST /fhir/Patient/{id}/$change-key` with `{ "newAddress", "signature", "newSignature",
  * "deadline" }`: the patient moves to a new key, signed by the current key and the new one
  * (changeKey.ts). No token either: the two signatures are the proof.
@@ -12,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FhirService } from '../fhir/FhirService.ts';
 import { changePatientKey } from '../fhir/identity/changeKey.ts';
 import { toOperationOutcome } from '../fhir/toOperationOutcome.ts';
-import { claimPatient } from './claimPatient.ts';
+import { checkClaimCode, claimPatient } from './claimPatient.ts';
 import { ImportError } from './ImportError.ts';
 
 export async function registerClaimRoute(app: FastifyInstance, service: FhirService): Promise<void> {
@@ -31,35 +35,47 @@ export async function registerClaimRoute(app: FastifyInstance, service: FhirServ
     // Both answer the updated Patient, or their own refusal (400 invalid, 409 conflict) as an outcome.
     const identityRoute = (
       path: string,
-      run: (id: string, body: Record<string, unknown>, network: string) => Promise<{ patient: unknown }>,
+      run: (id: string, body: Record<string, unknown>, network: string) => Promise<unknown>,
     ) =>
       scope.post<{ Params: { id: string }; Body: Record<string, unknown> }>(path, async (request, reply) => {
         try {
-          const { patient } = await run(request.params.id, request.body ?? {}, request.ip);
-          return reply.code(200).type('application/fhir+json').send(patient);
+          const answer = await run(request.params.id, request.body ?? {}, request.ip);
+          return reply.code(200).type('application/fhir+json').send(answer);
         } catch (error) {
           const { status, outcome: result } = toOperationOutcome(error);
           return reply.code(status).type('application/fhir+json').send(result);
         }
       });
-    identityRoute('/fhir/Patient/:id/$change-key', (patientId, body, network) =>
-      changePatientKey(service, {
-        patientId,
-        newAddress: body.newAddress,
-        signature: body.signature,
-        newSignature: body.newSignature,
-        deadline: body.deadline,
-        network,
-      }),
+    identityRoute('/fhir/Patient/:id/$claim-check', async (patientId, body, network) => {
+      await checkClaimCode(service, { patientId, claimCode: body.claimCode, network });
+      return { valid: true };
+    });
+    identityRoute(
+      '/fhir/Patient/:id/$change-key',
+      async (patientId, body, network) =>
+        (
+          await changePatientKey(service, {
+            patientId,
+            newAddress: body.newAddress,
+            signature: body.signature,
+            newSignature: body.newSignature,
+            deadline: body.deadline,
+            network,
+          })
+        ).patient,
     );
-    identityRoute('/fhir/Patient/:id/$claim', (patientId, body, network) =>
-      claimPatient(service, {
-        patientId,
-        claimCode: body.claimCode,
-        newAddress: body.newAddress,
-        signature: body.signature,
-        network,
-      }),
+    identityRoute(
+      '/fhir/Patient/:id/$claim',
+      async (patientId, body, network) =>
+        (
+          await claimPatient(service, {
+            patientId,
+            claimCode: body.claimCode,
+            newAddress: body.newAddress,
+            signature: body.signature,
+            network,
+          })
+        ).patient,
     );
   });
 }

@@ -79,8 +79,16 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
         const principal = await service.access.tokens
           .authenticate(request.headers.authorization)
           .catch(() => {
-            throw new PortalError('ERR_PORTAL_UNAUTHENTICATED', 'no valid access token');
+            throw new PortalError('ERR_PORTAL_UNAUTHENTICATED', 'your sign-in has expired or was ended; sign in again');
           });
+        // Whether the patient's record is already bound to a key of theirs (claimed, or created with
+        // their own address): the portal then offers the recovery phrase first, not the claim code.
+        const [claim] = principal.patient
+          ? await ctx.db.query<{ claimed: boolean }>(
+              'SELECT claimed_at IS NOT NULL AS claimed FROM ehr_patient_claims WHERE patient_id = $1',
+              [principal.patient],
+            )
+          : [];
         return {
           role: principal.kind,
           username: principal.subject,
@@ -88,6 +96,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
           patient: principal.patient ?? null,
           fhirUser: principal.fhirUser ?? null,
           expiresAt: principal.expiresAt,
+          keyBound: principal.patient ? (claim?.claimed ?? true) : null,
         };
       }),
     );

@@ -14,6 +14,7 @@ import { registerFhirRoutes } from '../fhir/registerFhirRoutes.ts';
 import type { NodeContext } from '../node/startNode.ts';
 import { registerPortal } from '../portal/registerPortal.ts';
 import { readiness } from './readiness.ts';
+import { registerCompression } from './registerCompression.ts';
 import { registerApiRateLimit } from './security/apiRateLimit.ts';
 import { limitBodyDepth } from './security/bodyDepthLimit.ts';
 import { noStoreByDefault } from './security/noStore.ts';
@@ -51,6 +52,7 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
   // The FHIR API (and $claim) in one scope, rate-limited per client; the auth routes keep their own limit.
   await app.register(async (api) => {
     await registerApiRateLimit(api, ctx, { perMinute: ctx.config.rateLimitPerMinute });
+    await registerCompression(api);
     limitBodyDepth(api);
     rejectNulBytes(api);
     const fhir = await registerFhirRoutes(api, ctx, {

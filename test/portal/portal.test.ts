@@ -7,14 +7,20 @@
  * officer's dashboard. Screenshots of each screen go to docs/screenshots/.
  */
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTokensFor } from '../../src/access/accessTokensFor.ts';
 import { bearer } from '../../src/access/testing/mintAccessToken.ts';
+import {
+  allVerified,
+  claimKey,
+  launchChromium,
+  SCREENSHOTS,
+  shot,
+  signIn as signInAt,
+} from './portalBrowser.ts';
 import { type PortalNode, type PortalUser, startPortalNode } from './portalNode.ts';
 
-const SCREENSHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
 /** Generous waits on conditions: the machine may be slow and shared. */
 const WAIT = 60_000;
 const TEST_TIMEOUT = 240_000;
@@ -27,22 +33,7 @@ let patientTab: Page | undefined;
 
 beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
-  [portal, browser] = await Promise.all([
-    startPortalNode(),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    }),
-  ]);
+  [portal, browser] = await Promise.all([startPortalNode(), launchChromium()]);
 }, 180_000);
 
 afterAll(async () => {
@@ -65,31 +56,8 @@ async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
   return page;
 }
 
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
-
-async function signIn(page: Page, user: PortalUser, options: { keyboard?: boolean } = {}): Promise<void> {
-  await page.goto(`${portal.url}/portal/`);
-  if (options.keyboard) {
-    // Keyboard only: Tab reaches the button, Enter presses it; on the login page Enter submits.
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    await page.keyboard.press('Tab');
-    await page.keyboard.press('Enter');
-    await page.getByLabel('Username').waitFor();
-    await page.getByLabel('Username').focus();
-    await page.keyboard.type(user.username);
-    await page.keyboard.press('Tab');
-    await page.keyboard.type(user.password);
-    await page.keyboard.press('Enter');
-  } else {
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    // The node's own login page (authorization code + PKCE).
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
+const signIn = (page: Page, user: PortalUser, options: { keyboard?: boolean } = {}) =>
+  signInAt(page, portal.url, user, options);
 
 /** Every form control on the screen has an accessible name (a label, or aria-label). */
 async function expectLabelled(page: Page): Promise<void> {
@@ -141,41 +109,26 @@ describe('the web portal', () => {
       await signIn(patient, portal.patient);
       await patient.getByRole('heading', { name: 'Set up your key' }).waitFor();
       await expectLabelled(patient);
-      await patient.getByLabel('Claim code').fill(portal.claimCode);
-      await patient.getByLabel('New passphrase (at least 10 characters)').fill('correct horse battery');
-      await patient.getByLabel('The same passphrase again').fill('correct horse battery');
-      await patient.getByRole('button', { name: 'Create my key' }).click();
-      const words = await patient
-        .getByRole('list', { name: 'Recovery phrase' })
-        .getByRole('listitem')
-        .allTextContents();
+      const words = await claimKey(patient, portal.claimCode, 'correct horse battery', async () => {
+        await expectLabelled(patient);
+        await shot(patient, '01-patient-recovery-phrase');
+      });
       expect(words).toHaveLength(12);
-      await shot(patient, '01-patient-recovery-phrase');
-      await patient.getByLabel('I have written down my recovery phrase').check();
-      await patient.getByRole('button', { name: 'Bind my key to my record' }).click();
 
       // Records: a timeline, every entry verified against the chain in the browser.
       await patient.getByRole('heading', { name: /^Records of / }).waitFor();
-      const summary = patient.getByTestId('verify-summary');
-      await expect
-        .poll(async () => summary.textContent(), { timeout: WAIT })
-        .toMatch(/^(\d+) of \1 records verified/);
-      const records = await patient.getByTestId('record').count();
+      const records = await allVerified(patient, WAIT);
       expect(records).toBeGreaterThan(50);
-      expect(await patient.getByTestId('record').filter({ hasText: 'Verified on chain' }).count()).toBe(
-        records,
-      );
-      // Observations show their values with units.
-      await expect
-        .poll(
-          () =>
-            patient
-              .getByTestId('record')
-              .filter({ hasText: /\d (kg|cm|mm\[Hg\]|kg\/m2|%)/ })
-              .count(),
-          { timeout: WAIT },
-        )
-        .toBeGreaterThan(0);
+      // The summary first; every record in the list, 25 a page, each verified on chain.
+      await patient.getByTestId('summary-results').waitFor();
+      await patient.getByRole('button', { name: 'All records' }).click();
+      expect(Number(await patient.getByTestId('record-count').getAttribute('data-count'))).toBe(records);
+      expect(await patient.getByTestId('record').count()).toBe(25);
+      expect(await patient.getByTestId('record').filter({ hasText: 'Verified on chain' }).count()).toBe(25);
+      // Values with display units, rounded: never mm[Hg] or a long decimal.
+      const shownText = (await patient.getByTestId('record').allTextContents()).join('\n');
+      expect(shownText).not.toMatch(/mm\[Hg\]|\{score\}|\d\.\d{4,}/);
+      await patient.getByRole('button', { name: 'Summary' }).click();
       await shot(patient, '02-patient-records');
       await patient.setViewportSize({ width: 390, height: 844 });
       await shot(patient, '02b-patient-records-phone');
@@ -227,10 +180,8 @@ describe('the web portal', () => {
       await shot(clinician, '04-clinician-patients');
       await listed.getByRole('button', { name: /^View records of / }).click();
       await clinician.getByRole('heading', { name: /^Records of / }).waitFor();
-      await expect.poll(() => clinician.getByTestId('record').count(), { timeout: WAIT }).toBe(records);
-      await expect
-        .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
-        .toMatch(/^(\d+) of \1 records verified/);
+      expect(await allVerified(clinician, WAIT)).toBe(records);
+      await clinician.getByTestId('patient-banner').waitFor();
       await shot(clinician, '05-clinician-records');
 
       // The patient revokes; the clinician is refused.
@@ -286,10 +237,7 @@ describe('the web portal', () => {
       await shot(clinician, '09-clinician-break-glass');
       await open.click();
       await clinician.getByText(/Break-glass access — \d+ minutes left/).waitFor();
-      await expect.poll(() => clinician.getByTestId('record').count(), { timeout: WAIT }).toBeGreaterThan(50);
-      await expect
-        .poll(async () => clinician.getByTestId('verify-summary').textContent(), { timeout: WAIT })
-        .toMatch(/^(\d+) of \1 records verified/);
+      expect(await allVerified(clinician, WAIT)).toBeGreaterThan(50);
       await shot(clinician, '10-clinician-break-glass-records');
 
       // The patient sees the emergency access at once, highlighted and verified.
@@ -377,12 +325,7 @@ describe('the web portal', () => {
       const gail = await newPage();
       await signIn(gail, portal.guardian);
       await gail.getByRole('heading', { name: 'Set up your key' }).waitFor();
-      await gail.getByLabel('Claim code').fill(portal.guardian.claimCode);
-      await gail.getByLabel('New passphrase (at least 10 characters)').fill('guardian horse battery');
-      await gail.getByLabel('The same passphrase again').fill('guardian horse battery');
-      await gail.getByRole('button', { name: 'Create my key' }).click();
-      await gail.getByLabel('I have written down my recovery phrase').check();
-      await gail.getByRole('button', { name: 'Bind my key to my record' }).click();
+      await claimKey(gail, portal.guardian.claimCode, 'guardian horse battery');
       await gail.getByRole('heading', { name: /^Records of / }).waitFor();
       // A token issued after the claim carries her new address.
       await gail.getByRole('button', { name: 'Sign out' }).click();
@@ -451,6 +394,16 @@ describe('the web portal', () => {
     expect(csp).toContain("connect-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(cspViolations).toEqual([]);
+    // The app and the API are sent compressed; the authorization server's pages are not (BREACH).
+    const script = /src="(\/portal\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    const asset = await fetch(`${portal.url}${script}`, { headers: { 'accept-encoding': 'br, gzip' } });
+    expect(asset.headers.get('content-encoding')).toBe('br');
+    const metadata = await fetch(`${portal.url}/fhir/metadata`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(metadata.headers.get('content-encoding')).toBe('gzip');
+    const login = await fetch(`${portal.url}/auth/authorize?response_type=code`, {
+      headers: { 'accept-encoding': 'br, gzip' },
+    });
+    expect(login.headers.get('content-encoding')).toBeNull();
   });
 
   it('the portal API is read-only on the chain and refuses the wrong role, with an audit event each', async () => {

@@ -6,7 +6,7 @@
  * officer. The node runs consent-only (no treatment relationship), so the practitioner reads
  * only what the patient's on-chain consent allows, as a clinician of another institution would.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -36,12 +36,19 @@ export interface PortalNode {
   officer: PortalUser;
   /** A second patient, to be appointed the first one's delegate (guardian): her own record and claim code. */
   guardian: PortalUser & { patientId: string; claimCode: string };
+  /** Patients of the `extraPatients` bundles, in order: each with a user and a claim code. */
+  extra: (PortalUser & { patientId: string; claimCode: string })[];
   stop(): Promise<void>;
+}
+
+export interface PortalNodeOptions {
+  /** More Synthea bundles (file names in the shared data) to import, each given a patient user. */
+  extraPatients?: string[];
 }
 
 const PATIENT_BUNDLE = 'Chet_Thompson_eda17701-070d-4fae-9f7d-c8cd6263b63a.json';
 
-export async function startPortalNode(): Promise<PortalNode> {
+export async function startPortalNode(options: PortalNodeOptions = {}): Promise<PortalNode> {
   await buildWebAppIfMissing(stderrLogger({ quiet: true }));
   const dataDir = await mkdtemp(join(tmpdir(), 'medledger-portal-'));
   const port = await freePort();
@@ -120,6 +127,39 @@ export async function startPortalNode(): Promise<PortalNode> {
       password: guardian.password,
       'fhir-id': guardian.patientId,
     });
+    const extra: PortalNode['extra'] = [];
+    // Synthea's newer bundles name their organizations and practitioners by identifier: those come first.
+    if (options.extraPatients?.length) {
+      const synthea = sharedDataDir('synthea');
+      const shared = (await readdir(synthea)).filter((f) =>
+        /^(hospital|practitioner)Information\d+\.json$/.test(f),
+      );
+      await importFiles(
+        node,
+        shared.sort().map((f) => join(synthea, f)),
+        { operator: 'test:portal' },
+      );
+    }
+    for (const [i, file] of (options.extraPatients ?? []).entries()) {
+      const imported = await importFiles(node, [join(sharedDataDir('synthea'), file)], {
+        operator: 'test:portal',
+      });
+      const claimed = imported.claims[0];
+      if (!claimed) throw new Error(`${file}: no claim code issued`);
+      const user = {
+        username: `patient${i + 1}`,
+        password: `patient${i + 1}-portal-pass`,
+        patientId: claimed.patient.replace(/^Patient\//, ''),
+        claimCode: claimed.claimCode,
+      };
+      await create({
+        role: 'patient',
+        username: user.username,
+        password: user.password,
+        'fhir-id': user.patientId,
+      });
+      extra.push(user);
+    }
     // The practitioner is a grantee patients can choose once the Registry has them.
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -139,6 +179,7 @@ export async function startPortalNode(): Promise<PortalNode> {
       clinician,
       officer,
       guardian,
+      extra,
       stop,
     };
   } catch (error) {

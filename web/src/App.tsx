@@ -3,14 +3,20 @@
  * records, access, access report), clinicians (patients, records, break-glass) and privacy
  * officers (chain, verify, break-glass review, integrity alerts).
  */
-import { useEffect, useState } from 'react';
-import { type PortalConfig, portalConfig, request } from './api.ts';
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { ApiError, type PortalConfig, portalConfig, request, SESSION_EXPIRED } from './api.ts';
 import { completeSignIn, startSignIn } from './auth/oauth.ts';
 import { currentSession, endSession } from './auth/session.ts';
 import { ErrorMessage, Loading } from './components/common.tsx';
-import { ClinicianArea } from './pages/ClinicianArea.tsx';
-import { OfficerDashboard } from './pages/OfficerDashboard.tsx';
-import { PatientArea } from './pages/PatientArea.tsx';
+
+// One bundle per role, loaded after sign-in: the sign-in screen needs none of them.
+const PatientArea = lazy(() => import('./pages/PatientArea.tsx').then((m) => ({ default: m.PatientArea })));
+const ClinicianArea = lazy(() =>
+  import('./pages/ClinicianArea.tsx').then((m) => ({ default: m.ClinicianArea })),
+);
+const OfficerDashboard = lazy(() =>
+  import('./pages/OfficerDashboard.tsx').then((m) => ({ default: m.OfficerDashboard })),
+);
 
 export interface Me {
   role: 'patient' | 'practitioner' | 'officer' | 'system';
@@ -18,6 +24,8 @@ export interface Me {
   address: string | null;
   patient: string | null;
   fhirUser: string | null;
+  /** Patients: whether their record is already bound to a key of theirs (then: unlock or restore). */
+  keyBound: boolean | null;
 }
 
 type State =
@@ -48,6 +56,25 @@ export function App() {
       }
     })().catch((error: unknown) => setState({ stage: 'failed', error }));
   }, [attempt]);
+
+  // A refused token anywhere ends the session: back to sign-in, saying why.
+  useEffect(() => {
+    const expired = () =>
+      setState((s) =>
+        s.stage === 'signed-in'
+          ? {
+              stage: 'signed-out',
+              config: s.config,
+              error: new ApiError(
+                401,
+                'Sessions last a limited time, and yours has expired. Sign in again; nothing you had saved is lost.',
+              ),
+            }
+          : s,
+      );
+    window.addEventListener(SESSION_EXPIRED, expired);
+    return () => window.removeEventListener(SESSION_EXPIRED, expired);
+  }, []);
 
   if (state.stage === 'loading')
     return (
@@ -91,9 +118,17 @@ export function App() {
           </button>
         </div>
       </header>
-      {me.role === 'patient' && <PatientArea me={me} config={config} />}
-      {me.role === 'practitioner' && <ClinicianArea me={me} />}
-      {me.role === 'officer' && <OfficerDashboard me={me} />}
+      <Suspense
+        fallback={
+          <main className="page" id="main">
+            <Loading>Opening your area…</Loading>
+          </main>
+        }
+      >
+        {me.role === 'patient' && <PatientArea me={me} config={config} />}
+        {me.role === 'practitioner' && <ClinicianArea me={me} />}
+        {me.role === 'officer' && <OfficerDashboard me={me} />}
+      </Suspense>
       {me.role === 'system' && (
         <main className="page" id="main">
           <ErrorMessage error="Backend clients have no portal; sign in as a person." />

@@ -3,7 +3,10 @@
  * token. Every failure becomes an ApiError whose message is the server's own explanation
  * (OperationOutcome diagnostics, the portal's `message`, OAuth's `error_description`).
  */
-import { currentSession } from './auth/session.ts';
+import { currentSession, endSession } from './auth/session.ts';
+
+/** Fired on `window` when the node refuses the session's token: the app returns to sign-in. */
+export const SESSION_EXPIRED = 'medledger:session-expired';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -71,6 +74,11 @@ export async function request<T>(url: string, options: RequestOptions = {}): Pro
   } catch {
     json = undefined;
   }
+  if (response.status === 401 && options.auth !== false && currentSession()) {
+    // The token expired or was revoked: the session is over, and the app says so on its sign-in screen.
+    endSession();
+    window.dispatchEvent(new CustomEvent(SESSION_EXPIRED));
+  }
   if (!response.ok) throw new ApiError(response.status, explain(response.status, json, text));
   return json as T;
 }
@@ -90,6 +98,6 @@ function explain(status: number, json: unknown, text: string): string {
     return body.issue[0].diagnostics ?? body.issue[0].details?.text ?? `HTTP ${status}`;
   if (body && 'message' in body && body.message) return body.message;
   if (body && 'error_description' in body && body.error_description) return body.error_description;
-  if (status === 401) return 'Your session has ended. Please sign in again.';
+  if (status === 401) return 'Sign in again to continue.';
   return text.slice(0, 200) || `The node answered HTTP ${status}.`;
 }

@@ -17,7 +17,7 @@ export function currentSession(): Session | undefined {
   if (!raw) return undefined;
   const session = JSON.parse(raw) as Session;
   if (session.expiresAt <= Date.now()) {
-    sessionStorage.removeItem(KEY);
+    endSession();
     return undefined;
   }
   return session;
@@ -27,6 +27,14 @@ export function saveSession(session: Session): void {
   sessionStorage.setItem(KEY, JSON.stringify(session));
 }
 
+const endListeners = new Set<() => void>();
+
+/** Runs `forget` when the session ends: what a module keeps for the signed-in user goes with it. */
+export function onSessionEnd(forget: () => void): void {
+  endListeners.add(forget);
+}
+
 export function endSession(): void {
   sessionStorage.removeItem(KEY);
+  for (const forget of endListeners) forget();
 }

@@ -11,12 +11,29 @@ export function Loading({ children }: { children: ReactNode }) {
   );
 }
 
+/** What kind of failure it is, in a few words, from the HTTP status the node answered. */
+export function errorTitle(error: unknown): string | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status !== 'number') return undefined;
+  if (status === 0) return 'The node cannot be reached.';
+  if (status === 401) return 'Your session has ended.';
+  if (status === 403) return 'Not allowed.';
+  if (status === 404) return 'Not found.';
+  if (status === 409) return 'Already done.';
+  if (status === 429) return 'Too many requests; wait a minute.';
+  if (status < 500) return 'Refused.';
+  return 'The node could not answer.';
+}
+
 export function ErrorMessage({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
-  const text = error instanceof Error ? error.message : String(error);
+  const raw = error instanceof Error ? error.message : String(error);
+  const text = raw.charAt(0).toUpperCase() + raw.slice(1);
+  const title = errorTitle(error);
   return (
     <div className="error" role="alert">
       <p>
-        <strong>Something went wrong.</strong> {text}
+        {title && <strong>{title} </strong>}
+        {text}
       </p>
       {onRetry && (
         <button type="button" className="secondary" onClick={onRetry}>

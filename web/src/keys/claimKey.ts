@@ -22,3 +22,15 @@ export async function claimPatient(patientId: string, claimCode: string, account
     auth: false,
   });
 }
+
+/**
+ * Whether the claim code is this patient's and unused, before any key is made: resolves, or
+ * rejects with the node's ApiError (400 wrong code, 409 already used: the record has its key).
+ */
+export async function checkClaimCode(patientId: string, claimCode: string): Promise<void> {
+  await fhir<{ valid: true }>(`Patient/${encodeURIComponent(patientId)}/$claim-check`, {
+    method: 'POST',
+    body: { claimCode: claimCode.trim() },
+    auth: false,
+  });
+}

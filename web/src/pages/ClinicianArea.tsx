@@ -2,7 +2,7 @@
  * The clinician's area: the patients who gave them access (or whose break-glass window is open),
  * a patient's records with where each came from, and the break-glass flow.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { decodePurposes } from '../../../src/chain/consentCodes.ts';
 import type { Me } from '../App.tsx';
 import { ApiError, fhir, portalConfig, request } from '../api.ts';
@@ -15,7 +15,7 @@ import {
   shortAddress,
   useAsync,
 } from '../components/common.tsx';
-import { Timeline } from '../components/Timeline.tsx';
+import { RecordView } from '../components/record/RecordView.tsx';
 import { checkRecords, loadPatientRecords } from '../fhir/loadRecords.ts';
 import { patientName, type Resource } from '../fhir/records.ts';
 import { go, useRoute } from '../route.ts';
@@ -108,7 +108,10 @@ function MyPatients({ me }: { me: Me }) {
       </div>
       {list.error !== undefined && <ErrorMessage error={list.error} onRetry={list.reload} />}
       {!list.data && !list.error && <Loading>Looking up your consents on chain…</Loading>}
-      {list.data && shown.length === 0 && <p className="empty">No patient has given you access.</p>}
+      {list.data && list.data.length === 0 && <p className="empty">No patient has given you access.</p>}
+      {list.data && list.data.length > 0 && shown.length === 0 && (
+        <p className="empty">No patient of yours matches “{filter}”.</p>
+      )}
       <ul className="cards" aria-label="Patients">
         {shown.map(({ access, patient, error }) => (
           <li key={`${access.kind}:${access.patientAddress}`} className="card" data-testid="my-patient">
@@ -147,16 +150,18 @@ function MyPatients({ me }: { me: Me }) {
 
 function PatientRecords({ patientId }: { patientId: string }) {
   const [purpose, setPurpose] = useState('TREAT');
+  // "Reload" asks the node again (consent may have changed); switching screens uses what this tab has.
+  const reloads = useRef(0);
   const records = useAsync(async () => {
     const emergency = emergencyOf(patientId);
     const headers = emergency ? emergencyHeaders(emergency.address) : { 'x-purpose-of-use': purpose };
-    const loaded = await loadPatientRecords(patientId, headers);
+    const loaded = await loadPatientRecords(patientId, headers, { fresh: reloads.current > 0 });
     return { loaded, headers };
   }, [patientId, purpose]);
   const checks = useAsync(
     () =>
       records.data
-        ? checkRecords(patientId, records.data.loaded.entries, records.data.headers)
+        ? checkRecords(patientId, records.data.loaded.records, records.data.headers)
         : new Promise<never>(() => {}),
     [records.data],
   );
@@ -194,7 +199,14 @@ function PatientRecords({ patientId }: { patientId: string }) {
               </option>
             ))}
           </select>
-          <button type="button" className="secondary" onClick={records.reload}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              reloads.current++;
+              records.reload();
+            }}
+          >
             Reload
           </button>
         </div>
@@ -217,10 +229,11 @@ function PatientRecords({ patientId }: { patientId: string }) {
       {!records.data && !records.error && <Loading>Loading the patient's records…</Loading>}
       {checks.error !== undefined && <ErrorMessage error={checks.error} onRetry={checks.reload} />}
       {records.data && !records.error && (
-        <Timeline
+        <RecordView
           records={records.data.loaded}
           checks={checks.data}
           localName={config.data?.institution ?? 'this node'}
+          banner
         />
       )}
     </>

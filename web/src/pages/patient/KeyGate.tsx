@@ -9,8 +9,9 @@ import { useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Me } from '../../App.tsx';
+import { ApiError } from '../../api.ts';
 import { ErrorMessage } from '../../components/common.tsx';
-import { claimPatient } from '../../keys/claimKey.ts';
+import { checkClaimCode, claimPatient } from '../../keys/claimKey.ts';
 import {
   decryptKey,
   type EncryptedKey,
@@ -31,7 +32,18 @@ interface KeyGateProps {
 export function KeyGate({ me, patientId, patientAddress, onUnlocked }: KeyGateProps) {
   const stored = storedKey(me.username);
   const usable = stored && stored.address === patientAddress ? stored : undefined;
-  const [mode, setMode] = useState<'unlock' | 'claim' | 'restore'>(usable ? 'unlock' : 'claim');
+  // A key in this browser: unlock it. A record already bound (claimed on another device): the
+  // recovery phrase. Else the claim code from the hospital's letter.
+  const [mode, setMode] = useState<'unlock' | 'claim' | 'restore'>(
+    usable ? 'unlock' : me.keyBound ? 'restore' : 'claim',
+  );
+  const [note, setNote] = useState<string>();
+  const alreadyBound = () => {
+    setNote(
+      'Your record is already bound to a key (set up earlier, perhaps on another device). Type its recovery phrase to use it in this browser.',
+    );
+    setMode('restore');
+  };
   return (
     <section aria-labelledby="key-title">
       <h1 id="key-title" tabIndex={-1}>
@@ -59,7 +71,14 @@ export function KeyGate({ me, patientId, patientAddress, onUnlocked }: KeyGatePr
         </button>
       </fieldset>
       {mode === 'unlock' && usable && <Unlock onUnlocked={onUnlocked} blob={usable} />}
-      {mode === 'claim' && <Claim me={me} patientId={patientId} onUnlocked={onUnlocked} />}
+      {note && mode === 'restore' && (
+        <p className="notice" role="status">
+          {note}
+        </p>
+      )}
+      {mode === 'claim' && (
+        <Claim me={me} patientId={patientId} onUnlocked={onUnlocked} onAlreadyBound={alreadyBound} />
+      )}
       {mode === 'restore' && <Restore me={me} patientAddress={patientAddress} onUnlocked={onUnlocked} />}
     </section>
   );
@@ -132,22 +151,37 @@ function PassphraseFields({
   );
 }
 
+/** Three distinct word positions (1-based) the patient types back to show the phrase is written down. */
+function confirmPositions(): number[] {
+  const picked = new Set<number>();
+  const random = new Uint32Array(1);
+  while (picked.size < 3) {
+    crypto.getRandomValues(random);
+    picked.add(((random[0] as number) % 12) + 1);
+  }
+  return [...picked].sort((a, b) => a - b);
+}
+
 function Claim({
   me,
   patientId,
   onUnlocked,
+  onAlreadyBound,
 }: {
   me: Me;
   patientId: string;
   onUnlocked: KeyGateProps['onUnlocked'];
+  onAlreadyBound: () => void;
 }) {
   const [code, setCode] = useState('');
   const [passphrase, setPassphrase] = useState<[string, string]>(['', '']);
   const [phrase, setPhrase] = useState<string>();
-  const [saved, setSaved] = useState(false);
+  const [positions, setPositions] = useState<number[]>([]);
+  const [typed, setTyped] = useState<Record<number, string>>({});
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
+  const used = (err: unknown) => err instanceof ApiError && err.status === 409;
   const finish = async (words: string) => {
     const key = keyFromPhrase(words);
     const account = privateKeyToAccount(key.privateKey);
@@ -157,15 +191,22 @@ function Claim({
     onUnlocked(account);
   };
 
-  if (phrase)
+  if (phrase) {
+    const words = phrase.split(' ');
+    const confirmed = positions.every((p) => (typed[p] ?? '').trim().toLowerCase() === words[p - 1]);
     return (
       <form
         className="card"
         onSubmit={(e) => {
           e.preventDefault();
+          if (!confirmed)
+            return setError(
+              new Error('The words you typed are not the ones at those places in your phrase.'),
+            );
           setBusy(true);
           setError(undefined);
           finish(phrase).catch((err: unknown) => {
+            if (used(err)) return onAlreadyBound();
             setError(err);
             setBusy(false);
           });
@@ -178,21 +219,48 @@ function Claim({
           forget your passphrase; anyone who has them can act as you.
         </p>
         <ol className="phrase" aria-label="Recovery phrase">
-          {phrase.split(' ').map((word, i) => (
+          {words.map((word, i) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: words may repeat; the position is the identity
             <li key={i}>{word}</li>
           ))}
         </ol>
-        <label className="check">
-          <input type="checkbox" checked={saved} onChange={(e) => setSaved(e.target.checked)} required /> I
-          have written down my recovery phrase
-        </label>
+        <fieldset className="confirm-words">
+          <legend>To show you wrote them down, type these words of your phrase</legend>
+          {positions.map((p) => (
+            <div className="field" key={p}>
+              <label htmlFor={`word-${p}`}>Word {p}</label>
+              <input
+                id={`word-${p}`}
+                autoComplete="off"
+                autoCapitalize="none"
+                spellCheck={false}
+                required
+                value={typed[p] ?? ''}
+                onChange={(e) => setTyped({ ...typed, [p]: e.target.value })}
+              />
+            </div>
+          ))}
+        </fieldset>
         {error !== undefined && <ErrorMessage error={error} />}
-        <button type="submit" className="primary" disabled={!saved || busy}>
-          {busy ? 'Binding your key to your record…' : 'Bind my key to my record'}
-        </button>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Binding your key to your record…' : 'Bind my key to my record'}
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            disabled={busy}
+            onClick={() => {
+              setPhrase(undefined);
+              setError(undefined);
+            }}
+          >
+            Back (this phrase will not be used)
+          </button>
+        </div>
       </form>
     );
+  }
 
   return (
     <form
@@ -203,7 +271,26 @@ function Claim({
         if (passphrase[0] !== passphrase[1]) return setError(new Error('The two passphrases differ.'));
         if (code.replace(/[^A-Za-z0-9]/g, '').length < 10)
           return setError(new Error('Type the claim code from your letter.'));
-        setPhrase(newRecoveryPhrase());
+        setBusy(true);
+        // The code is checked before any key is made: a wrong or used code never shows a phrase.
+        checkClaimCode(patientId, code)
+          .then(() => {
+            setPositions(confirmPositions());
+            setTyped({});
+            setPhrase(newRecoveryPhrase());
+          })
+          .catch((err: unknown) => {
+            if (used(err)) return onAlreadyBound();
+            setError(
+              err instanceof ApiError && err.status === 400
+                ? new ApiError(
+                    400,
+                    'This is not the claim code of your record. Check it against your letter (letters and digits; dashes do not matter), or ask the records office for a new one.',
+                  )
+                : err,
+            );
+          })
+          .finally(() => setBusy(false));
       }}
     >
       <p>
@@ -222,8 +309,8 @@ function Claim({
       />
       <PassphraseFields value={passphrase} onChange={setPassphrase} />
       {error !== undefined && <ErrorMessage error={error} />}
-      <button type="submit" className="primary">
-        Create my key
+      <button type="submit" className="primary" disabled={busy}>
+        {busy ? 'Checking the claim code…' : 'Create my key'}
       </button>
     </form>
   );

@@ -2,14 +2,14 @@
 import { useEffect } from 'react';
 import { portalConfig } from '../../api.ts';
 import { ErrorMessage, Loading, useAsync } from '../../components/common.tsx';
-import { Timeline } from '../../components/Timeline.tsx';
+import { RecordView } from '../../components/record/RecordView.tsx';
 import { checkRecords, loadPatientRecords } from '../../fhir/loadRecords.ts';
 import { patientName } from '../../fhir/records.ts';
 
 export function RecordsPage({ patientId }: { patientId: string }) {
   const records = useAsync(() => loadPatientRecords(patientId), [patientId]);
   const checks = useAsync(
-    () => (records.data ? checkRecords(patientId, records.data.entries) : new Promise<never>(() => {})),
+    () => (records.data ? checkRecords(patientId, records.data.records) : new Promise<never>(() => {})),
     [records.data],
   );
   const config = useAsync(() => portalConfig(), []);
@@ -29,7 +29,7 @@ export function RecordsPage({ patientId }: { patientId: string }) {
       {!records.data && !records.error && <Loading>Loading your records…</Loading>}
       {checks.error !== undefined && <ErrorMessage error={checks.error} onRetry={checks.reload} />}
       {records.data && (
-        <Timeline
+        <RecordView
           records={records.data}
           checks={checks.data}
           localName={config.data?.institution ?? 'this node'}

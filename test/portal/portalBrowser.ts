@@ -1,0 +1,104 @@
+/**
+ * The portal's browser tests' shared steps, in Debian's Chromium with playwright-core: launching
+ * the browser, signing in on the node's login page, setting up a patient's key with a claim code
+ * (the recovery phrase confirmed by typing three of its words back), and screenshots.
+ */
+import { join, resolve } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import type { PortalUser } from './portalNode.ts';
+
+export const SCREENSHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+
+export async function signIn(
+  page: Page,
+  url: string,
+  user: PortalUser,
+  options: { keyboard?: boolean } = {},
+): Promise<void> {
+  await page.goto(`${url}/portal/`);
+  if (options.keyboard) {
+    // Keyboard only: Tab reaches the button, Enter presses it; on the login page Enter submits.
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Username').waitFor();
+    await page.getByLabel('Username').focus();
+    await page.keyboard.type(user.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(user.password);
+    await page.keyboard.press('Enter');
+  } else {
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The node's own login page (authorization code + PKCE).
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** Fills the claim form and asks for a key; the phrase is shown only if the code holds. */
+export async function submitClaimCode(page: Page, claimCode: string, passphrase: string): Promise<void> {
+  await page.getByLabel('Claim code').fill(claimCode);
+  await page.getByLabel('New passphrase (at least 10 characters)').fill(passphrase);
+  await page.getByLabel('The same passphrase again').fill(passphrase);
+  await page.getByRole('button', { name: 'Create my key' }).click();
+}
+
+/**
+ * Sets up the patient's key with their claim code: the phrase is shown, three of its words typed
+ * back, the key bound. Resolves to the phrase's words; `beforeConfirm` runs while it is shown.
+ */
+export async function claimKey(
+  page: Page,
+  claimCode: string,
+  passphrase: string,
+  beforeConfirm: () => Promise<void> = async () => {},
+): Promise<string[]> {
+  await submitClaimCode(page, claimCode, passphrase);
+  const words = await page
+    .getByRole('list', { name: 'Recovery phrase' })
+    .getByRole('listitem')
+    .allTextContents();
+  await beforeConfirm();
+  for (const input of await page.getByLabel(/^Word \d+$/).all()) {
+    const label = (await input.getAttribute('id')) ?? '';
+    const position = Number(label.replace('word-', ''));
+    await input.fill(words[position - 1] ?? '');
+  }
+  await page.getByRole('button', { name: 'Bind my key to my record' }).click();
+  return words;
+}
+
+/** The record view's "N of N records verified" once every shown record is verified; resolves to N. */
+export async function allVerified(page: Page, timeout = 60_000): Promise<number> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const text = (await page.getByTestId('verify-summary').textContent()) ?? '';
+    const match = /^(\d+) of (\d+) records verified/.exec(text);
+    if (match && match[1] === match[2]) return Number(match[1]);
+    if (Date.now() > deadline) throw new Error(`records never all verified: ${text}`);
+    await page.waitForTimeout(250);
+  }
+}
