@@ -8,12 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { memoryRootSource } from '../src/chain/RootSource.ts';
 import { FileKeyring } from '../src/crypto/FileKeyring.ts';
 import { type Statement, statement } from '../src/store/db.ts';
 import { openDatabase } from '../src/store/openDatabase.ts';
 import { AnchorBatcher } from '../src/vault/AnchorBatcher.ts';
 import { RECORD_ANCHORS } from '../src/vault/anchorKinds.ts';
-import { memoryRootSource } from '../src/chain/RootSource.ts';
 import { Vault } from '../src/vault/Vault.ts';
 
 export interface VaultBenchResult {

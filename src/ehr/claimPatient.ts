@@ -116,8 +116,7 @@ export async function checkClaimCode(
     );
     if (!row || !claimCodeMatches(row, claimCode))
       throw new ImportError('ERR_CLAIM_INVALID', 'invalid claim code for this patient');
-    if (row.claimed_at !== null)
-      throw new ImportError('ERR_CLAIM_USED', 'this claim code was already used');
+    if (row.claimed_at !== null) throw new ImportError('ERR_CLAIM_USED', 'this claim code was already used');
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     await service.ctx.audit

@@ -79,7 +79,10 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
         const principal = await service.access.tokens
           .authenticate(request.headers.authorization)
           .catch(() => {
-            throw new PortalError('ERR_PORTAL_UNAUTHENTICATED', 'your sign-in has expired or was ended; sign in again');
+            throw new PortalError(
+              'ERR_PORTAL_UNAUTHENTICATED',
+              'your sign-in has expired or was ended; sign in again',
+            );
           });
         // Whether the patient's record is already bound to a key of theirs (claimed, or created with
         // their own address): the portal then offers the recovery phrase first, not the claim code.
