@@ -18,6 +18,7 @@ import { insertIndexRowsSql } from '../src/fhir/search/writeSearchIndexMany.ts';
 import { sharedDataDir } from '../src/fhir/testing/sharedData.ts';
 import { validateResourceForWrite } from '../src/fhir/validateFhirResource.ts';
 import { stderrLogger } from '../src/node/logger.ts';
+import { migrations } from '../src/node/migrations.ts';
 import { startNode } from '../src/node/startNode.ts';
 import { type Db, statement } from '../src/store/db.ts';
 import { openDatabase } from '../src/store/openDatabase.ts';
@@ -156,7 +157,7 @@ async function plainInsert(
   dir: string,
   where: { dataDir: string } | { databaseUrl: string; schema: string },
 ): Promise<number> {
-  const db = await openDatabase(where);
+  const db = await openDatabase({ ...where, migrations });
   try {
     await db.exec(
       'CREATE TABLE plain_import (id bigserial PRIMARY KEY, resource_type text NOT NULL, body jsonb NOT NULL)',

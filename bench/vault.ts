@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { memoryRootSource } from '../src/chain/RootSource.ts';
 import { FileKeyring } from '../src/crypto/FileKeyring.ts';
+import { migrations } from '../src/node/migrations.ts';
 import { type Statement, statement } from '../src/store/db.ts';
 import { openDatabase } from '../src/store/openDatabase.ts';
 import { AnchorBatcher } from '../src/vault/AnchorBatcher.ts';
@@ -43,8 +44,8 @@ export async function benchVault(kind: 'pglite' | 'postgres', n: number): Promis
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const db =
     kind === 'pglite'
-      ? await openDatabase({ dataDir: 'memory://' })
-      : await openDatabase({ databaseUrl: DATABASE_URL, schema });
+      ? await openDatabase({ migrations, dataDir: 'memory://' })
+      : await openDatabase({ migrations, databaseUrl: DATABASE_URL, schema });
   const dataDir = await mkdtemp(join(tmpdir(), 'medledger-bench-'));
   try {
     await db.exec(

@@ -18,6 +18,7 @@ import { relayConsent } from '../src/chain/consent/relayConsent.ts';
 import { encodePurposes, encodeResourceTypes } from '../src/chain/consentCodes.ts';
 import { readContractAddresses } from '../src/chain/contractAddresses.ts';
 import { waitForOutboxEntry } from '../src/chain/outbox/outboxEntry.ts';
+import { migrations } from '../src/node/migrations.ts';
 import type { Db } from '../src/store/db.ts';
 import { openDatabase } from '../src/store/openDatabase.ts';
 import { createServerDatabase } from '../src/store/testing/databases.ts';
@@ -74,7 +75,7 @@ describe('two node processes on one PostgreSQL database', () => {
     expect(firstLeader).toBeDefined();
     expect(running.output()).toMatch(/; follower$/m);
 
-    db = await openDatabase({ databaseUrl: database.url });
+    db = await openDatabase({ migrations, databaseUrl: database.url });
     const admin = await systemBearer(dataDir);
     const tokens = await AccessTokens.load(dataDir, PUBLIC_URL);
     const addresses = (await readContractAddresses(dataDir))!;

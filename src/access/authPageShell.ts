@@ -3,7 +3,12 @@
  * and type, a mobile viewport, and the scopes an application asks for said in words.
  * Scope syntax: SMART App Launch 2.0, https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
  */
-import { escapeHtml } from './loginPage.ts';
+/** Text made safe inside HTML (elements and attribute values). */
+export const escapeHtml = (text: string) =>
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 
 const STYLE = `
 :root{--ink:#14202b;--muted:#475462;--line:#cfd7df;--bg:#f5f7f9;--card:#fff;--accent:#0b5cad;--bad:#a1151b;--bad-bg:#fde7e8;--focus:#ffbf47;

@@ -11,6 +11,7 @@ import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
 import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
 import { waitForOutboxEntry } from '../chain/outbox/outboxEntry.ts';
 import { PRACTITIONER_ROLE } from '../cli/commands/userCreate.ts';
+import { migrations } from '../node/migrations.ts';
 import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/openDatabase.ts';
 import { AccessTokens } from './AccessTokens.ts';
@@ -33,7 +34,7 @@ describe('break-glass on a real chain', () => {
       config: { dataDir, rpcUrl: undefined, institutionName: 'Hospital A', publicUrl: 'http://127.0.0.1:1' },
       identity,
     });
-    db = await openDatabase({ dataDir: 'memory://' });
+    db = await openDatabase({ migrations, dataDir: 'memory://' });
     const options = { db, publicClient: chain.publicClient, addresses: chain.addresses, pollIntervalMs: 20 };
     outbox = new OutboxWorker({ ...options, walletClient: chain.walletClient });
     indexer = new ChainIndexer(options);

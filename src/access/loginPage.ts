@@ -1,13 +1,7 @@
 /** The server-rendered login form of the code flow; every value is HTML-escaped. */
 
 import type { AuthorizeParameters } from './authorizeRequest.ts';
-import { authPage, clientName, scopeList } from './authPageShell.ts';
-
-export const escapeHtml = (text: string) =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
+import { authPage, clientName, escapeHtml, scopeList } from './authPageShell.ts';
 
 /** The authorize request's parameters as hidden form fields, so a POST carries the same request. */
 export function authorizeFields(parameters: AuthorizeParameters): string {

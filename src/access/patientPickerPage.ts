@@ -5,8 +5,8 @@
  */
 
 import type { AuthorizeParameters } from './authorizeRequest.ts';
-import { authPage, clientName } from './authPageShell.ts';
-import { authorizeFields, escapeHtml } from './loginPage.ts';
+import { authPage, clientName, escapeHtml } from './authPageShell.ts';
+import { authorizeFields } from './loginPage.ts';
 import type { PickablePatient } from './PatientPicker.ts';
 
 export function patientPickerPage(

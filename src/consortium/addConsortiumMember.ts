@@ -8,7 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors/MedledgerError.ts';
-import type { ConsortiumSummary } from './initConsortium.ts';
+import type { ConsortiumSummary } from './ConsortiumSummary.ts';
 import { type ConsortiumMember, createMemberFolder, writeMemberConfig } from './memberFolder.ts';
 
 export interface AddConsortiumMemberParameters {

@@ -3,7 +3,7 @@
  * network up, deploy the contracts once and admit every other member by vote.
  * docs/consortium.md explains each step.
  */
-import type { ConsortiumSummary } from './initConsortium.ts';
+import type { ConsortiumSummary } from './ConsortiumSummary.ts';
 
 /** Votes that carry a proposal among `active` members: a strict majority (Registry.sol). */
 export function votesNeeded(active: number): number {

@@ -14,6 +14,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors/MedledgerError.ts';
 import { buildBesuGenesis, DEFAULT_QBFT_TIMING, type QbftTiming } from './besuGenesis.ts';
+import type { ConsortiumSummary } from './ConsortiumSummary.ts';
 import { deploymentSteps } from './deploymentSteps.ts';
 import { type ConsortiumMember, createMemberFolder, writeMemberConfig } from './memberFolder.ts';
 
@@ -33,16 +34,6 @@ export interface InitConsortiumParameters {
   hostTemplate?: string;
   timing?: QbftTiming;
   fundingWei?: bigint;
-}
-
-export interface ConsortiumSummary {
-  chainId: number;
-  consensus: 'qbft';
-  outDir: string;
-  /** The member that deploys the contracts (`medledger chain deploy`) and is their first Registry member. */
-  deployer: number;
-  timing: QbftTiming;
-  members: ConsortiumMember[];
 }
 
 export async function initConsortium(parameters: InitConsortiumParameters): Promise<ConsortiumSummary> {

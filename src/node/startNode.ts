@@ -34,6 +34,7 @@ import { Leadership } from './cluster/Leadership.ts';
 import { WORK_CHANNEL } from './cluster/schema.ts';
 import { WorkNotices } from './cluster/WorkNotices.ts';
 import type { Logger } from './logger.ts';
+import { migrations } from './migrations.ts';
 
 /**
  * How long each loop sleeps when it found nothing to do and nobody woke it. Work wakes them at
@@ -94,7 +95,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const { config, logger } = options;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const identity = await loadNodeIdentity(config.dataDir);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({ migrations, databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let chain: ChainConnection | undefined;
   let background: { stop(): Promise<void> } | undefined;
   try {

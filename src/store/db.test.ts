@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { migrations } from '../node/migrations.ts';
 import { type Db, statement } from './db.ts';
 import { migrate } from './migrate.ts';
 import { testDatabases } from './testing/databases.ts';
@@ -27,7 +28,7 @@ describe.each(testDatabases)('store on $name', ({ open }) => {
 
   it('migrations apply once and are recorded', async () => {
     db = await open();
-    const again = await migrate(db);
+    const again = await migrate(db, migrations);
     expect(again).toEqual([]);
     const rows = await db.query<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id');
     expect(rows.map((r) => r.id)).toContain('0001_outbox');

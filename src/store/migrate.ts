@@ -1,11 +1,10 @@
 /**
- * Forward-only schema migrations, applied in order on start. Each domain module
- * contributes its own (`src/<domain>/schema.ts`); this file is the ordered list.
+ * Forward-only schema migrations, applied in order on start. Each component contributes its own
+ * (`src/<component>/schema.ts`); the node assembles the ordered list (node/migrations.ts).
  * A transaction-scoped advisory lock keeps two node processes on one server from
  * migrating at once.
  */
 import type { Db } from './db.ts';
-import { migrations } from './migrations.ts';
 
 export interface Migration {
   /** Stable, ordered id: `0001_outbox`. Never renamed once released. */
@@ -13,7 +12,7 @@ export interface Migration {
   sql: string;
 }
 
-export async function migrate(db: Db, list: readonly Migration[] = migrations): Promise<string[]> {
+export async function migrate(db: Db, list: readonly Migration[]): Promise<string[]> {
   await db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
   );

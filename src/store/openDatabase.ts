@@ -17,8 +17,11 @@ export interface OpenDatabaseOptions {
   dataDir?: string | undefined;
   /** PostgreSQL schema to use on a server (tests give each run its own). */
   schema?: string | undefined;
-  /** The migrations to apply (default: all). Upgrade tests open a database as an older release left it. */
-  migrations?: readonly Migration[];
+  /**
+   * The migrations to apply, in order: the node's list (node/migrations.ts); upgrade tests open a
+   * database as an older release left it.
+   */
+  migrations: readonly Migration[];
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { migrations } from '../node/migrations.ts';
 import type { Db } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';
-import { migrations } from '../store/migrations.ts';
 import { openDatabase } from '../store/openDatabase.ts';
 import { TEST_DATABASE_URL } from '../store/testing/databases.ts';
 import { lastBatchedSeq } from './buildAnchorBatch.ts';
@@ -62,7 +62,7 @@ describe.each(['pglite', 'postgres'] as const)('upgrade to anchor_proofs on %s',
       [bytes(32, 3)],
     );
 
-    expect(await migrate(db)).toContain('0100_anchor_proofs');
+    expect(await migrate(db, migrations)).toContain('0100_anchor_proofs');
 
     const proofs = await db.query<{
       kind: number;

@@ -20,6 +20,7 @@ import { encodePurposes, encodeResourceTypes } from '../../src/chain/consentCode
 import { signGrant } from '../../src/chain/testing/signConsent.ts';
 import { dataKeyAad } from '../../src/crypto/sealRecord.ts';
 import { staticKeyring } from '../../src/crypto/staticKeyring.ts';
+import { migrations } from '../../src/node/migrations.ts';
 import { openDatabase } from '../../src/store/openDatabase.ts';
 import { killEmbeddedAnvil, type NodeProcess, startNodeProcess } from '../support/nodeProcess.ts';
 
@@ -249,7 +250,7 @@ describe('secrets never in logs', () => {
 
     // Every record's data key, unwrapped with the KEK from the stopped node's database.
     const keyring = staticKeyring(kek);
-    const db = await openDatabase({ databaseUrl: undefined, dataDir });
+    const db = await openDatabase({ migrations, databaseUrl: undefined, dataDir });
     const rows = await db.query<{
       resource_type: string;
       resource_id: string;

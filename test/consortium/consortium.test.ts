@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { type Address, createPublicClient, http } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnvilInstance, freePort, startAnvil } from '../../src/chain/testing/anvil.ts';
-import type { ConsortiumSummary } from '../../src/consortium/initConsortium.ts';
+import type { ConsortiumSummary } from '../../src/consortium/ConsortiumSummary.ts';
 import type { MembershipView } from '../../src/consortium/readMembership.ts';
 import type { GovernanceResult } from '../../src/consortium/submitGovernance.ts';
 import { asServerAdmin, serverDatabaseUrl } from '../../src/store/testing/databases.ts';

@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNodeIdentity } from '../../src/chain/nodeIdentity.ts';
 import { addConsortiumMember } from '../../src/consortium/addConsortiumMember.ts';
 import { type BesuGenesis, BFT_MIX_HASH } from '../../src/consortium/besuGenesis.ts';
+import type { ConsortiumSummary } from '../../src/consortium/ConsortiumSummary.ts';
 import { besuNodeKey } from '../../src/consortium/enode.ts';
-import { type ConsortiumSummary, initConsortium } from '../../src/consortium/initConsortium.ts';
+import { initConsortium } from '../../src/consortium/initConsortium.ts';
 import { decodeQbftExtraData, encodeQbftExtraData } from '../../src/consortium/qbftExtraData.ts';
 
 /** The known encoding in Besu's QbftExtraDataCodecTest: vanity 0x01..0x20, validators 1 and 2, an add vote, round 0xfedcba, two seals. */

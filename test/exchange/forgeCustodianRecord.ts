@@ -14,6 +14,7 @@ import { buildMerkleTree, merkleProofFromTree } from '../../src/chain/merkle.ts'
 import { GCM_IV_BYTES } from '../../src/crypto/aesGcm.ts';
 import { FileKeyring } from '../../src/crypto/FileKeyring.ts';
 import { openRecord, sealRecord } from '../../src/crypto/sealRecord.ts';
+import { migrations } from '../../src/node/migrations.ts';
 import { openDatabase } from '../../src/store/openDatabase.ts';
 
 export interface ForgedStore {
@@ -29,7 +30,7 @@ export async function forgeCustodianRecord(
   change: (resource: Record<string, unknown>) => void,
 ): Promise<void> {
   const { dataDir, databaseUrl } = store;
-  const db = await openDatabase({ databaseUrl, dataDir });
+  const db = await openDatabase({ migrations, databaseUrl, dataDir });
   try {
     const keyring = await FileKeyring.open(dataDir);
     const [row] = await db.query<{

@@ -6,6 +6,7 @@
  */
 import { createPublicClient, custom, type Hex, keccak256, type PublicClient, toHex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations } from '../../node/migrations.ts';
 import type { Db } from '../../store/db.ts';
 import { openDatabase } from '../../store/openDatabase.ts';
 import { type AnvilAnchors, startAnvilAnchors } from '../../vault/testing/anvilAnchors.ts';
@@ -46,7 +47,7 @@ describe('chain root set', () => {
       fromBlock: BigInt(addresses.deployBlock),
       chunkSize: 2n,
     });
-    db = await openDatabase({ dataDir: 'memory://' });
+    db = await openDatabase({ migrations, dataDir: 'memory://' });
     indexer = new ChainIndexer({
       db,
       publicClient: chain.publicClient,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type Address, type Hex, zeroAddress } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations } from '../../node/migrations.ts';
 import type { Db } from '../../store/db.ts';
 import { openDatabase } from '../../store/openDatabase.ts';
 import { type ChainConnection, connectChain } from '../connectChain.ts';
@@ -30,7 +31,7 @@ describe('chain indexer and consent cache', () => {
       config: { dataDir, rpcUrl: undefined, institutionName: 'Hospital A', publicUrl: 'http://127.0.0.1:1' },
       identity,
     });
-    db = await openDatabase({ dataDir: 'memory://' });
+    db = await openDatabase({ migrations, dataDir: 'memory://' });
     outbox = new OutboxWorker({
       db,
       publicClient: chain.publicClient,

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { migrations } from '../../node/migrations.ts';
 import type { Db } from '../db.ts';
 import { openDatabase } from '../openDatabase.ts';
 
@@ -16,12 +17,12 @@ export interface TestDatabase {
 }
 
 export const testDatabases: readonly TestDatabase[] = [
-  { name: 'pglite', open: () => openDatabase({ dataDir: 'memory://' }) },
+  { name: 'pglite', open: () => openDatabase({ migrations, dataDir: 'memory://' }) },
   {
     name: 'postgres',
     async open() {
       const schema = `t_${randomBytes(6).toString('hex')}`;
-      const db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, schema });
+      const db = await openDatabase({ migrations, databaseUrl: TEST_DATABASE_URL, schema });
       const close = db.close.bind(db);
       return Object.assign(db, {
         async close() {

@@ -1,4 +1,7 @@
-/** The ordered list of every module's migrations. Append only. */
+/**
+ * The ordered list of every component's migrations, assembled here at the composition root (each
+ * component declares its own in its `schema.ts`; the store only runs what it is given). Append only.
+ */
 import { accessMigrations } from '../access/schema.ts';
 import { auditMigrations, auditPatientMigrations } from '../audit/schema.ts';
 import { indexerMigrations } from '../chain/indexer/schema.ts';
@@ -10,10 +13,10 @@ import { bulkExportMigrations } from '../fhir/bulk/schema.ts';
 import { identityMigrations } from '../fhir/identity/schema.ts';
 import { noticeMigrations } from '../fhir/notify/schema.ts';
 import { fhirMigrations } from '../fhir/schema.ts';
-import { clusterMigrations } from '../node/cluster/schema.ts';
 import { portalMigrations } from '../portal/schema.ts';
+import type { Migration } from '../store/migrate.ts';
 import { anchorProofMigrations, vaultMigrations } from '../vault/schema.ts';
-import type { Migration } from './migrate.ts';
+import { clusterMigrations } from './cluster/schema.ts';
 
 export const migrations: readonly Migration[] = [
   ...outboxMigrations,
