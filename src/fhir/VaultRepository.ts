@@ -440,7 +440,12 @@ export class VaultRepository extends FhirRepository<Queryable> {
           prefetch: (type, ids) => this.#prefetch(type, ids),
         },
         request as SearchRequest,
-        { handling: this.searchHandling, ignored: this.searchIgnored, ...options },
+        {
+          handling: this.searchHandling,
+          ignored: this.searchIgnored,
+          ...this.#ownCompartment(),
+          ...options,
+        },
         options.compartmentPatient
           ? `Patient/${options.compartmentPatient}/${request.resourceType}`
           : request.resourceType,
@@ -483,6 +488,17 @@ export class VaultRepository extends FhirRepository<Queryable> {
         }),
       );
     });
+  }
+
+  /**
+   * A patient's searches are bounded by their own compartment (searchVault `boundTo`): nothing
+   * outside it would be allowed, so nothing outside it is read.
+   */
+  #ownCompartment(): { boundTo?: string } {
+    const principal = this.#guard.principal;
+    return principal?.kind === 'patient' && principal.patient !== undefined
+      ? { boundTo: principal.patient }
+      : {};
   }
 
   /** The patient a patient token acts for ('' without a patient context); undefined for anyone else. */

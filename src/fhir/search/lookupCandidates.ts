@@ -20,30 +20,89 @@ import type { SearchIndexKey } from './SearchIndexKey.ts';
 /** Operators the index can narrow by (everything else is checked on decrypted candidates only). */
 const INDEXED_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT]);
 
-/** By value alone (its own index; type and code are inside the HMAC), type and code rechecked. */
-const IDS_WITH_ANY = statement(`SELECT DISTINCT resource_id FROM fhir_search_index
-WHERE value = ANY($3::text[]::bytea[]) AND resource_type = $1 AND code = $2`);
 const IN_COMPARTMENT = statement(`SELECT DISTINCT resource_type, resource_id FROM fhir_search_index
 WHERE value = ANY($1::text[]::bytea[])`);
 const ALL_IDS = statement(
   `SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`,
 );
 
+/**
+ * The ids having a value of every clause (OR within a clause, AND across clauses), in id order,
+ * with one statement. Type and parameter are inside each value's HMAC, so the value alone says
+ * them: every condition is on the (value, resource_id) index. The first clause drives: its rows
+ * are read from the index, and every other clause is one probe of the index per driving row (a
+ * correlated subquery kept from becoming a join by `OFFSET 0`: as a join the planner may read
+ * every row of a common value, every Observation with one code, and the cost would grow with
+ * all the data rather than with the driving clause's rows).
+ */
+function intersectionSql(clauses: number): string {
+  const probes = Array.from(
+    { length: clauses - 1 },
+    (_, i) => `
+AND EXISTS (SELECT 1 FROM fhir_search_index x WHERE x.value = ANY($${i + 2}::text[]::bytea[])
+  AND x.resource_id = d.resource_id OFFSET 0)`,
+  ).join('');
+  return `SELECT DISTINCT d.resource_id FROM fhir_search_index d
+WHERE d.value = ANY($1::text[]::bytea[])${probes}
+ORDER BY d.resource_id`;
+}
+
+/** Prepared for up to this many clauses; a search with more sends its SQL as text. */
+const PREPARED_CLAUSES = 6;
+const INTERSECTIONS = Array.from({ length: PREPARED_CLAUSES }, (_, i) => statement(intersectionSql(i + 1)));
+
+/**
+ * Candidate ids (in id order) for a search's filters, bounded by a patient's compartment when
+ * `compartmentPatient` is given (`/Patient/{id}/Observation`, or a patient's own search).
+ * Undefined when neither a filter nor the compartment can use the index: the caller scans the type.
+ */
 export async function lookupCandidates(
   q: Queryable,
   key: SearchIndexKey,
   resourceType: string,
   filters: readonly Filter[],
+  compartmentPatient?: string,
 ): Promise<Set<string> | undefined> {
-  let result: Set<string> | undefined;
+  const clauses: { values: string[]; rank: number }[] = [];
+  if (compartmentPatient !== undefined) {
+    const values = compartmentValues(key, resourceType, compartmentPatient);
+    if (values) clauses.push({ values, rank: 0 });
+  }
   for (const filter of filters) {
     const terms = filterTerms(resourceType, filter);
     if (!terms) continue;
-    const ids = await idsWithAny(q, key, resourceType, indexCodeOf(resourceType, filter.code), terms);
-    result = result ? new Set([...result].filter((id) => ids.has(id))) : ids;
-    if (result.size === 0) break;
+    const code = indexCodeOf(resourceType, filter.code);
+    clauses.push({
+      values: blindHex(key, resourceType, code, terms),
+      rank: drivingRank(resourceType, filter),
+    });
   }
-  return result;
+  if (clauses.length === 0) return undefined;
+  // Stable: among equal ranks, the query's order.
+  const ordered = clauses.map((c, i) => ({ ...c, i })).sort((x, y) => x.rank - y.rank || x.i - y.i);
+  return idsWithAll(
+    q,
+    ordered.map((c) => c.values.map(asByteaText)),
+  );
+}
+
+/**
+ * Which clause drives the look-up, lowest first: a reference to a Patient (one patient's data is
+ * bounded however large the database grows), then `_id`, other references, tokens and uris, and
+ * strings last (a 1- to 12-character prefix is the least selective).
+ */
+function drivingRank(resourceType: string, filter: Filter): number {
+  if (filter.code === '_id') return 1;
+  const param = getSearchParameter(resourceType, filter.code);
+  if (param?.type === 'reference')
+    return splitValues(filter.value).every((v) => v.startsWith('Patient/')) ? 0 : 2;
+  return param?.type === 'string' ? 4 : 3;
+}
+
+async function idsWithAll(q: Queryable, clauses: readonly string[][]): Promise<Set<string>> {
+  const sql = INTERSECTIONS[clauses.length - 1] ?? intersectionSql(clauses.length);
+  const rows = await q.query<{ resource_id: string }>(sql, clauses);
+  return new Set(rows.map((r) => r.resource_id));
 }
 
 /** The ids of `resourceType` whose `code` index holds any of `terms`. */
@@ -54,9 +113,24 @@ export async function idsWithAny(
   code: string,
   terms: readonly string[],
 ): Promise<Set<string>> {
-  const values = blindHex(key, resourceType, code, terms).map(asByteaText);
-  const rows = await q.query<{ resource_id: string }>(IDS_WITH_ANY, [resourceType, code, values]);
-  return new Set(rows.map((r) => r.resource_id));
+  return idsWithAll(q, [blindHex(key, resourceType, code, terms).map(asByteaText)]);
+}
+
+/**
+ * The blind values that put a resource of this type in a patient's compartment, one per
+ * compartment parameter (`Observation.subject`, `.performer`, ...); the Patient itself by its
+ * `_id`. Undefined for a type outside the Patient compartment.
+ */
+function compartmentValues(
+  key: SearchIndexKey,
+  resourceType: string,
+  patientId: string,
+): string[] | undefined {
+  if (resourceType === 'Patient') return blindHex(key, 'Patient', '_id', [idTerm(patientId)]);
+  const { types, codes } = compartmentIndexKeys();
+  const mine = codes.filter((_, i) => types[i] === resourceType);
+  if (mine.length === 0) return undefined;
+  return mine.flatMap((code) => blindHex(key, resourceType, code, [`ref:Patient/${patientId}`]));
 }
 
 const PRESENT_VALUES = statement(`SELECT DISTINCT value, resource_type, code FROM fhir_search_index

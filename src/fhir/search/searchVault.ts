@@ -19,10 +19,10 @@ import {
 import type { Bundle, BundleEntry, BundleLink, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../store/db.ts';
 import { parsedFhirPath } from '../parsedFhirPath.ts';
-import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
+import { compartmentPatients } from '../patientCompartment.ts';
 import { checkSearchRequest, type SearchHandling } from './checkSearchRequest.ts';
 import { normalizeText } from './indexTerms.ts';
-import { allIds, idsWithAny, lookupCandidates } from './lookupCandidates.ts';
+import { allIds, lookupCandidates } from './lookupCandidates.ts';
 import { isQuantityFilter, matchesQuantity } from './matchesQuantity.ts';
 import { resolveChains } from './resolveChains.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
@@ -46,6 +46,12 @@ export interface SearchVaultContext {
 export interface SearchVaultOptions {
   /** Limit to one patient's compartment (`/Patient/{id}/Observation`). */
   compartmentPatient?: string;
+  /**
+   * Candidates only from this patient's compartment, nothing else changed (links, matching): a
+   * patient's own search, whose every result must be in their compartment to be allowed anyway,
+   * then costs what their data costs, not what the whole database does.
+   */
+  boundTo?: string;
   /** `Prefer: handling=`: refuse what cannot be answered (default) or leave it out (checkSearchRequest). */
   handling?: SearchHandling;
   /** What the HTTP edge already left out (lenient: checkRawSearchParameters), for the outcome entry. */
@@ -73,12 +79,10 @@ async function collectMatches(
   limit: number | undefined,
 ): Promise<{ matches: Resource[]; complete: boolean }> {
   const filters = (request.filters ?? []).map((f) => qualifyReference(request.resourceType, f));
-  let candidates = await lookupCandidates(ctx.q, ctx.key, request.resourceType, filters);
-  if (options.compartmentPatient) {
-    const inCompartment = await compartmentIds(ctx, request.resourceType, options.compartmentPatient);
-    candidates = candidates ? new Set([...candidates].filter((id) => inCompartment.has(id))) : inCompartment;
-  }
-  candidates ??= await allIds(ctx.q, request.resourceType);
+  const bound = options.compartmentPatient ?? options.boundTo;
+  const candidates =
+    (await lookupCandidates(ctx.q, ctx.key, request.resourceType, filters, bound)) ??
+    (await allIds(ctx.q, request.resourceType));
   // String filters are matched here (FHIR: case- and accent-insensitive prefix; :exact; :contains);
   // every other filter by Medplum's matcher.
   const stringFilters = filters.filter(
@@ -166,17 +170,6 @@ export async function searchVault(
     link: pageLinks(ctx.baseUrl, path, linked, offset, count, matches.length),
     ...(entry.length ? { entry } : {}),
   };
-}
-
-/** Ids of a type whose compartment parameters reference the patient (candidates; membership is rechecked). */
-async function compartmentIds(ctx: SearchVaultContext, resourceType: string, patientId: string) {
-  if (resourceType === 'Patient') return new Set([patientId]);
-  const ids = new Set<string>();
-  for (const code of compartmentParams(resourceType) ?? []) {
-    for (const id of await idsWithAny(ctx.q, ctx.key, resourceType, code, [`ref:Patient/${patientId}`]))
-      ids.add(id);
-  }
-  return ids;
 }
 
 /** `patient=123` means `patient=Patient/123` when the parameter targets one type (FHIR search, reference). */
