@@ -437,6 +437,9 @@ export class VaultRepository extends FhirRepository<Queryable> {
           key: this.#service.key,
           baseUrl: this.#service.baseUrl,
           read: (type, id) => this.readAllowed(type, id, 's'),
+          ...(this.#guard.allowsPatient
+            ? { allowsPatient: (type: string, patient: string) => this.#allowsPatient(type, patient) }
+            : {}),
           prefetch: (type, ids) => this.#prefetch(type, ids),
         },
         request as SearchRequest,
@@ -702,6 +705,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
   ): Promise<Resource | undefined> {
     const resource = await this.#readOrUndefined(resourceType, id);
     return resource && (await this.#guard.allows(resource, interaction, this.#q())) ? resource : undefined;
+  }
+
+  #allowsPatient(resourceType: string, patientId: string): Promise<boolean> {
+    return this.#guard.allowsPatient?.(resourceType, patientId, 's', this.#q()) ?? Promise.resolve(false);
   }
 
   /** A verified current version with no access check (the HTTP layer's pre-decision look-up). */

@@ -76,4 +76,13 @@ CREATE INDEX fhir_search_index_value_resource ON fhir_search_index (value, resou
 DROP INDEX IF EXISTS fhir_search_index_value;
 `,
   },
+  {
+    // Every resource gets its Patient compartment rows (`_compartment`: one per patient, and
+    // their number; indexRows.ts): searches are bounded by them and a count answered from
+    // them. Rows written before have none: the node rebuilds the index from the vault.
+    id: '0251_search_index_compartment_rows',
+    sql: `
+INSERT INTO fhir_search_index_rebuild DEFAULT VALUES;
+`,
+  },
 ];

@@ -6,6 +6,8 @@
 import { type Filter, getSearchParameter, Operator } from '@medplum/core';
 import { type Queryable, statement } from '../../store/db.ts';
 import { patientCompartmentDefinition } from '../fhirDefinitions.ts';
+import { compartmentParams } from '../patientCompartment.ts';
+import { COMPARTMENT_CODE, compartmentSizeTerm, compartmentTerm } from './indexRows.ts';
 import {
   idTerm,
   indexCodeOf,
@@ -105,6 +107,67 @@ async function idsWithAll(q: Queryable, clauses: readonly string[][]): Promise<S
   return new Set(rows.map((r) => r.resource_id));
 }
 
+/**
+ * How many resources match these filters, from the index alone (nothing decrypted), when that
+ * is exact and concerns one patient only: every filter is one the index answers exactly (token
+ * and uri equality, a typed reference, `_id`), and every match is in `patientId`'s compartment
+ * and in no other patient's (its `cmp#1` row). Then one access decision, for that patient,
+ * decides every match, and the request's audit event, which names that patient, is the one
+ * they find. Undefined otherwise (the caller reads and decides each candidate).
+ */
+export async function countOfOnePatient(
+  q: Queryable,
+  key: SearchIndexKey,
+  resourceType: string,
+  filters: readonly Filter[],
+  patientId: string,
+  bounded: boolean,
+): Promise<number | undefined> {
+  if (!filters.every((f) => answeredExactly(resourceType, f))) return undefined;
+  const compartment = compartmentValues(key, resourceType, patientId);
+  if (!compartment) return undefined;
+  const clauses = filters
+    .map((f, i) => ({ f, i, rank: drivingRank(resourceType, f) }))
+    .sort((x, y) => x.rank - y.rank || x.i - y.i)
+    .map(({ f }) =>
+      blindHex(key, resourceType, indexCodeOf(resourceType, f.code), filterTerms(resourceType, f) ?? []),
+    );
+  const alone = blindHex(key, resourceType, COMPARTMENT_CODE, [compartmentSizeTerm(1)]);
+  const matching = bounded ? [compartment, ...clauses] : clauses;
+  if (matching.length === 0) return undefined;
+  const [all, own] = await Promise.all([
+    idsWithAll(
+      q,
+      matching.map((c) => c.map(asByteaText)),
+    ),
+    idsWithAll(
+      q,
+      [compartment, ...clauses, alone].map((c) => c.map(asByteaText)),
+    ),
+  ]);
+  return all.size === own.size ? own.size : undefined;
+}
+
+/** Whether the index rows of a filter are exactly its matches (no recheck could remove one). */
+function answeredExactly(resourceType: string, filter: Filter): boolean {
+  if (filter.operator !== Operator.EQUALS) return false;
+  if (filter.code === '_id') return true;
+  const param = getSearchParameter(resourceType, filter.code);
+  if (!param || !isIndexed(param)) return false;
+  const values = splitValues(filter.value);
+  if (values.length === 0) return false;
+  switch (param.type) {
+    case 'token': // case-insensitive like the index (as @medplum/core matches); `|code` means "no system"
+      return values.every((v) => !v.startsWith('|'));
+    case 'reference':
+      return values.every((v) => /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(v));
+    case 'uri':
+      return true;
+    default:
+      return false; // strings: a prefix of the value, rechecked
+  }
+}
+
 /** The ids of `resourceType` whose `code` index holds any of `terms`. */
 export async function idsWithAny(
   q: Queryable,
@@ -117,20 +180,17 @@ export async function idsWithAny(
 }
 
 /**
- * The blind values that put a resource of this type in a patient's compartment, one per
- * compartment parameter (`Observation.subject`, `.performer`, ...); the Patient itself by its
- * `_id`. Undefined for a type outside the Patient compartment.
+ * The blind value of a patient's compartment among a type's rows (indexRows: the same
+ * `compartmentPatients` the access decision uses); undefined for a type outside the Patient
+ * compartment (no bound: its resources concern no patient).
  */
 function compartmentValues(
   key: SearchIndexKey,
   resourceType: string,
   patientId: string,
 ): string[] | undefined {
-  if (resourceType === 'Patient') return blindHex(key, 'Patient', '_id', [idTerm(patientId)]);
-  const { types, codes } = compartmentIndexKeys();
-  const mine = codes.filter((_, i) => types[i] === resourceType);
-  if (mine.length === 0) return undefined;
-  return mine.flatMap((code) => blindHex(key, resourceType, code, [`ref:Patient/${patientId}`]));
+  if (resourceType !== 'Patient' && compartmentParams(resourceType) === undefined) return undefined;
+  return blindHex(key, resourceType, COMPARTMENT_CODE, [compartmentTerm(patientId)]);
 }
 
 const PRESENT_VALUES = statement(`SELECT DISTINCT value, resource_type, code FROM fhir_search_index
