@@ -22,6 +22,7 @@ import { importSection } from './sections/importSection.ts';
 import { loadSection } from './sections/loadSection.ts';
 import { memorySection } from './sections/memorySection.ts';
 import { scalingSection } from './sections/scalingSection.ts';
+import { searchSection } from './sections/searchSection.ts';
 import { vaultSection } from './sections/vaultSection.ts';
 import { settle } from './settle.ts';
 
@@ -40,6 +41,7 @@ const sections: BenchSection[] = [
   importSection,
   loadSection,
   scalingSection,
+  searchSection,
   memorySection,
   exchangeSection,
   idleSection,

@@ -118,10 +118,11 @@ export class FhirService {
     const purpose = headers.purpose === undefined ? {} : { purpose: headers.purpose };
     // A granular scope decides per resource (its restriction is a search the resource must match).
     const granular = principal?.scopes.some((s) => s.query !== undefined) ?? false;
-    const decide = (request: AccessRequest, resource: Resource): Promise<boolean> => {
-      const which = granular
-        ? `:${resource.resourceType}/${resource.id}/${resource.meta?.versionId ?? ''}`
-        : '';
+    const decide = (request: AccessRequest, resource: Resource | undefined): Promise<boolean> => {
+      const which =
+        granular && resource
+          ? `:${resource.resourceType}/${resource.id}/${resource.meta?.versionId ?? ''}`
+          : '';
       const key = `${request.interaction}:${request.resourceType}:${request.patientId ?? ''}:${request.patientAddress ?? ''}${which}`;
       let allowed = decided.get(key);
       if (allowed === undefined) {
@@ -139,6 +140,23 @@ export class FhirService {
           if (!(await decide(request, resource))) return false;
         return true;
       },
+      // The request accessRequestsFor makes for a resource of one patient, without the resource.
+      ...(granular
+        ? {}
+        : {
+            allowsPatient: async (resourceType, patientId, interaction, q) => {
+              const patientAddress = await this.patientAddress(patientId, q);
+              return decide(
+                {
+                  resourceType,
+                  interaction,
+                  patientId,
+                  ...(patientAddress === undefined ? {} : { patientAddress }),
+                },
+                undefined,
+              );
+            },
+          }),
     };
   }
 

@@ -11,6 +11,17 @@ import type { Queryable } from '../store/db.ts';
 export interface ResourceGuard {
   /** `q` is the handle reads go through (the open transaction, if any). */
   allows(resource: Resource, interaction: Interaction, q: Queryable): Promise<boolean>;
+  /**
+   * The decision for a resource of this type in this patient's compartment alone, made without
+   * the resource: absent when the decision needs it (a granular scope matches each resource).
+   * Lets a count of one patient's resources be answered from the index (searchVault).
+   */
+  allowsPatient?(
+    resourceType: string,
+    patientId: string,
+    interaction: Interaction,
+    q: Queryable,
+  ): Promise<boolean>;
   /** Who the request is for (absent: the node's own work, unrestricted). */
   principal?: Principal | undefined;
 }

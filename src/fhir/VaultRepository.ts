@@ -437,10 +437,18 @@ export class VaultRepository extends FhirRepository<Queryable> {
           key: this.#service.key,
           baseUrl: this.#service.baseUrl,
           read: (type, id) => this.readAllowed(type, id, 's'),
+          ...(this.#guard.allowsPatient
+            ? { allowsPatient: (type: string, patient: string) => this.#allowsPatient(type, patient) }
+            : {}),
           prefetch: (type, ids) => this.#prefetch(type, ids),
         },
         request as SearchRequest,
-        { handling: this.searchHandling, ignored: this.searchIgnored, ...options },
+        {
+          handling: this.searchHandling,
+          ignored: this.searchIgnored,
+          ...this.#ownCompartment(),
+          ...options,
+        },
         options.compartmentPatient
           ? `Patient/${options.compartmentPatient}/${request.resourceType}`
           : request.resourceType,
@@ -483,6 +491,17 @@ export class VaultRepository extends FhirRepository<Queryable> {
         }),
       );
     });
+  }
+
+  /**
+   * A patient's searches are bounded by their own compartment (searchVault `boundTo`): nothing
+   * outside it would be allowed, so nothing outside it is read.
+   */
+  #ownCompartment(): { boundTo?: string } {
+    const principal = this.#guard.principal;
+    return principal?.kind === 'patient' && principal.patient !== undefined
+      ? { boundTo: principal.patient }
+      : {};
   }
 
   /** The patient a patient token acts for ('' without a patient context); undefined for anyone else. */
@@ -686,6 +705,10 @@ export class VaultRepository extends FhirRepository<Queryable> {
   ): Promise<Resource | undefined> {
     const resource = await this.#readOrUndefined(resourceType, id);
     return resource && (await this.#guard.allows(resource, interaction, this.#q())) ? resource : undefined;
+  }
+
+  #allowsPatient(resourceType: string, patientId: string): Promise<boolean> {
+    return this.#guard.allowsPatient?.(resourceType, patientId, 's', this.#q()) ?? Promise.resolve(false);
   }
 
   /** A verified current version with no access check (the HTTP layer's pre-decision look-up). */

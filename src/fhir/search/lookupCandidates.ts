@@ -6,6 +6,8 @@
 import { type Filter, getSearchParameter, Operator } from '@medplum/core';
 import { type Queryable, statement } from '../../store/db.ts';
 import { patientCompartmentDefinition } from '../fhirDefinitions.ts';
+import { compartmentParams } from '../patientCompartment.ts';
+import { COMPARTMENT_CODE, compartmentSizeTerm, compartmentTerm } from './indexRows.ts';
 import {
   idTerm,
   indexCodeOf,
@@ -20,30 +22,150 @@ import type { SearchIndexKey } from './SearchIndexKey.ts';
 /** Operators the index can narrow by (everything else is checked on decrypted candidates only). */
 const INDEXED_OPERATORS = new Set<string>([Operator.EQUALS, Operator.EXACT]);
 
-/** By value alone (its own index; type and code are inside the HMAC), type and code rechecked. */
-const IDS_WITH_ANY = statement(`SELECT DISTINCT resource_id FROM fhir_search_index
-WHERE value = ANY($3::text[]::bytea[]) AND resource_type = $1 AND code = $2`);
 const IN_COMPARTMENT = statement(`SELECT DISTINCT resource_type, resource_id FROM fhir_search_index
 WHERE value = ANY($1::text[]::bytea[])`);
 const ALL_IDS = statement(
   `SELECT resource_id FROM fhir_search_index WHERE resource_type = $1 AND code = '_id'`,
 );
 
+/**
+ * The ids having a value of every clause (OR within a clause, AND across clauses), in id order,
+ * with one statement. Type and parameter are inside each value's HMAC, so the value alone says
+ * them: every condition is on the (value, resource_id) index. The first clause drives: its rows
+ * are read from the index, and every other clause is one probe of the index per driving row (a
+ * correlated subquery kept from becoming a join by `OFFSET 0`: as a join the planner may read
+ * every row of a common value, every Observation with one code, and the cost would grow with
+ * all the data rather than with the driving clause's rows).
+ */
+function intersectionSql(clauses: number): string {
+  const probes = Array.from(
+    { length: clauses - 1 },
+    (_, i) => `
+AND EXISTS (SELECT 1 FROM fhir_search_index x WHERE x.value = ANY($${i + 2}::text[]::bytea[])
+  AND x.resource_id = d.resource_id OFFSET 0)`,
+  ).join('');
+  return `SELECT DISTINCT d.resource_id FROM fhir_search_index d
+WHERE d.value = ANY($1::text[]::bytea[])${probes}
+ORDER BY d.resource_id`;
+}
+
+/** Prepared for up to this many clauses; a search with more sends its SQL as text. */
+const PREPARED_CLAUSES = 6;
+const INTERSECTIONS = Array.from({ length: PREPARED_CLAUSES }, (_, i) => statement(intersectionSql(i + 1)));
+
+/**
+ * Candidate ids (in id order) for a search's filters, bounded by a patient's compartment when
+ * `compartmentPatient` is given (`/Patient/{id}/Observation`, or a patient's own search).
+ * Undefined when neither a filter nor the compartment can use the index: the caller scans the type.
+ */
 export async function lookupCandidates(
   q: Queryable,
   key: SearchIndexKey,
   resourceType: string,
   filters: readonly Filter[],
+  compartmentPatient?: string,
 ): Promise<Set<string> | undefined> {
-  let result: Set<string> | undefined;
+  const clauses: { values: string[]; rank: number }[] = [];
+  if (compartmentPatient !== undefined) {
+    const values = compartmentValues(key, resourceType, compartmentPatient);
+    if (values) clauses.push({ values, rank: 0 });
+  }
   for (const filter of filters) {
     const terms = filterTerms(resourceType, filter);
     if (!terms) continue;
-    const ids = await idsWithAny(q, key, resourceType, indexCodeOf(resourceType, filter.code), terms);
-    result = result ? new Set([...result].filter((id) => ids.has(id))) : ids;
-    if (result.size === 0) break;
+    const code = indexCodeOf(resourceType, filter.code);
+    clauses.push({
+      values: blindHex(key, resourceType, code, terms),
+      rank: drivingRank(resourceType, filter),
+    });
   }
-  return result;
+  if (clauses.length === 0) return undefined;
+  // Stable: among equal ranks, the query's order.
+  const ordered = clauses.map((c, i) => ({ ...c, i })).sort((x, y) => x.rank - y.rank || x.i - y.i);
+  return idsWithAll(
+    q,
+    ordered.map((c) => c.values.map(asByteaText)),
+  );
+}
+
+/**
+ * Which clause drives the look-up, lowest first: a reference to a Patient (one patient's data is
+ * bounded however large the database grows), then `_id`, other references, tokens and uris, and
+ * strings last (a 1- to 12-character prefix is the least selective).
+ */
+function drivingRank(resourceType: string, filter: Filter): number {
+  if (filter.code === '_id') return 1;
+  const param = getSearchParameter(resourceType, filter.code);
+  if (param?.type === 'reference')
+    return splitValues(filter.value).every((v) => v.startsWith('Patient/')) ? 0 : 2;
+  return param?.type === 'string' ? 4 : 3;
+}
+
+async function idsWithAll(q: Queryable, clauses: readonly string[][]): Promise<Set<string>> {
+  const sql = INTERSECTIONS[clauses.length - 1] ?? intersectionSql(clauses.length);
+  const rows = await q.query<{ resource_id: string }>(sql, clauses);
+  return new Set(rows.map((r) => r.resource_id));
+}
+
+/**
+ * How many resources match these filters, from the index alone (nothing decrypted), when that
+ * is exact and concerns one patient only: every filter is one the index answers exactly (token
+ * and uri equality, a typed reference, `_id`), and every match is in `patientId`'s compartment
+ * and in no other patient's (its `cmp#1` row). Then one access decision, for that patient,
+ * decides every match, and the request's audit event, which names that patient, is the one
+ * they find. Undefined otherwise (the caller reads and decides each candidate).
+ */
+export async function countOfOnePatient(
+  q: Queryable,
+  key: SearchIndexKey,
+  resourceType: string,
+  filters: readonly Filter[],
+  patientId: string,
+  bounded: boolean,
+): Promise<number | undefined> {
+  if (!filters.every((f) => answeredExactly(resourceType, f))) return undefined;
+  const compartment = compartmentValues(key, resourceType, patientId);
+  if (!compartment) return undefined;
+  const clauses = filters
+    .map((f, i) => ({ f, i, rank: drivingRank(resourceType, f) }))
+    .sort((x, y) => x.rank - y.rank || x.i - y.i)
+    .map(({ f }) =>
+      blindHex(key, resourceType, indexCodeOf(resourceType, f.code), filterTerms(resourceType, f) ?? []),
+    );
+  const alone = blindHex(key, resourceType, COMPARTMENT_CODE, [compartmentSizeTerm(1)]);
+  const matching = bounded ? [compartment, ...clauses] : clauses;
+  if (matching.length === 0) return undefined;
+  const [all, own] = await Promise.all([
+    idsWithAll(
+      q,
+      matching.map((c) => c.map(asByteaText)),
+    ),
+    idsWithAll(
+      q,
+      [compartment, ...clauses, alone].map((c) => c.map(asByteaText)),
+    ),
+  ]);
+  return all.size === own.size ? own.size : undefined;
+}
+
+/** Whether the index rows of a filter are exactly its matches (no recheck could remove one). */
+function answeredExactly(resourceType: string, filter: Filter): boolean {
+  if (filter.operator !== Operator.EQUALS) return false;
+  if (filter.code === '_id') return true;
+  const param = getSearchParameter(resourceType, filter.code);
+  if (!param || !isIndexed(param)) return false;
+  const values = splitValues(filter.value);
+  if (values.length === 0) return false;
+  switch (param.type) {
+    case 'token': // case-insensitive like the index (as @medplum/core matches); `|code` means "no system"
+      return values.every((v) => !v.startsWith('|'));
+    case 'reference':
+      return values.every((v) => /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(v));
+    case 'uri':
+      return true;
+    default:
+      return false; // strings: a prefix of the value, rechecked
+  }
 }
 
 /** The ids of `resourceType` whose `code` index holds any of `terms`. */
@@ -54,9 +176,21 @@ export async function idsWithAny(
   code: string,
   terms: readonly string[],
 ): Promise<Set<string>> {
-  const values = blindHex(key, resourceType, code, terms).map(asByteaText);
-  const rows = await q.query<{ resource_id: string }>(IDS_WITH_ANY, [resourceType, code, values]);
-  return new Set(rows.map((r) => r.resource_id));
+  return idsWithAll(q, [blindHex(key, resourceType, code, terms).map(asByteaText)]);
+}
+
+/**
+ * The blind value of a patient's compartment among a type's rows (indexRows: the same
+ * `compartmentPatients` the access decision uses); undefined for a type outside the Patient
+ * compartment (no bound: its resources concern no patient).
+ */
+function compartmentValues(
+  key: SearchIndexKey,
+  resourceType: string,
+  patientId: string,
+): string[] | undefined {
+  if (resourceType !== 'Patient' && compartmentParams(resourceType) === undefined) return undefined;
+  return blindHex(key, resourceType, COMPARTMENT_CODE, [compartmentTerm(patientId)]);
 }
 
 const PRESENT_VALUES = statement(`SELECT DISTINCT value, resource_type, code FROM fhir_search_index

@@ -19,10 +19,10 @@ import {
 import type { Bundle, BundleEntry, BundleLink, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../store/db.ts';
 import { parsedFhirPath } from '../parsedFhirPath.ts';
-import { compartmentParams, compartmentPatients } from '../patientCompartment.ts';
+import { compartmentPatients } from '../patientCompartment.ts';
 import { checkSearchRequest, type SearchHandling } from './checkSearchRequest.ts';
 import { normalizeText } from './indexTerms.ts';
-import { allIds, idsWithAny, lookupCandidates } from './lookupCandidates.ts';
+import { allIds, countOfOnePatient, lookupCandidates } from './lookupCandidates.ts';
 import { isQuantityFilter, matchesQuantity } from './matchesQuantity.ts';
 import { resolveChains } from './resolveChains.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
@@ -37,6 +37,8 @@ export interface SearchVaultContext {
   key: SearchIndexKey;
   /** Reads a current version, verified; undefined when missing, gone or not allowed. */
   read(resourceType: string, id: string): Promise<Resource | undefined>;
+  /** The caller's decision for a resource of one patient alone, if it can be made without the resource. */
+  allowsPatient?(resourceType: string, patientId: string): Promise<boolean>;
   /** Loads the current versions of these ids together, so the `read`s that follow are cheap. */
   prefetch?(resourceType: string, ids: readonly string[]): Promise<void>;
   /** Base URL for links: `http://host/fhir`. */
@@ -46,6 +48,12 @@ export interface SearchVaultContext {
 export interface SearchVaultOptions {
   /** Limit to one patient's compartment (`/Patient/{id}/Observation`). */
   compartmentPatient?: string;
+  /**
+   * Candidates only from this patient's compartment, nothing else changed (links, matching): a
+   * patient's own search, whose every result must be in their compartment to be allowed anyway,
+   * then costs what their data costs, not what the whole database does.
+   */
+  boundTo?: string;
   /** `Prefer: handling=`: refuse what cannot be answered (default) or leave it out (checkSearchRequest). */
   handling?: SearchHandling;
   /** What the HTTP edge already left out (lenient: checkRawSearchParameters), for the outcome entry. */
@@ -73,12 +81,10 @@ async function collectMatches(
   limit: number | undefined,
 ): Promise<{ matches: Resource[]; complete: boolean }> {
   const filters = (request.filters ?? []).map((f) => qualifyReference(request.resourceType, f));
-  let candidates = await lookupCandidates(ctx.q, ctx.key, request.resourceType, filters);
-  if (options.compartmentPatient) {
-    const inCompartment = await compartmentIds(ctx, request.resourceType, options.compartmentPatient);
-    candidates = candidates ? new Set([...candidates].filter((id) => inCompartment.has(id))) : inCompartment;
-  }
-  candidates ??= await allIds(ctx.q, request.resourceType);
+  const bound = options.compartmentPatient ?? options.boundTo;
+  const candidates =
+    (await lookupCandidates(ctx.q, ctx.key, request.resourceType, filters, bound)) ??
+    (await allIds(ctx.q, request.resourceType));
   // String filters are matched here (FHIR: case- and accent-insensitive prefix; :exact; :contains);
   // every other filter by Medplum's matcher.
   const stringFilters = filters.filter(
@@ -141,12 +147,17 @@ export async function searchVault(
     request.total === 'accurate' ||
     request.total === 'estimate' ||
     (request.sortRules?.length ?? 0) > 0;
-  const { matches, complete } = await collectMatches(
-    ctx,
-    request,
-    options,
-    needTotal ? undefined : offset + count + 1,
-  );
+  const counted = needTotal ? await countFromIndex(ctx, request, options) : undefined;
+  const { matches, complete } =
+    counted !== undefined && count === 0
+      ? { matches: [], complete: false }
+      : await collectMatches(
+          ctx,
+          request,
+          options,
+          needTotal && counted === undefined ? undefined : offset + count + 1,
+        );
+  const total = counted ?? (complete ? matches.length : undefined);
   const page = matches.slice(offset, offset + count);
   const entry: BundleEntry[] = page.map((resource) => ({
     fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
@@ -162,21 +173,38 @@ export async function searchVault(
   return {
     resourceType: 'Bundle',
     type: 'searchset',
-    ...(complete ? { total: matches.length } : {}),
-    link: pageLinks(ctx.baseUrl, path, linked, offset, count, matches.length),
+    ...(total === undefined ? {} : { total }),
+    link: pageLinks(ctx.baseUrl, path, linked, offset, count, total ?? matches.length),
     ...(entry.length ? { entry } : {}),
   };
 }
 
-/** Ids of a type whose compartment parameters reference the patient (candidates; membership is rechecked). */
-async function compartmentIds(ctx: SearchVaultContext, resourceType: string, patientId: string) {
-  if (resourceType === 'Patient') return new Set([patientId]);
-  const ids = new Set<string>();
-  for (const code of compartmentParams(resourceType) ?? []) {
-    for (const id of await idsWithAny(ctx.q, ctx.key, resourceType, code, [`ref:Patient/${patientId}`]))
-      ids.add(id);
+/**
+ * A search's total without decrypting anything, when the index answers it exactly for one patient
+ * the caller is allowed for (lookupCandidates `countOfOnePatient`); undefined otherwise. Not with
+ * sort rules (the page must be sorted over every match anyway).
+ */
+async function countFromIndex(
+  ctx: SearchVaultContext,
+  request: SearchRequest,
+  options: SearchVaultOptions,
+): Promise<number | undefined> {
+  if (!ctx.allowsPatient || (request.sortRules?.length ?? 0) > 0) return undefined;
+  const filters = (request.filters ?? []).map((f) => qualifyReference(request.resourceType, f));
+  const bound = options.compartmentPatient ?? options.boundTo;
+  const patient = bound ?? namedPatient(filters);
+  if (patient === undefined || !(await ctx.allowsPatient(request.resourceType, patient))) return undefined;
+  return countOfOnePatient(ctx.q, ctx.key, request.resourceType, filters, patient, bound !== undefined);
+}
+
+/** The one patient a reference filter names (`patient=Patient/123`), if one does. */
+function namedPatient(filters: readonly Filter[]): string | undefined {
+  for (const f of filters) {
+    if (f.operator !== Operator.EQUALS || f.value.includes(',')) continue;
+    const match = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(f.value);
+    if (match) return match[1];
   }
-  return ids;
+  return undefined;
 }
 
 /** `patient=123` means `patient=Patient/123` when the parameter targets one type (FHIR search, reference). */

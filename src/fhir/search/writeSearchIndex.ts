@@ -4,7 +4,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import { type Queryable, statement } from '../../store/db.ts';
-import { indexTerms } from './indexTerms.ts';
+import { indexRows } from './indexRows.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
 
 const DELETE_ROWS = statement('DELETE FROM fhir_search_index WHERE resource_type = $1 AND resource_id = $2');
@@ -23,7 +23,7 @@ export async function writeSearchIndex(
 ): Promise<void> {
   await q.query(DELETE_ROWS, [resourceType, id]);
   if (!resource) return;
-  const terms = indexTerms(resource);
+  const terms = indexRows(resource);
   const codes: string[] = [];
   const values: Buffer[] = [];
   for (const { code, term } of terms) {

@@ -4,7 +4,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import { type Queryable, statement } from '../../store/db.ts';
-import { indexTerms } from './indexTerms.ts';
+import { indexRows } from './indexRows.ts';
 import type { SearchIndexKey } from './SearchIndexKey.ts';
 
 const DELETE_ROWS =
@@ -36,7 +36,7 @@ export async function writeSearchIndexMany(
   const codes: string[] = [];
   const values: Buffer[] = [];
   for (const resource of resources) {
-    for (const { code, term } of indexTerms(resource)) {
+    for (const { code, term } of indexRows(resource)) {
       types.push(resource.resourceType);
       ids.push(resource.id);
       codes.push(code);
