@@ -68,6 +68,8 @@ const NOT_ABOUT_A_PATIENT: Record<string, string> = {
   'DELETE /fhir/metadata': '405',
   'POST /fhir/Patient/:id/$claim':
     'no token: the claim code and the new key prove it (test/attack/identityBinding.test.ts)',
+  'POST /fhir/Patient/:id/$claim-check':
+    'no token: answers only whether a claim code is right, uses nothing up, audited for the patient (src/ehr/claim.test.ts)',
   'POST /fhir/Patient/:id/$change-key':
     'no token: the current and the new key prove it (test/attack/identityBinding.test.ts)',
   'PUT /fhir/Consent/:id': 'Consent is chain-derived: writes refused (src/fhir/consent/consent.test.ts)',
