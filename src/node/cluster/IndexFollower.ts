@@ -38,6 +38,8 @@ export class IndexFollower {
   readonly #listeners = new Set<() => void>();
   #consent = new ConsentCache();
   #status: IndexerStatus = { block: -1n, head: -1n, polledAt: 0 };
+  /** Whether the indexed state was loaded once (until then decisions fail closed: never polled). */
+  #loaded = false;
 
   constructor(options: IndexFollowerOptions) {
     this.#options = options;
@@ -58,9 +60,13 @@ export class IndexFollower {
     await this.refresh();
   }
 
-  /** Loads the indexed state afresh, then follows it. */
+  /**
+   * Loads the indexed state afresh, then follows it. With the database down (a follower starts when
+   * its leader lost the database), the loop keeps trying: until it loads, the state is not current
+   * and consent decisions fail closed.
+   */
   async start(): Promise<void> {
-    await this.init();
+    await this.init().catch((error: unknown) => this.#options.onError?.(error));
     this.#loop.start();
   }
 
@@ -93,6 +99,7 @@ export class IndexFollower {
   /** Applies what the leader indexed since the last look. */
   async refresh(): Promise<void> {
     const { db, publicClient } = this.#options;
+    if (!this.#loaded) await this.#reload();
     const head = await publicClient.getBlockNumber({ cacheTime: 0 });
     const indexed = await indexedBlock(db);
     if (indexed < this.#status.block) {
@@ -122,6 +129,7 @@ export class IndexFollower {
     this.#status.block = before;
     if (after > before) await this.#apply(before, after);
     this.#status.block = after;
+    this.#loaded = true;
   }
 
   async #apply(from: bigint, to: bigint): Promise<void> {
