@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {Registry} from "./Registry.sol";
+import {IRegistry} from "./interfaces/IRegistry.sol";
 
 /**
  * @title Anchors
@@ -23,7 +23,7 @@ contract Anchors {
         Audit
     }
 
-    Registry private immutable _registry;
+    IRegistry private immutable _registry;
 
     /// @dev keccak256(abi.encode(member, kind, sequence)) => root.
     mapping(bytes32 key => bytes32 root) private _roots;
@@ -49,9 +49,9 @@ contract Anchors {
     /// @notice `kind` is not a {Kind}.
     error AnchorsInvalidKind(uint8 kind);
 
-    /// @param registry Address of the {Registry} whose active members may anchor.
+    /// @param registry Address of the registry ({IRegistry}) whose active members may anchor.
     constructor(address registry) {
-        _registry = Registry(registry);
+        _registry = IRegistry(registry);
     }
 
     /**

@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {Registry} from "./Registry.sol";
+import {IRegistry} from "./interfaces/IRegistry.sol";
 
 /**
  * @title Consent
@@ -35,7 +35,7 @@ contract Consent is EIP712 {
     uint8 private constant _PURPOSE_ETREAT = 1;
     uint32 private constant _MAX_EMERGENCY_DURATION = 24 hours;
 
-    Registry private immutable _registry;
+    IRegistry private immutable _registry;
 
     /// @dev keccak256(abi.encode(patient, grantee, custodian)) => packed
     /// nonce (bits 0-31) | resourceTypes (32-95) | purposes (96-127) | notBefore (128-167) | expiry (168-207).
@@ -103,9 +103,9 @@ contract Consent is EIP712 {
     /// @notice `practitioner` is not an active practitioner of the sending member.
     error ConsentNotPractitioner(address practitioner);
 
-    /// @param registry Address of the {Registry} whose active members may relay.
+    /// @param registry Address of the registry ({IRegistry}) whose active members may relay.
     constructor(address registry) EIP712("medledger Consent", "1") {
-        _registry = Registry(registry);
+        _registry = IRegistry(registry);
     }
 
     // ------------------------------------------------------------------ writes
@@ -361,8 +361,8 @@ contract Consent is EIP712 {
     function _checkRelayer(uint256 deadline) private view {
         if (block.timestamp > deadline) revert ConsentExpiredSignature(deadline);
         // Low-level call: skips the EXTCODESIZE check and ABI helpers on the relaying hot path.
-        Registry registry = _registry;
-        bytes4 selector = Registry.isActiveMember.selector;
+        IRegistry registry = _registry;
+        bytes4 selector = IRegistry.isActiveMember.selector;
         bool active;
         assembly ("memory-safe") {
             mstore(0x00, selector)

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IRegistry} from "./interfaces/IRegistry.sol";
+
 /**
  * @title Registry
  * @notice Membership of the medledger network: the institutions (members) that run nodes, how to reach them,
  * and the practitioners each member vouches for. Members are admitted and removed by a strict majority vote of
  * the currently active members. A member is identified by its node signing address.
  */
-contract Registry {
+contract Registry is IRegistry {
     /// @notice Public details of a member institution.
     struct Member {
         string name;

@@ -16,10 +16,16 @@ const sources = readdirSync(contractsDir)
   .filter((f) => f.endsWith('.sol'))
   .sort();
 
+// Every .sol file, interfaces included (contracts/interfaces/ holds what the contracts depend on; only the
+// top-level files are deployable contracts with generated ABIs).
+const allSources = readdirSync(contractsDir, { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.sol'));
+
 const force = process.argv.includes('--force');
 if (!force && existsSync(outFile)) {
   const outTime = statSync(outFile).mtimeMs;
-  const stale = sources.some((f) => statSync(join(contractsDir, f)).mtimeMs > outTime);
+  const stale = allSources.some((f) => statSync(join(contractsDir, f)).mtimeMs > outTime);
   if (!stale && statSync(import.meta.filename ?? fileURLToPath(import.meta.url)).mtimeMs < outTime) {
     process.exit(0);
   }

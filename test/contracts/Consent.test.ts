@@ -1,192 +1,38 @@
+/** The `Consent` contract (contracts/Consent.sol) against a real anvil. */
+import { type Hex, keccak256, parseEventLogs, toHex, zeroAddress } from 'viem';
+import { describe, expect, it } from 'vitest';
+import { compactSignatureArgs } from '../../src/chain/consent/compactSignatureArgs.ts';
+import { consentAbi, registryAbi } from '../../src/chain/generated/contracts.ts';
+import { signDelegate, signGrant, signRevoke } from '../../src/chain/testing/signConsent.ts';
 import {
-  type Account,
-  type Address,
-  BaseError,
-  type Chain,
-  ContractFunctionRevertedError,
-  type Hex,
-  keccak256,
-  parseEventLogs,
-  type Transport,
-  toHex,
-  type WalletClient,
-  zeroAddress,
-} from 'viem';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compactSignatureArgs } from './consent/compactSignatureArgs.ts';
-import { anchorsAbi, consentAbi, registryAbi } from './generated/contracts.ts';
-import { buildMerkleTree, merkleProofFromTree } from './merkle.ts';
-import {
-  type AnvilClients,
-  type AnvilInstance,
-  anvilAccount,
-  createAnvilClients,
-  startAnvil,
-} from './testing/anvil.ts';
-import { type DeployedContracts, deployContracts } from './testing/deploy.ts';
-import {
-  type ConsentDomain,
-  type GrantMessage,
-  signDelegate,
-  signGrant,
-  signRevoke,
-} from './testing/signConsent.ts';
+  ALL_TYPES,
+  clients,
+  consent,
+  domain,
+  ETREAT,
+  expectRevert,
+  founder,
+  grantCall,
+  grantMessage,
+  HRESCH,
+  increaseTime,
+  isAllowed,
+  MEDICATION,
+  memberB,
+  memberC,
+  newPatient,
+  now,
+  OBSERVATION,
+  outsider,
+  randomAddress,
+  read,
+  registry,
+  send,
+  setUpConsortium,
+  TREAT,
+} from './support/consortium.ts';
 
-type Wallet = WalletClient<Transport, Chain, Account>;
-
-const ALL_TYPES = (1n << 64n) - 1n;
-const TREAT = 0;
-const ETREAT = 1;
-const HRESCH = 4;
-const OBSERVATION = 3; // resource type bit used below
-const MEDICATION = 5;
-
-let anvil: AnvilInstance;
-let clients: AnvilClients;
-let contracts: DeployedContracts;
-let domain: ConsentDomain;
-let founder: Wallet; // member 1 (deployer)
-let memberB: Wallet;
-let memberC: Wallet;
-let outsider: Wallet; // never a member
-
-beforeAll(async () => {
-  anvil = await startAnvil();
-  clients = createAnvilClients(anvil.rpcUrl);
-  founder = clients.walletFor(anvilAccount(0));
-  memberB = clients.walletFor(anvilAccount(1));
-  memberC = clients.walletFor(anvilAccount(2));
-  outsider = clients.walletFor(anvilAccount(9));
-  contracts = await deployContracts({ publicClient: clients.publicClient, walletClient: founder });
-  domain = { chainId: clients.chain.id, verifyingContract: contracts.consent };
-  // Founder alone is a majority of one: B is admitted at once; C then needs founder + B.
-  await send(
-    founder,
-    registry('propose', [0, memberB.account.address, 'Lab B', '0x22', 'https://b.example']),
-  );
-  const id = await proposeAdmit(founder, memberC.account.address);
-  await send(memberB, registry('vote', [id]));
-});
-
-afterAll(async () => {
-  await anvil?.stop();
-});
-
-// ----------------------------------------------------------------------------------------------- helpers
-
-interface Call {
-  address: Address;
-  abi: typeof registryAbi | typeof consentAbi | typeof anchorsAbi;
-  functionName: string;
-  args: readonly unknown[];
-}
-
-function registry(functionName: string, args: readonly unknown[]): Call {
-  return { address: contracts.registry, abi: registryAbi, functionName, args };
-}
-function consent(functionName: string, args: readonly unknown[]): Call {
-  return { address: contracts.consent, abi: consentAbi, functionName, args };
-}
-function anchors(functionName: string, args: readonly unknown[]): Call {
-  return { address: contracts.anchors, abi: anchorsAbi, functionName, args };
-}
-
-async function send(wallet: Wallet, call: Call) {
-  // biome-ignore lint/suspicious/noExplicitAny: the helper takes any of the three ABIs by name.
-  const hash = await wallet.writeContract(call as any);
-  const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
-  expect(receipt.status).toBe('success');
-  return receipt;
-}
-
-async function read<T>(call: Call, blockNumber?: bigint): Promise<T> {
-  // biome-ignore lint/suspicious/noExplicitAny: see send().
-  const params: any = blockNumber === undefined ? call : { ...call, blockNumber };
-  return (await clients.publicClient.readContract(params)) as T;
-}
-
-/** Asserts that sending `call` reverts with the custom error `errorName`; returns its decoded args. */
-async function expectRevert(wallet: Wallet, call: Call, errorName: string): Promise<readonly unknown[]> {
-  try {
-    // biome-ignore lint/suspicious/noExplicitAny: see send().
-    await wallet.writeContract(call as any);
-  } catch (error) {
-    const reverted =
-      error instanceof BaseError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : null;
-    if (!(reverted instanceof ContractFunctionRevertedError)) throw error;
-    expect(reverted.data?.errorName).toBe(errorName);
-    return reverted.data?.args ?? [];
-  }
-  throw new Error(`expected revert ${errorName}, but the transaction succeeded`);
-}
-
-async function proposeAdmit(proposer: Wallet, subject: Address): Promise<bigint> {
-  const receipt = await send(
-    proposer,
-    registry('propose', [0, subject, 'Clinic', '0x33', 'https://c.example']),
-  );
-  const [created] = parseEventLogs({ abi: registryAbi, logs: receipt.logs, eventName: 'ProposalCreated' });
-  return created!.args.proposalId;
-}
-
-async function now(): Promise<number> {
-  return Number((await clients.publicClient.getBlock()).timestamp);
-}
-
-async function increaseTime(seconds: number) {
-  await clients.testClient.increaseTime({ seconds });
-  await clients.testClient.mine({ blocks: 1 });
-}
-
-function newPatient() {
-  return privateKeyToAccount(generatePrivateKey());
-}
-
-function randomAddress(): Address {
-  return privateKeyToAccount(generatePrivateKey()).address;
-}
-
-async function grantMessage(patient: Address, overrides: Partial<GrantMessage> = {}): Promise<GrantMessage> {
-  const t = await now();
-  return {
-    patient,
-    grantee: randomAddress(),
-    custodian: founder.account.address,
-    resourceTypes: (1n << BigInt(OBSERVATION)) | (1n << BigInt(MEDICATION)),
-    purposes: 1 << TREAT,
-    notBefore: t - 10,
-    expiry: t + 30 * 24 * 3600,
-    nonce: 0,
-    deadline: BigInt(t + 3600),
-    ...overrides,
-  };
-}
-
-/** `grant` with a 65-byte signature, or with its EIP-2098 `[r, vs]` as given. */
-function grantCall(m: GrantMessage, signature: Hex | readonly [r: Hex, vs: Hex]): Call {
-  return consent('grant', [
-    m.patient,
-    m.grantee,
-    m.custodian,
-    m.resourceTypes,
-    m.purposes,
-    m.notBefore,
-    m.expiry,
-    m.deadline,
-    ...(typeof signature === 'string' ? compactSignatureArgs(signature) : signature),
-  ]);
-}
-
-function isAllowed(
-  m: { patient: Address; grantee: Address; custodian: Address },
-  type: number,
-  purpose: number,
-) {
-  return consent('isAllowed', [m.patient, m.grantee, m.custodian, type, purpose]);
-}
-
-// ------------------------------------------------------------------------------------------------- consent
+setUpConsortium();
 
 describe('Consent grants', () => {
   it('a grant signed by the patient is accepted and allows exactly its scope', async () => {
@@ -525,106 +371,3 @@ describe('Break-glass', () => {
 });
 
 // ------------------------------------------------------------------------------------------------- anchors
-
-describe('Anchors', () => {
-  it('a non-member cannot anchor', async () => {
-    const args = await expectRevert(
-      outsider,
-      anchors('anchor', [0, 0n, 1, keccak256('0x01')]),
-      'AnchorsNotMember',
-    );
-    expect(args).toEqual([outsider.account.address]);
-  });
-
-  it('anchors in sequence and rejects a skipped sequence number', async () => {
-    const root = keccak256('0x02');
-    const receipt = await send(memberC, anchors('anchor', [1, 0n, 5, root]));
-    const [event] = parseEventLogs({ abi: anchorsAbi, logs: receipt.logs, eventName: 'RootAnchored' });
-    expect(event?.args).toEqual({
-      member: memberC.account.address,
-      kind: 1,
-      sequence: 0n,
-      leafCount: 5,
-      root,
-    });
-    const args = await expectRevert(memberC, anchors('anchor', [1, 2n, 5, root]), 'AnchorsSequenceMismatch');
-    expect(args).toEqual([1n, 2n]);
-    await expectRevert(memberC, anchors('anchor', [1, 0n, 5, root]), 'AnchorsSequenceMismatch');
-    await expectRevert(memberC, anchors('anchor', [1, 1n, 0, root]), 'AnchorsEmptyBatch');
-    await expectRevert(memberC, anchors('anchor', [2, 1n, 5, root]), 'AnchorsInvalidKind');
-    for (let s = 1n; s <= 5n; s++) await send(memberC, anchors('anchor', [1, s, 5, root]));
-    expect(await read(anchors('nextSequence', [memberC.account.address, 1]))).toBe(6n);
-    expect(await read(anchors('nextSequence', [memberC.account.address, 0]))).toBe(0n);
-    expect(await read(anchors('rootOf', [memberC.account.address, 1, 3n]))).toBe(root);
-  });
-
-  it('an inclusion proof verifies on chain and a wrong one does not', async () => {
-    const leaves = Array.from({ length: 37 }, (_, i) => keccak256(toHex(`record-${i}`)));
-    const tree = buildMerkleTree(leaves);
-    const member = founder.account.address;
-    const sequence = await read<bigint>(anchors('nextSequence', [member, 0]));
-    await send(founder, anchors('anchor', [0, sequence, leaves.length, tree.root]));
-
-    for (const i of [0, 17, 36]) {
-      const proof = merkleProofFromTree(tree, i);
-      expect(await read(anchors('verifyInclusion', [member, 0, sequence, leaves[i], proof]))).toBe(true);
-    }
-    const proof = merkleProofFromTree(tree, 5);
-    expect(await read(anchors('verifyInclusion', [member, 0, sequence, leaves[6], proof]))).toBe(false);
-    const tampered = proof.map((p, k) => (k === 1 ? keccak256(p) : p));
-    expect(await read(anchors('verifyInclusion', [member, 0, sequence, leaves[5], tampered]))).toBe(false);
-    expect(await read(anchors('verifyInclusion', [member, 0, sequence + 1n, leaves[5], proof]))).toBe(false);
-  });
-});
-
-// ------------------------------------------------------------------------------------------------ registry
-
-describe('Registry governance', () => {
-  it('admission needs a majority: with three members one vote does not admit, the second does', async () => {
-    expect(await read(registry('activeMemberCount', []))).toBe(3n);
-    const newcomer = clients.walletFor(anvilAccount(3));
-    const id = await proposeAdmit(founder, newcomer.account.address);
-    expect(await read(registry('isActiveMember', [newcomer.account.address]))).toBe(false);
-    await expectRevert(founder, registry('vote', [id]), 'RegistryAlreadyVoted');
-
-    const receipt = await send(memberC, registry('vote', [id]));
-    const [admitted] = parseEventLogs({ abi: registryAbi, logs: receipt.logs, eventName: 'MemberAdmitted' });
-    expect(admitted?.args).toEqual({
-      member: newcomer.account.address,
-      name: 'Clinic',
-      endpoint: 'https://c.example',
-    });
-    expect(await read(registry('isActiveMember', [newcomer.account.address]))).toBe(true);
-    expect(await read(registry('activeMemberCount', []))).toBe(4n);
-    await expectRevert(memberB, registry('vote', [id]), 'RegistryProposalClosed');
-    await expectRevert(memberB, registry('vote', [999n]), 'RegistryUnknownProposal');
-    await expectRevert(outsider, registry('vote', [id]), 'RegistryNotMember');
-    await expectRevert(
-      founder,
-      registry('propose', [0, newcomer.account.address, 'x', '0x', 'x']),
-      'RegistryAlreadyMember',
-    );
-  });
-
-  it('a removed member can no longer anchor', async () => {
-    const leaving = clients.walletFor(anvilAccount(3)); // admitted above; 4 active members now
-    await send(leaving, anchors('anchor', [0, 0n, 1, keccak256('0x03')]));
-    const proposed = await send(founder, registry('propose', [1, leaving.account.address, '', '0x', '']));
-    const [created] = parseEventLogs({ abi: registryAbi, logs: proposed.logs, eventName: 'ProposalCreated' });
-    expect(created?.args).toEqual({
-      proposalId: created!.args.proposalId,
-      kind: 1,
-      subject: leaving.account.address,
-      proposer: founder.account.address,
-    });
-    const proposalId = created!.args.proposalId;
-    await send(memberB, registry('vote', [proposalId]));
-    expect(await read(registry('isActiveMember', [leaving.account.address]))).toBe(true); // 2 of 4: not yet
-    const receipt = await send(memberC, registry('vote', [proposalId]));
-    const [removed] = parseEventLogs({ abi: registryAbi, logs: receipt.logs, eventName: 'MemberRemoved' });
-    expect(removed?.args).toEqual({ member: leaving.account.address });
-    expect(await read(registry('isActiveMember', [leaving.account.address]))).toBe(false);
-    expect(await read(registry('members', []))).toContain(leaving.account.address);
-    await expectRevert(leaving, anchors('anchor', [0, 1n, 1, keccak256('0x04')]), 'AnchorsNotMember');
-  });
-});
