@@ -12,6 +12,8 @@ export default defineConfig({
     testTimeout: 3_600_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // One migrated embedded database that every test's new PGlite database starts from.
+    globalSetup: ['test/support/globalSetup.ts'],
     // Each fault test kills and restarts processes and databases: one at a time.
     maxWorkers: 1,
     minWorkers: 1,

@@ -11,9 +11,8 @@ import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
 import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
 import { waitForOutboxEntry } from '../chain/outbox/outboxEntry.ts';
 import { PRACTITIONER_ROLE } from '../cli/commands/userCreate.ts';
-import { migrations } from '../node/migrations.ts';
 import type { Db } from '../store/db.ts';
-import { openDatabase } from '../store/openDatabase.ts';
+import { openTestEmbedded } from '../store/testing/embeddedTemplate.ts';
 import { AccessTokens } from './AccessTokens.ts';
 import { authorizeAccess } from './authorizeAccess.ts';
 import { breakGlassReasonHash } from './openEmergencyAccess.ts';
@@ -34,7 +33,7 @@ describe('break-glass on a real chain', () => {
       config: { dataDir, rpcUrl: undefined, institutionName: 'Hospital A', publicUrl: 'http://127.0.0.1:1' },
       identity,
     });
-    db = await openDatabase({ migrations, dataDir: 'memory://' });
+    db = await openTestEmbedded();
     const options = { db, publicClient: chain.publicClient, addresses: chain.addresses, pollIntervalMs: 20 };
     outbox = new OutboxWorker({ ...options, walletClient: chain.walletClient });
     indexer = new ChainIndexer(options);

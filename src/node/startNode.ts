@@ -89,13 +89,20 @@ export interface StartNodeOptions {
   deployIfMissing?: boolean;
   /** A long-running node adopts (and later stops) an embedded anvil left by a crashed predecessor. */
   adoptRunningAnvil?: boolean;
+  /** What a new embedded database starts from (openDatabase's `embeddedTemplate`; tests only). */
+  embeddedTemplate?: Blob | undefined;
 }
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
   const { config, logger } = options;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const identity = await loadNodeIdentity(config.dataDir);
-  const db = await openDatabase({ migrations, databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({
+    migrations,
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    embeddedTemplate: options.embeddedTemplate,
+  });
   let chain: ChainConnection | undefined;
   let background: { stop(): Promise<void> } | undefined;
   try {

@@ -22,12 +22,19 @@ export interface OpenDatabaseOptions {
    * database as an older release left it.
    */
   migrations: readonly Migration[];
+  /**
+   * A dump of an embedded database (PGlite's `dumpDataDir`) that a *new* embedded database starts
+   * from instead of an empty cluster, made by running these same `migrations`: PGlite's initdb and
+   * the migrations cost seconds, and the tests start a hundred nodes (src/store/testing/embeddedTemplate.ts).
+   * Ignored for a server and for a data directory that already holds a database.
+   */
+  embeddedTemplate?: Blob | undefined;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   const db = options.databaseUrl
     ? await openServer(options.databaseUrl, options.schema)
-    : await openEmbedded(options.dataDir);
+    : await openEmbedded(options.dataDir, options.embeddedTemplate);
   try {
     await migrate(db, options.migrations);
   } catch (error) {
@@ -37,9 +44,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
   return db;
 }
 
-async function openEmbedded(dataDir: string | undefined): Promise<Db> {
+async function openEmbedded(dataDir: string | undefined, template: Blob | undefined): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite');
-  if (!dataDir || dataDir === 'memory://') return pgliteDb(await PGlite.create(BYTEA_CODEC));
+  const from = template ? { loadDataDir: template } : {};
+  if (!dataDir || dataDir === 'memory://') return pgliteDb(await PGlite.create({ ...BYTEA_CODEC, ...from }));
   const dir = join(dataDir, 'pgdata');
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -53,7 +61,11 @@ async function openEmbedded(dataDir: string | undefined): Promise<Db> {
     );
   }
   try {
-    return pgliteDb(await PGlite.create(dir, BYTEA_CODEC));
+    const isNew = !(await access(join(dir, 'PG_VERSION')).then(
+      () => true,
+      () => false,
+    ));
+    return pgliteDb(await PGlite.create(dir, { ...BYTEA_CODEC, ...(isNew ? from : {}) }));
   } catch (error) {
     throw new StoreError(
       `could not open the embedded database in ${dir}: is another medledger using it?`,

@@ -6,9 +6,8 @@
  */
 import { createPublicClient, custom, type Hex, keccak256, type PublicClient, toHex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrations } from '../../node/migrations.ts';
 import type { Db } from '../../store/db.ts';
-import { openDatabase } from '../../store/openDatabase.ts';
+import { openTestEmbedded } from '../../store/testing/embeddedTemplate.ts';
 import { type AnvilAnchors, startAnvilAnchors } from '../../vault/testing/anvilAnchors.ts';
 import type { ContractAddresses } from '../contractAddresses.ts';
 import { ChainIndexer } from './ChainIndexer.ts';
@@ -47,7 +46,7 @@ describe('chain root set', () => {
       fromBlock: BigInt(addresses.deployBlock),
       chunkSize: 2n,
     });
-    db = await openDatabase({ migrations, dataDir: 'memory://' });
+    db = await openTestEmbedded();
     indexer = new ChainIndexer({
       db,
       publicClient: chain.publicClient,

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { type Address, type Hex, zeroAddress } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrations } from '../../node/migrations.ts';
 import type { Db } from '../../store/db.ts';
-import { openDatabase } from '../../store/openDatabase.ts';
+import { openTestEmbedded } from '../../store/testing/embeddedTemplate.ts';
 import { type ChainConnection, connectChain } from '../connectChain.ts';
 import { consentDomain, consentTypes } from '../consent/consentTypedData.ts';
 import { relayConsent } from '../consent/relayConsent.ts';
@@ -31,7 +30,7 @@ describe('chain indexer and consent cache', () => {
       config: { dataDir, rpcUrl: undefined, institutionName: 'Hospital A', publicUrl: 'http://127.0.0.1:1' },
       identity,
     });
-    db = await openDatabase({ migrations, dataDir: 'memory://' });
+    db = await openTestEmbedded();
     outbox = new OutboxWorker({
       db,
       publicClient: chain.publicClient,

@@ -21,6 +21,7 @@ import { loadConfig } from '../../config/config.ts';
 import { stderrLogger } from '../../node/logger.ts';
 import { type RunningNode, startNode } from '../../node/startNode.ts';
 import { createServer } from '../../server/createServer.ts';
+import { embeddedTemplate } from '../../store/testing/embeddedTemplate.ts';
 
 export interface TestNode {
   node: RunningNode;
@@ -66,7 +67,11 @@ export async function startTestNode(options: StartTestNodeOptions = {}): Promise
     { 'data-dir': dataDir, port: String(port), host: '127.0.0.1' },
     { MEDLEDGER_BATCH_MAX_DELAY_MS: '200', ...options.env },
   );
-  const node = await startNode({ config, logger: stderrLogger({ quiet: true }) });
+  const node = await startNode({
+    config,
+    logger: stderrLogger({ quiet: true }),
+    embeddedTemplate: await embeddedTemplate(),
+  });
   let app: FastifyInstance;
   try {
     app = await createServer(node);

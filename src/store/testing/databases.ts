@@ -8,6 +8,7 @@ import pg from 'pg';
 import { migrations } from '../../node/migrations.ts';
 import type { Db } from '../db.ts';
 import { openDatabase } from '../openDatabase.ts';
+import { openTestEmbedded } from './embeddedTemplate.ts';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -17,7 +18,7 @@ export interface TestDatabase {
 }
 
 export const testDatabases: readonly TestDatabase[] = [
-  { name: 'pglite', open: () => openDatabase({ migrations, dataDir: 'memory://' }) },
+  { name: 'pglite', open: openTestEmbedded },
   {
     name: 'postgres',
     async open() {
