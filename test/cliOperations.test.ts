@@ -10,6 +10,7 @@ import { waitForOutboxEntry } from '../src/chain/outbox/outboxEntry.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { stderrLogger } from '../src/node/logger.ts';
 import { startNode } from '../src/node/startNode.ts';
+import { embeddedTemplate } from '../src/store/testing/embeddedTemplate.ts';
 import { killEmbeddedAnvil } from './support/nodeProcess.ts';
 
 const exec = promisify(execFile);
@@ -35,7 +36,11 @@ describe('operator commands on a data directory with no node running', () => {
   it('verify passes, erase and keys rotate work and are audited, and verify still passes', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'medledger-cli-'));
     const config = loadConfig({ 'data-dir': dataDir }, { MEDLEDGER_BATCH_MAX_DELAY_MS: '100' });
-    let node = await startNode({ config, logger: stderrLogger({ quiet: true }) });
+    let node = await startNode({
+      config,
+      logger: stderrLogger({ quiet: true }),
+      embeddedTemplate: await embeddedTemplate(),
+    });
     const written = await node.vault.create({
       resourceType: 'Observation',
       status: 'final',
@@ -82,7 +87,8 @@ describe('operator commands on a data directory with no node running', () => {
 
     const after = await medledger('verify', '--data-dir', dataDir, '--json');
     expect(after.code).toBe(0);
-  });
+    // Four commands, each a process of its own that opens the node's database and chain.
+  }, 300_000);
 
   it('verify --bundle needs no node and no data directory', async () => {
     const nowhere = join(tmpdir(), `medledger-nowhere-${Date.now()}`);

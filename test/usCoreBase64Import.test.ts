@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFiles } from '../src/ehr/importFiles.ts';
 import { sharedDataDir } from '../src/fhir/testing/sharedData.ts';
 import { startTestNode, type TestNode } from '../src/fhir/testing/startTestNode.ts';
+import { seedDataDir } from '../src/store/testing/embeddedTemplate.ts';
 import { killEmbeddedAnvil } from './support/nodeProcess.ts';
 
 const exec = promisify(execFile);
@@ -52,6 +53,7 @@ describe('a US Core patient whose Device carries base64 with line breaks', () =>
     ({ bundle, aidc } = await withCarrierAidc());
     file = join(dir, PATIENT_FILE);
     await writeFile(file, JSON.stringify(bundle));
+    await seedDataDir(join(dir, 'data'));
   });
   afterAll(async () => {
     await killEmbeddedAnvil(join(dir, 'data'));

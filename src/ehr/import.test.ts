@@ -9,6 +9,7 @@ import { startTestNode, type TestNode } from '../fhir/testing/startTestNode.ts';
 import { stderrLogger } from '../node/logger.ts';
 import { type RunningNode, startNode } from '../node/startNode.ts';
 import type { Queryable } from '../store/db.ts';
+import { seedDataDir } from '../store/testing/embeddedTemplate.ts';
 import { importFiles } from './importFiles.ts';
 import { expectedDistinctCounts } from './testing/expectedCounts.ts';
 
@@ -74,6 +75,7 @@ describe('medledger import, interrupted', () => {
     const picked = ['Chet_', 'Louis_', 'José_', 'Claudie_', 'Marcos_', 'Fabian_'];
     const files = (await jsonFiles(synthea())).filter((f) => picked.some((p) => f.includes(`/${p}`)));
     for (const f of files) await symlink(f, join(input, f.split('/').pop() as string));
+    await seedDataDir(dataDir);
     const repo = resolve(import.meta.dirname, '../..');
     const child = spawn(
       process.execPath,

@@ -22,6 +22,7 @@ import { ConfigError } from '../../src/errors/MedledgerError.ts';
 import { stderrLogger } from '../../src/node/logger.ts';
 import { type RunningNode, startNode } from '../../src/node/startNode.ts';
 import { createServer } from '../../src/server/createServer.ts';
+import { embeddedTemplate } from '../../src/store/testing/embeddedTemplate.ts';
 import { isOperationOutcome } from './support/rawRequest.ts';
 
 const RATE_LIMIT = 30;
@@ -101,7 +102,11 @@ describe('HTTP hardening: TLS, security headers, size limits, rate limiting', ()
       },
       { MEDLEDGER_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT), MEDLEDGER_BATCH_MAX_DELAY_MS: '200' },
     );
-    node = await startNode({ config, logger: stderrLogger({ quiet: true }) });
+    node = await startNode({
+      config,
+      logger: stderrLogger({ quiet: true }),
+      embeddedTemplate: await embeddedTemplate(),
+    });
     app = await createServer(node);
     await app.listen({ port, host: '127.0.0.1' });
     const tokens = await accessTokensFor(node);

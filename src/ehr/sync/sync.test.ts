@@ -10,6 +10,7 @@ import { clientCreateCommand } from '../../cli/commands/clientCreate.ts';
 import { canonicalJson } from '../../fhir/testing/canonicalFhir.ts';
 import { sharedDataDir } from '../../fhir/testing/sharedData.ts';
 import { startTestNode, type TestNode } from '../../fhir/testing/startTestNode.ts';
+import { seedDataDir } from '../../store/testing/embeddedTemplate.ts';
 import { sourceAuthorization } from './sourceAuthorization.ts';
 import { syncFromSource } from './syncFromSource.ts';
 import { type MedplumSourceServer, startMedplumSourceServer } from './testing/medplumSourceServer.ts';
@@ -203,6 +204,7 @@ describe('medledger sync --interval (CLI)', () => {
 
   it('runs on an interval, picks up a later change, and stops cleanly on SIGTERM with one JSON document', async () => {
     const repo = resolve(import.meta.dirname, '../../..');
+    await seedDataDir(join(dir, 'data'));
     const child = spawn(
       process.execPath,
       [

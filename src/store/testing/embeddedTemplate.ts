@@ -6,7 +6,8 @@
  * MEDLEDGER_TEST_PGLITE_TEMPLATE; without it (a test run outside vitest's config) databases start
  * empty as in production.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { migrations } from '../../node/migrations.ts';
 import { pgliteDb } from '../db.ts';
@@ -42,4 +43,22 @@ export function embeddedTemplate(): Promise<Blob | undefined> {
 /** openDatabase on a new in-memory embedded database, from the run's template. */
 export async function openTestEmbedded() {
   return openDatabase({ migrations, dataDir: 'memory://', embeddedTemplate: await embeddedTemplate() });
+}
+
+/**
+ * Puts the run's template into a new data directory's embedded database, so that a `medledger`
+ * process started there skips initdb and the migrations, as if a node had started there before and
+ * stopped. For tests about something else than a first start; a data directory that already holds
+ * a database, or a run without a template, is left as it is.
+ */
+export async function seedDataDir(dataDir: string): Promise<void> {
+  const template = await embeddedTemplate();
+  if (!template) return;
+  const exists = await access(join(dataDir, 'pgdata', 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
+  const db = await openDatabase({ migrations, dataDir, embeddedTemplate: template });
+  await db.close();
 }

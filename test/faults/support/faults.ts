@@ -17,6 +17,7 @@ import { anchorsAbi } from '../../../src/chain/generated/contracts.ts';
 import { loadConfig } from '../../../src/config/config.ts';
 import { stderrLogger } from '../../../src/node/logger.ts';
 import { startNode } from '../../../src/node/startNode.ts';
+import { seedDataDir } from '../../../src/store/testing/embeddedTemplate.ts';
 import { type NodeProcess, startNodeProcess } from '../../support/nodeProcess.ts';
 
 const exec = promisify(execFile);
@@ -32,7 +33,12 @@ export const PUBLIC_URL = 'http://medledger-faults.invalid';
 
 export const FAST_BATCHES = { MEDLEDGER_BATCH_MAX_DELAY_MS: '150', MEDLEDGER_PUBLIC_URL: PUBLIC_URL };
 
-export function startFaultNode(dataDir: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+export async function startFaultNode(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<NodeProcess> {
+  // A new embedded database starts from the run's migrated template (not what these tests are about).
+  if (!env.DATABASE_URL) await seedDataDir(dataDir);
   // Generous: on a loaded 2-core machine a node replaying a crashed predecessor's state is slow to start.
   return startNodeProcess(dataDir, { ...FAST_BATCHES, ...env }, 240_000);
 }
