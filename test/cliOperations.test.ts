@@ -8,7 +8,7 @@ import { auditContextOf } from '../src/audit/AuditContext.ts';
 import { searchAuditEvents } from '../src/audit/searchAuditEvents.ts';
 import { waitForOutboxEntry } from '../src/chain/outbox/outboxEntry.ts';
 import { loadConfig } from '../src/config/config.ts';
-import { stderrLogger } from '../src/node/logger.ts';
+import { stderrLogger } from '../src/config/logger.ts';
 import { startNode } from '../src/node/startNode.ts';
 import { embeddedTemplate } from '../src/store/testing/embeddedTemplate.ts';
 import { killEmbeddedAnvil } from './support/nodeProcess.ts';

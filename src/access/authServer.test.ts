@@ -7,7 +7,7 @@ import { importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientCreateCommand, generateClientKey } from '../cli/commands/clientCreate.ts';
 import { userCreateCommand } from '../cli/commands/userCreate.ts';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import type { Db } from '../store/db.ts';
 import { testDatabases } from '../store/testing/databases.ts';
 import { accessTokensFor } from './accessTokensFor.ts';

@@ -12,7 +12,7 @@ import { createLocalJWKSet, decodeJwt, importJWK, type JWK, jwtVerify, SignJWT }
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientCreateCommand, generateClientKey } from '../cli/commands/clientCreate.ts';
 import { launchCreateCommand } from '../cli/commands/launchCreate.ts';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import type { Db } from '../store/db.ts';
 import { testDatabases } from '../store/testing/databases.ts';
 import { accessTokensFor } from './accessTokensFor.ts';

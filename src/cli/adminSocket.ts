@@ -8,7 +8,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import type { CommandParameters, CommandResult } from './command.ts';
 import { findCommand } from './commands/index.ts';
 

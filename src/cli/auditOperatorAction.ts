@@ -4,7 +4,7 @@
  */
 import { userInfo } from 'node:os';
 import type { AuditEventInput } from '../audit/AuditSink.ts';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 
 export interface OperatorAction {
   action: AuditEventInput['action'];

@@ -5,7 +5,7 @@
  * the command there (PGlite admits one process per data directory).
  */
 import type { ParseArgsConfig } from 'node:util';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 
 export interface CommandResult {
   /** 0 all good; 1 findings; 2 could not run (INTERFACE.md's convention). */

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.ts';
+import { stderrLogger } from '../config/logger.ts';
 import { MedledgerError } from '../errors/MedledgerError.ts';
-import { stderrLogger } from '../node/logger.ts';
 import { startNode } from '../node/startNode.ts';
 import { findRunningNode, runOnNode } from './adminSocket.ts';
 import type { CommandResult } from './command.ts';

@@ -8,8 +8,8 @@
  */
 import type { BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { AuditEventInput } from '../audit/AuditSink.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { httpStatusOf } from '../errors/httpStatus.ts';
-import type { NodeContext } from '../node/startNode.ts';
 import type { Queryable } from '../store/db.ts';
 import { ExchangeError, refusalIssueType } from './ExchangeError.ts';
 import { type Custodian, findCustodians } from './findCustodians.ts';

@@ -6,7 +6,7 @@
  * member can get an answer to. See docs/exchange.md for why.
  */
 import { zeroAddress } from 'viem';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { activeMembers, findMember, type Member } from './memberDirectory.ts';
 
 export type FindCustodiansContext = Pick<NodeContext, 'db' | 'chain' | 'identity' | 'indexer'>;

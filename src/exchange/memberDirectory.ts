@@ -7,7 +7,7 @@
 import type { Address, Hex } from 'viem';
 import { registryAbi } from '../chain/generated/contracts.ts';
 import { enqueueChainWrite } from '../chain/outbox/enqueueChainWrite.ts';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 
 export interface Member {
   /** Node address (lower-case). */

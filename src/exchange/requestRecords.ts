@@ -5,7 +5,7 @@
  * custodian's ExchangeError code. Nothing here trusts the content: see verifyDisclosure.
  */
 import type { Address, Hex } from 'viem';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { type Disclosure, EXCHANGE_PROTOCOL, RECORDS_PATH, type RecordsRequest } from './disclosure.ts';
 import { ExchangeError, type ExchangeErrorCode } from './ExchangeError.ts';
 import type { Member } from './memberDirectory.ts';

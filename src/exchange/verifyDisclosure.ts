@@ -8,10 +8,10 @@
  * other record must be in that Patient's compartment. A record failing any check is rejected.
  */
 import type { Address, Hex } from 'viem';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { canonicalJsonBytes } from '../crypto/canonicalJson.ts';
 import { contentCommitment, recordLeaf } from '../crypto/recordLeaf.ts';
 import { compartmentPatients, patientAddressOf } from '../fhir/patientCompartment.ts';
-import type { NodeContext } from '../node/startNode.ts';
 import { contractRootSource } from '../vault/contractRootSource.ts';
 import { verifyMerkleInclusion } from '../vault/merkleInclusion.ts';
 import type { DisclosedRecord, Disclosure } from './disclosure.ts';

@@ -10,7 +10,7 @@ import { accessTokensFor } from '../access/accessTokensFor.ts';
 import { type AccessRequest, authorizeAccess } from '../access/authorizeAccess.ts';
 import type { CheckAccessContext } from '../access/checkAccess.ts';
 import type { Principal } from '../access/Principal.ts';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import type { Queryable } from '../store/db.ts';
 import type { HistoryEntry } from '../vault/types.ts';
 import { careRelationshipOf } from './careRelationship.ts';

@@ -14,7 +14,6 @@ import {
   gone,
   notFound,
   OperationOutcomeError,
-  Operator,
   parseSearchRequest,
   preconditionFailed,
   type SearchRequest,
@@ -46,7 +45,7 @@ import { ADDRESS_SYSTEM, compartmentPatients, patientAddressOf } from './patient
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { resolveConditionalReferences } from './resolveConditionalReferences.ts';
 import type { SearchHandling } from './search/checkSearchRequest.ts';
-import { certainlyEmpty, lookupCandidates } from './search/lookupCandidates.ts';
+import { certainlyEmpty } from './search/lookupCandidates.ts';
 import { type SearchVaultOptions, searchVault } from './search/searchVault.ts';
 import { writeSearchIndex } from './search/writeSearchIndex.ts';
 import { writeSearchIndexMany } from './search/writeSearchIndexMany.ts';

@@ -9,7 +9,7 @@
  */
 import { Operator } from '@medplum/core';
 import type { CareTeam, Encounter, Patient } from '@medplum/fhirtypes';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { lookupCandidates } from './search/lookupCandidates.ts';
 import type { SearchIndexKey } from './search/SearchIndexKey.ts';
 

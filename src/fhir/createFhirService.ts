@@ -4,7 +4,7 @@
  * history across types) and the break-glass notice written when an emergency access opens.
  * Assembled here, above both, so that neither the core nor the operations import each other.
  */
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { FhirService } from './FhirService.ts';
 import { emergencyAccessNotice } from './notify/emergencyAccessNotice.ts';
 import { addMedledgerRoutes } from './operations/addMedledgerRoutes.ts';

@@ -11,20 +11,19 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { AUDIT_ANCHORS } from '../audit/auditAnchors.ts';
-import { type TableAuditSink, tableAuditSink } from '../audit/tableAuditSink.ts';
+import { tableAuditSink } from '../audit/tableAuditSink.ts';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
-import { ChainIndexer, type IndexerStatus } from '../chain/indexer/ChainIndexer.ts';
+import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
 import { ChainRootSet } from '../chain/indexer/ChainRootSet.ts';
-import type { ConsentCache } from '../chain/indexer/ConsentCache.ts';
-import { loadNodeIdentity, type NodeIdentity } from '../chain/nodeIdentity.ts';
+import { loadNodeIdentity } from '../chain/nodeIdentity.ts';
 import { OutboxWorker } from '../chain/outbox/OutboxWorker.ts';
 import type { Config } from '../config/config.ts';
+import type { Logger } from '../config/logger.ts';
+import type { ChainIndexView, NodeContext } from '../context/NodeContext.ts';
 import { FileKeyring } from '../crypto/FileKeyring.ts';
-import type { Keyring } from '../crypto/KeyEncryptionKey.ts';
 import { staticKeyring } from '../crypto/staticKeyring.ts';
 import { rebuildSearchIndexIfRequested } from '../fhir/search/rebuildSearchIndex.ts';
 import { searchIndexKeyFor } from '../fhir/search/SearchIndexKey.ts';
-import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/openDatabase.ts';
 import { AnchorBatcher } from '../vault/AnchorBatcher.ts';
 import { RECORD_ANCHORS } from '../vault/anchorKinds.ts';
@@ -33,7 +32,6 @@ import { IndexFollower } from './cluster/IndexFollower.ts';
 import { Leadership } from './cluster/Leadership.ts';
 import { WORK_CHANNEL } from './cluster/schema.ts';
 import { WorkNotices } from './cluster/WorkNotices.ts';
-import type { Logger } from './logger.ts';
 import { migrations } from './migrations.ts';
 
 /**
@@ -44,37 +42,6 @@ import { migrations } from './migrations.ts';
  * (5 s), which a consent decision requires.
  */
 export const IDLE_POLL_MS = { indexer: 1_000, follower: 1_000, outbox: 5_000 } as const;
-
-/** The consent state as this process sees it: from its own indexer when it leads, else followed. */
-export interface ChainIndexView {
-  readonly consent: ConsentCache;
-  readonly status: IndexerStatus;
-  /** Resolves once the view includes `block` (e.g. the block a write was mined in). */
-  waitForBlock(block: bigint, timeoutMs?: number): Promise<void>;
-}
-
-export interface NodeContext {
-  config: Config;
-  db: Db;
-  identity: NodeIdentity;
-  chain: ChainConnection;
-  outbox: OutboxWorker;
-  indexer: ChainIndexView;
-  /** Whether this process leads the node's background work, and how other loops join it. */
-  leadership: Leadership;
-  /** Wake-ups sent by the database when work arrives (from any process of the node). */
-  work: WorkNotices;
-  /** This node's anchored roots as the chain has them (never from the database): checked on read. */
-  roots: ChainRootSet;
-  keyring: Keyring;
-  vault: Vault;
-  recordBatcher: AnchorBatcher;
-  /** Batches and anchors audit events (kind 1). */
-  auditBatcher: AnchorBatcher;
-  /** The one write path of the audit log (sealed, group-committed). */
-  audit: TableAuditSink;
-  logger: Logger;
-}
 
 export interface RunningNode extends NodeContext {
   stop(): Promise<void>;

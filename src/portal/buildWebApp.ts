@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Logger } from '../node/logger.ts';
+import type { Logger } from '../config/logger.ts';
 import { WEB_DIST_DIR } from './serveWebApp.ts';
 
 const WEB_DIR = resolve(import.meta.dirname, '../../web');

@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import type { VerifyReport } from '../verify/VerifyReport.ts';
 import { verifyNode } from '../verify/verifyNode.ts';
 

@@ -4,7 +4,7 @@
  * most recent first, each with its review or none yet), integrity alerts raised on read, and the latest
  * `verify` result run from the portal.
  */
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { readLatestVerify, type StoredVerifyResult } from './latestVerify.ts';
 
 export interface OfficerOverview {

@@ -3,7 +3,7 @@
  * is current to within one block of the head (INTERFACE.md).
  */
 import { consentStateIsCurrent } from '../access/authorizeAccess.ts';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 
 export interface ReadinessReport {
   ready: boolean;

@@ -6,7 +6,7 @@ import { parseAbiItem } from 'viem';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killEmbeddedAnvil } from '../../test/support/nodeProcess.ts';
 import { loadConfig } from '../config/config.ts';
-import { stderrLogger } from '../node/logger.ts';
+import { stderrLogger } from '../config/logger.ts';
 import { startNode } from '../node/startNode.ts';
 
 const SCRIPT = 'src/vault/testing/writeStreamScript.ts';

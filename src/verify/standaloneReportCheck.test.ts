@@ -12,7 +12,7 @@ import { recordVersionProof } from '../audit/recordVersionProof.ts';
 import { searchAuditEvents } from '../audit/searchAuditEvents.ts';
 import { openTestAudit, sampleAuditEvent, type TestAudit } from '../audit/testing/openTestAudit.ts';
 import { verifyCommand } from '../cli/commands/verify.ts';
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import { testDatabases } from '../store/testing/databases.ts';
 import { contractRootSource } from '../vault/contractRootSource.ts';
 import { type AnvilAnchors, startAnvilAnchors } from '../vault/testing/anvilAnchors.ts';

@@ -2,7 +2,7 @@
  * `verifyDatabase` over a running node's own database, chain, Anchors contract and identity: what
  * `medledger verify` and the portal's "Run verify now" both run.
  */
-import type { NodeContext } from '../node/startNode.ts';
+import type { NodeContext } from '../context/NodeContext.ts';
 import type { VerifyReport } from './VerifyReport.ts';
 import { type VerifyDatabaseOptions, verifyDatabase } from './verifyDatabase.ts';
 

@@ -14,10 +14,11 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { freePort } from '../../src/chain/embeddedAnvil.ts';
 import { userCreateCommand } from '../../src/cli/commands/userCreate.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { stderrLogger } from '../../src/config/logger.ts';
+import type { NodeContext } from '../../src/context/NodeContext.ts';
 import { importFiles } from '../../src/ehr/importFiles.ts';
 import { sharedDataDir } from '../../src/fhir/testing/sharedData.ts';
-import { stderrLogger } from '../../src/node/logger.ts';
-import { type NodeContext, type RunningNode, startNode } from '../../src/node/startNode.ts';
+import { type RunningNode, startNode } from '../../src/node/startNode.ts';
 import { buildWebAppIfMissing } from '../../src/portal/buildWebApp.ts';
 import { createServer } from '../../src/server/createServer.ts';
 

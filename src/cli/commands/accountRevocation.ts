@@ -7,8 +7,8 @@
  */
 import { AccessError } from '../../access/AccessError.ts';
 import { disableUser, enableUser, revokeClient } from '../../access/revocations.ts';
+import type { NodeContext } from '../../context/NodeContext.ts';
 import { ConfigError } from '../../errors/MedledgerError.ts';
-import type { NodeContext } from '../../node/startNode.ts';
 import { auditOperatorAction } from '../auditOperatorAction.ts';
 import type { Command } from '../command.ts';
 import { nodeOptions } from '../command.ts';

@@ -5,8 +5,8 @@
  */
 import type { Address, Hex } from 'viem';
 import { type GovernanceResult, submitGovernance } from '../../consortium/submitGovernance.ts';
+import type { NodeContext } from '../../context/NodeContext.ts';
 import { ConfigError } from '../../errors/MedledgerError.ts';
-import type { NodeContext } from '../../node/startNode.ts';
 import { auditOperatorAction } from '../auditOperatorAction.ts';
 import type { Command, CommandResult } from '../command.ts';
 import { nodeOptions } from '../command.ts';

@@ -21,12 +21,12 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AuditEventInput } from '../../audit/AuditSink.ts';
+import type { NodeContext } from '../../context/NodeContext.ts';
 import { createFhirService } from '../../fhir/createFhirService.ts';
 import type { FhirService } from '../../fhir/FhirService.ts';
 import { compartmentPatients } from '../../fhir/patientCompartment.ts';
 import { OPEN_GUARD } from '../../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../../fhir/VaultRepository.ts';
-import type { NodeContext } from '../../node/startNode.ts';
 import { count, type ImportSummary } from '../ImportSummary.ts';
 import { Importer, type ImportProgress } from '../importFiles.ts';
 import { asRequest, type ImportFile } from '../readImportFile.ts';

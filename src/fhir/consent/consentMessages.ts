@@ -15,7 +15,7 @@ import {
 } from '../../chain/consent/consentTypedData.ts';
 import { decodePurposes, decodeResourceTypes } from '../../chain/consentCodes.ts';
 import { consentAbi } from '../../chain/generated/contracts.ts';
-import type { NodeContext } from '../../node/startNode.ts';
+import type { NodeContext } from '../../context/NodeContext.ts';
 import {
   addressParam,
   boundedParam,

@@ -1,16 +1,7 @@
-/**
- * Chain consents as FHIR: a patient's Consent search Bundle, one Consent by its chain id,
- * and the Patient a chain address belongs to (by its `urn:medledger:address` identifier).
- * The status of each is decided at the time of the request; `dateTime` is the time of the
- * block that last changed it (looked up once per block and kept).
- */
-import { parseSearchRequest } from '@medplum/core';
-import type { Bundle, Consent, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Consent } from '@medplum/fhirtypes';
 import type { PublicClient } from 'viem';
 import type { FhirService } from '../FhirService.ts';
 import { patientBoundTo } from '../identity/patientIdentities.ts';
-import { OPEN_GUARD } from '../ResourceGuard.ts';
-import { VaultRepository } from '../VaultRepository.ts';
 import { type ChainConsentState, readChainConsent, readChainConsents } from './readChainConsents.ts';
 import { toConsentResource } from './toConsentResource.ts';
 

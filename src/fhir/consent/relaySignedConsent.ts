@@ -19,8 +19,8 @@ import {
 import { relayConsent } from '../../chain/consent/relayConsent.ts';
 import { consentAbi } from '../../chain/generated/contracts.ts';
 import { waitForOutboxEntry } from '../../chain/outbox/outboxEntry.ts';
+import type { NodeContext } from '../../context/NodeContext.ts';
 import { MedledgerError } from '../../errors/MedledgerError.ts';
-import type { NodeContext } from '../../node/startNode.ts';
 import type { Queryable } from '../../store/db.ts';
 
 export type SignedConsentChange =

@@ -8,7 +8,7 @@
 import { createHmac } from 'node:crypto';
 import type { Communication } from '@medplum/fhirtypes';
 import { PollingLoop } from '../../chain/PollingLoop.ts';
-import type { NodeContext } from '../../node/startNode.ts';
+import type { NodeContext } from '../../context/NodeContext.ts';
 
 const BATCH = 10;
 const TIMEOUT_MS = 10_000;

@@ -94,7 +94,7 @@ describe('search over the blind index, matched on decrypted candidates', () => {
   it('date with prefixes, quantity, reference and _id', async () => {
     expect(matchIds(await search('Patient?birthdate=ge1990'))).toEqual([ids.ben]);
     expect(matchIds(await search('Patient?birthdate=lt1990-01-01'))).toEqual([ids.ana]);
-    expect(matchIds(await search('Observation?date=ge2024-02-01&patient=' + ids.ana))).toEqual([ids.o2]);
+    expect(matchIds(await search(`Observation?date=ge2024-02-01&patient=${ids.ana}`))).toEqual([ids.o2]);
     expect(matchIds(await search('Observation?value-quantity=gt130')).sort()).toEqual([ids.o2]);
     expect((await search(`Observation?subject=Patient/${ids.ana}`)).total).toBe(2);
     expect(matchIds(await search(`Observation?_id=${ids.o3}`))).toEqual([ids.o3]);

@@ -18,7 +18,7 @@ import { freePort } from '../../chain/embeddedAnvil.ts';
 import { consentAbi } from '../../chain/generated/contracts.ts';
 import { waitForOutboxEntry } from '../../chain/outbox/outboxEntry.ts';
 import { loadConfig } from '../../config/config.ts';
-import { stderrLogger } from '../../node/logger.ts';
+import { stderrLogger } from '../../config/logger.ts';
 import { type RunningNode, startNode } from '../../node/startNode.ts';
 import { createServer } from '../../server/createServer.ts';
 import { embeddedTemplate } from '../../store/testing/embeddedTemplate.ts';

@@ -18,21 +18,16 @@
  * process is always the leader and `workerDb` is the database itself.
  */
 import type { Client } from 'pg';
+import type { Logger } from '../../config/logger.ts';
+import type { ElectedWorker, Election } from '../../context/NodeContext.ts';
 import { StoreError } from '../../errors/MedledgerError.ts';
 import { connectionDb, type Db } from '../../store/db.ts';
-import type { Logger } from '../logger.ts';
-
-/** A background loop run only by the leader (or, {@link Leadership.whileFollowing}, only by the others). */
-export interface ElectedWorker {
-  start(): void | Promise<void>;
-  stop(): Promise<void>;
-}
 
 /** Advisory lock class of the leader lock; the key is the schema's hash (tests share a database). */
 const LEADER_LOCK = `7316300, hashtext(current_schema())`;
 const RETRY_MS = 1_000;
 
-export class Leadership {
+export class Leadership implements Election {
   readonly #db: Db;
   readonly #logger: Logger;
   readonly #elected: ElectedWorker[] = [];

@@ -2,9 +2,9 @@
  * Dispatches the `medledger_work` notices (cluster/schema.ts) to the loops of this process that
  * wait for them. `'*'` (the listening connection was lost and is back) wakes every loop.
  */
-import type { WorkKind } from './schema.ts';
+import type { WorkKind, WorkWakeups } from '../../context/NodeContext.ts';
 
-export class WorkNotices {
+export class WorkNotices implements WorkWakeups {
   readonly #handlers = new Map<WorkKind, Array<() => void>>();
 
   /** Calls `wake` on every notice of `kind`. */

@@ -12,8 +12,6 @@ import type { Migration } from '../../store/migrate.ts';
 
 export const WORK_CHANNEL = 'medledger_work';
 
-export type WorkKind = 'outbox' | 'chain' | 'indexed' | 'notice';
-
 export const clusterMigrations: readonly Migration[] = [
   {
     id: '0300_work_notices',

@@ -7,8 +7,8 @@
 
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../../config/logger.ts';
 import { outcome, toOperationOutcome } from '../../fhir/toOperationOutcome.ts';
-import type { Logger } from '../../node/logger.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /**

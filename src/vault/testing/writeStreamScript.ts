@@ -6,7 +6,7 @@
  *   node bin/run-ts.js src/vault/testing/writeStreamScript.ts DATA_DIR write|drain
  */
 import { loadConfig } from '../../config/config.ts';
-import { stderrLogger } from '../../node/logger.ts';
+import { stderrLogger } from '../../config/logger.ts';
 import { startNode } from '../../node/startNode.ts';
 
 const [dataDir, mode = 'write'] = process.argv.slice(2);

@@ -15,7 +15,7 @@ import { AccessTokens } from '../../../src/access/AccessTokens.ts';
 import { bearer } from '../../../src/access/testing/mintAccessToken.ts';
 import { anchorsAbi } from '../../../src/chain/generated/contracts.ts';
 import { loadConfig } from '../../../src/config/config.ts';
-import { stderrLogger } from '../../../src/node/logger.ts';
+import { stderrLogger } from '../../../src/config/logger.ts';
 import { startNode } from '../../../src/node/startNode.ts';
 import { seedDataDir } from '../../../src/store/testing/embeddedTemplate.ts';
 import { type NodeProcess, startNodeProcess } from '../../support/nodeProcess.ts';

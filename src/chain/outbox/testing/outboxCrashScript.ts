@@ -5,7 +5,7 @@
  *   node bin/run-ts.js src/chain/outbox/testing/outboxCrashScript.ts DATA_DIR [after-sign|after-broadcast|none]
  */
 import { loadConfig } from '../../../config/config.ts';
-import { stderrLogger } from '../../../node/logger.ts';
+import { stderrLogger } from '../../../config/logger.ts';
 import { startNode } from '../../../node/startNode.ts';
 import { enqueueChainWrite } from '../enqueueChainWrite.ts';
 import { type OutboxCrashPoint, OutboxWorker } from '../OutboxWorker.ts';
