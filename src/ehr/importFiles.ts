@@ -23,6 +23,7 @@ import type { FhirService } from '../fhir/FhirService.ts';
 import { OPEN_GUARD } from '../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../fhir/VaultRepository.ts';
 import { ValidationPool } from '../fhir/validation/validationPool.ts';
+import { refreshStaleStatistics } from '../store/embeddedMaintenance.ts';
 import { count, emptySummary, type ImportSummary } from './ImportSummary.ts';
 import { type LedgerRow, readLedger, writeLedger } from './importLedger.ts';
 import { listImportFiles } from './listImportFiles.ts';
@@ -91,6 +92,9 @@ export async function importFiles(
     await importer.flushAudit();
     await importer.close();
   }
+  // A bulk load leaves the embedded database's statistics stale (it has no autovacuum): refresh them
+  // now, so the first searches after an import are planned on the data they search.
+  await refreshStaleStatistics(ctx.db);
   const summary = importer.summary;
   summary.files = files.length;
   summary.seconds = (performance.now() - started) / 1000;

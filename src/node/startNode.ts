@@ -24,6 +24,7 @@ import { FileKeyring } from '../crypto/FileKeyring.ts';
 import { staticKeyring } from '../crypto/staticKeyring.ts';
 import { rebuildSearchIndexIfRequested } from '../fhir/search/rebuildSearchIndex.ts';
 import { searchIndexKeyFor } from '../fhir/search/SearchIndexKey.ts';
+import { EmbeddedMaintenance, refreshStaleStatistics } from '../store/embeddedMaintenance.ts';
 import { openDatabase } from '../store/openDatabase.ts';
 import { AnchorBatcher } from '../vault/AnchorBatcher.ts';
 import { RECORD_ANCHORS } from '../vault/anchorKinds.ts';
@@ -142,6 +143,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       // Full batches are built by whichever process reaches the size; the timer runs once.
       leadership.elect({ start: () => recordBatcher.start(), stop: () => recordBatcher.stop() });
       leadership.elect({ start: () => auditBatcher.start(), stop: () => auditBatcher.stop() });
+      // The embedded database has no autovacuum: statistics and dead rows kept up by the node.
+      if (db.kind === 'pglite') leadership.elect(new EmbeddedMaintenance(db, onError('maintenance')));
     }
     const work = new WorkNotices();
     work.on('outbox', () => outbox.notify());
@@ -173,6 +176,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       batcher: recordBatcher,
     });
     const rebuilt = await rebuildSearchIndexIfRequested(db, vault, await searchIndexKeyFor(config.dataDir));
+    // Data written while no node ran (an import by an older release) gets its statistics now.
+    await refreshStaleStatistics(db);
     if (rebuilt)
       logger.info(
         `search index rebuilt from the vault: ${rebuilt.indexed} resources in ${rebuilt.seconds.toFixed(1)} s` +
