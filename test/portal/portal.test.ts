@@ -14,8 +14,12 @@ import { bearer } from '../../src/access/testing/mintAccessToken.ts';
 import {
   allVerified,
   claimKey,
+  DESKTOP,
+  expectAccessible,
   launchChromium,
+  PHONE,
   SCREENSHOTS,
+  screen,
   shot,
   signIn as signInAt,
 } from './portalBrowser.ts';
@@ -45,7 +49,7 @@ afterAll(async () => {
 /** What the browser refused under the portal's Content-Security-Policy: must stay empty. */
 const cspViolations: string[] = [];
 
-async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
+async function newPage(viewport = DESKTOP): Promise<Page> {
   const context = await browser.newContext({ viewport });
   contexts.push(context);
   const page = await context.newPage();
@@ -56,7 +60,7 @@ async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
   return page;
 }
 
-const signIn = (page: Page, user: PortalUser, options: { keyboard?: boolean } = {}) =>
+const signIn = (page: Page, user: PortalUser, options: { keyboard?: boolean; accessible?: boolean } = {}) =>
   signInAt(page, portal.url, user, options);
 
 /** Every form control on the screen has an accessible name (a label, or aria-label). */
@@ -106,12 +110,13 @@ describe('the web portal', () => {
       const clinician = await newPage();
 
       // Patient: password on the node's login page, then a key made in the browser and bound by the claim code.
-      await signIn(patient, portal.patient);
+      await signIn(patient, portal.patient, { accessible: true });
       await patient.getByRole('heading', { name: 'Set up your key' }).waitFor();
       await expectLabelled(patient);
+      await expectAccessible(patient, 'set up your key');
       const words = await claimKey(patient, portal.claimCode, 'correct horse battery', async () => {
         await expectLabelled(patient);
-        await shot(patient, '01-patient-recovery-phrase');
+        await screen(patient, '01-patient-recovery-phrase');
       });
       expect(words).toHaveLength(12);
 
@@ -125,14 +130,15 @@ describe('the web portal', () => {
       expect(Number(await patient.getByTestId('record-count').getAttribute('data-count'))).toBe(records);
       expect(await patient.getByTestId('record').count()).toBe(25);
       expect(await patient.getByTestId('record').filter({ hasText: 'Verified on chain' }).count()).toBe(25);
+      await expectAccessible(patient, 'all records');
       // Values with display units, rounded: never mm[Hg] or a long decimal.
       const shownText = (await patient.getByTestId('record').allTextContents()).join('\n');
       expect(shownText).not.toMatch(/mm\[Hg\]|\{score\}|\d\.\d{4,}/);
       await patient.getByRole('button', { name: 'Summary' }).click();
-      await shot(patient, '02-patient-records');
-      await patient.setViewportSize({ width: 390, height: 844 });
+      await screen(patient, '02-patient-records');
+      await patient.setViewportSize(PHONE);
       await shot(patient, '02b-patient-records-phone');
-      await patient.setViewportSize({ width: 1100, height: 900 });
+      await patient.setViewportSize(DESKTOP);
       // The key is stored only encrypted.
       const stored = await patient.evaluate(() => localStorage.getItem('medledger.key.chet'));
       expect(JSON.parse(stored!)).toMatchObject({ kdf: { name: 'PBKDF2' }, cipher: { name: 'AES-GCM' } });
@@ -170,28 +176,28 @@ describe('the web portal', () => {
       await patient.getByRole('button', { name: 'Sign and give access' }).click();
       const grant = patient.getByTestId('consent').filter({ hasText: portal.clinician.username });
       await grant.getByText('Active').waitFor();
-      await shot(patient, '03-patient-access-granted');
+      await screen(patient, '03-patient-access-granted');
 
       // The clinician finds the patient and reads the records.
       await signIn(clinician, portal.clinician);
       const listed = clinician.getByTestId('my-patient');
       await listed.first().waitFor();
       expect(await listed.count()).toBe(1);
-      await shot(clinician, '04-clinician-patients');
+      await screen(clinician, '04-clinician-patients');
       await listed.getByRole('button', { name: /^View records of / }).click();
       await clinician.getByRole('heading', { name: /^Records of / }).waitFor();
       expect(await allVerified(clinician, WAIT)).toBe(records);
       await clinician.getByTestId('patient-banner').waitFor();
-      await shot(clinician, '05-clinician-records');
+      await screen(clinician, '05-clinician-records');
 
       // The patient revokes; the clinician is refused.
       await patient.getByRole('button', { name: `Revoke access for ${portal.clinician.username}` }).click();
       await grant.getByText('Revoked').waitFor();
-      await shot(patient, '06-patient-access-revoked');
+      await screen(patient, '06-patient-access-revoked');
       await clinician.getByRole('button', { name: 'Reload' }).click();
       await clinician.getByTestId('refused').waitFor();
       expect(await clinician.getByTestId('record').count()).toBe(0);
-      await shot(clinician, '07-clinician-refused');
+      await screen(clinician, '07-clinician-refused');
 
       // The access report shows both, allowed and denied, each verified in the browser.
       await patient.getByRole('link', { name: 'Access report' }).click();
@@ -205,7 +211,7 @@ describe('the web portal', () => {
       });
       expect(rows.filter((r) => r.verification === 'failed')).toEqual([]);
       expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
-      await shot(patient, '08-patient-access-report');
+      await screen(patient, '08-patient-access-report');
       patientTab = patient;
       // The whole flow ran under the portal's strict CSP without a single refusal.
       expect(cspViolations).toEqual([]);
@@ -234,11 +240,11 @@ describe('the web portal', () => {
       await candidate.check();
       expect(await clinician.getByLabel('Patient ID').inputValue()).toBe(portal.patientId);
       await clinician.getByLabel(/confirm this is an emergency/).check();
-      await shot(clinician, '09-clinician-break-glass');
+      await screen(clinician, '09-clinician-break-glass');
       await open.click();
       await clinician.getByText(/Break-glass access — \d+ minutes left/).waitFor();
       expect(await allVerified(clinician, WAIT)).toBeGreaterThan(50);
-      await shot(clinician, '10-clinician-break-glass-records');
+      await screen(clinician, '10-clinician-break-glass-records');
 
       // The patient sees the emergency access at once, highlighted and verified.
       {
@@ -257,7 +263,7 @@ describe('the web portal', () => {
         expect(
           rows.some((r) => r.emergency && r.text.includes('unconscious in the emergency department')),
         ).toBe(true);
-        await shot(tab, '12-patient-report-break-glass');
+        await screen(tab, '12-patient-report-break-glass');
         // The notice is on every page; "who has access" lists the open window and the treatment policy.
         await tab.getByRole('link', { name: 'Who has access' }).click();
         await tab.getByTestId('notice').filter({ hasText: 'opened emergency access' }).first().waitFor();
@@ -266,7 +272,7 @@ describe('the web portal', () => {
         expect(await window.textContent()).toMatch(/Until/);
         expect(await tab.getByTestId('treatment-policy').textContent()).toContain('without your consent');
         expect(await tab.locator('[data-basis="audit-review"]').count()).toBe(1);
-        await shot(tab, '13-patient-who-has-access');
+        await screen(tab, '13-patient-who-has-access');
       }
 
       const officer = await newPage();
@@ -276,7 +282,7 @@ describe('the web portal', () => {
       await officer.getByRole('heading', { name: 'Break-glass to review (1)' }).waitFor();
       await officer.getByRole('button', { name: 'Run verify now' }).click();
       await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
-      await shot(officer, '11-officer-dashboard');
+      await screen(officer, '11-officer-dashboard');
       // The officer reviews the opening: it leaves the list to review, and the review is audited.
       await portal.node.audit.flush();
       const [before] = await portal.node.db.query<{ n: number }>(
@@ -286,6 +292,7 @@ describe('the web portal', () => {
       await officer.getByRole('button', { name: 'Justified', exact: true }).click();
       await officer.getByRole('heading', { name: 'Break-glass to review (0)' }).waitFor();
       expect(await officer.getByTestId('break-glass-review').textContent()).toContain('reviewed: justified');
+      await expectAccessible(officer, 'officer dashboard, reviewed');
       await portal.node.audit.flush();
       const [after] = await portal.node.db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM audit_events',
@@ -336,6 +343,7 @@ describe('the web portal', () => {
       const address = (await gail.getByTestId('my-address').textContent())?.trim() ?? '';
       expect(address).toMatch(/^0x[0-9a-f]{40}$/);
       expect(await gail.getByTestId('acting-for').count()).toBe(0);
+      await expectAccessible(gail, 'I act for');
 
       // The patient appoints her, signing in her own tab.
       await chet.getByRole('link', { name: 'Who has access' }).click();
@@ -354,7 +362,7 @@ describe('the web portal', () => {
       await gail.getByRole('button', { name: 'Sign and give access' }).click();
       const granted = gail.getByTestId('consent').filter({ hasText: portal.clinician.username });
       await granted.getByText('Active').waitFor();
-      await shot(gail, '14-guardian-grants-for-patient');
+      await screen(gail, '14-guardian-grants-for-patient');
 
       // The patient sees the grant and her delegate.
       await chet.getByRole('link', { name: 'My records' }).click();
@@ -381,6 +389,7 @@ describe('the web portal', () => {
       expect(await gail.getByRole('heading', { name: 'Unlock your key' }).count()).toBe(0);
       await gail.clock.fastForward('02:00');
       await gail.getByRole('heading', { name: 'Unlock your key' }).waitFor();
+      await expectAccessible(gail, 'unlock your key');
       expect(cspViolations).toEqual([]);
     },
     TEST_TIMEOUT,
