@@ -85,7 +85,9 @@ async function reportUntil(page: Page, done: (rows: Row[]) => boolean): Promise<
         allowed: el.getAttribute('data-allowed') === 'true',
         verification: el.getAttribute('data-verification') ?? '',
         emergency: el.getAttribute('data-emergency') === 'true',
-        text: el.textContent ?? '',
+        category: el.getAttribute('data-category') ?? '',
+        records: Number(el.getAttribute('data-records')),
+        text: el.querySelector('.sentence')?.textContent ?? '',
       })),
     );
     if (done(rows)) return rows;
@@ -99,6 +101,9 @@ interface Row {
   allowed: boolean;
   verification: string;
   emergency: boolean;
+  category: string;
+  records: number;
+  /** The line's sentence. */
   text: string;
 }
 
@@ -210,8 +215,62 @@ describe('the web portal', () => {
         );
       });
       expect(rows.filter((r) => r.verification === 'failed')).toEqual([]);
-      expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
+      // In words, grouped: one line for the clinician's view (the $everything and the proofs of
+      // what it showed), counting the records; one for the refusal; the consent changes.
+      const ada = portal.clinician.username;
+      const viewed = rows.filter((r) => r.who === ada && r.category === 'viewed');
+      expect(viewed).toHaveLength(1);
+      expect(viewed[0]!.records).toBeGreaterThan(50);
+      expect(viewed[0]!.text).toMatch(
+        new RegExp(`^${ada} viewed ${viewed[0]!.records} of your records on .+ for treatment$`),
+      );
+      const refused = rows.filter((r) => r.who === ada && !r.allowed);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.text).toMatch(/asked for your records on .+ and was refused$/);
+      expect(await patient.getByTestId('access').filter({ hasText: 'was refused' }).textContent()).toContain(
+        'Denied',
+      );
+      const consent = rows.filter((r) => r.category === 'consent').map((r) => r.text);
+      expect(consent).toEqual([
+        expect.stringMatching(new RegExp(`^You took back the access of ${ada} on `)),
+        expect.stringMatching(new RegExp(`^You gave ${ada} access to your records on `)),
+      ]);
+      // Internal rows are not shown as such: no hashes, portal paths or proof operations.
+      for (const r of rows) expect(r.text).not.toMatch(/sha256|portal\/|\$proof|\$everything|urn:/);
+      // The patient's own activity (their reads, their key) only when asked for.
+      expect(rows.some((r) => r.who === portal.patient.username && r.category !== 'consent')).toBe(false);
+      await patient.getByLabel('Show my own activity too').check();
+      await patient.getByTestId('access').filter({ hasText: 'set up your key' }).waitFor();
+      await patient.getByLabel('Show my own activity too').uncheck();
+      // Filterable: by who and by what.
+      await patient.getByLabel('What', { exact: true }).selectOption({ label: 'Consent changes' });
+      expect(await patient.getByTestId('access').count()).toBe(2);
+      await patient.getByLabel('What', { exact: true }).selectOption({ label: 'Everything' });
+      await patient.getByLabel('Who', { exact: true }).selectOption({ label: ada });
+      expect(
+        await patient.getByTestId('access').evaluateAll((els) => els.map((e) => e.getAttribute('data-who'))),
+      ).toEqual([ada, ada]);
+      await patient.getByLabel('Who', { exact: true }).selectOption({ label: 'Everyone' });
       await screen(patient, '08-patient-access-report');
+      // Back again from another screen: only entries new since are checked, the rest keep their verdict.
+      const total = Number(
+        /^(\d+) entries verified/.exec(
+          (await patient.getByTestId('report-summary').textContent()) ?? '',
+        )?.[1],
+      );
+      await patient.getByRole('link', { name: 'Who has access' }).click();
+      await patient.getByRole('button', { name: 'Sign and give access' }).waitFor();
+      let fullReports = 0;
+      const countReports = (r: { url(): string }) => {
+        if (/\$access-report(?!\?start=)/.test(r.url())) fullReports++;
+      };
+      patient.on('request', countReports);
+      await patient.getByRole('link', { name: 'Access report' }).click();
+      await patient.getByTestId('report-summary').waitFor();
+      patient.off('request', countReports);
+      expect(fullReports).toBe(0);
+      const checkedNow = Number(await patient.getByTestId('report-summary').getAttribute('data-checked-now'));
+      expect(checkedNow).toBeLessThan(total);
       patientTab = patient;
       // The whole flow ran under the portal's strict CSP without a single refusal.
       expect(cspViolations).toEqual([]);

@@ -194,7 +194,12 @@ export function PatientArea({ me, config }: { me: Me; config: PortalConfig }) {
         {current === '/access' && <AccessPage patientId={patientId} account={account} config={config} />}
         {current === '/acting-for' && <ActingFor account={account} config={config} />}
         {current === '/report' && (
-          <ReportPage patientId={patientId} username={me.username} myAddress={address} />
+          <ReportPage
+            patientId={patientId}
+            username={me.username}
+            myAddress={address}
+            institution={config.institution}
+          />
         )}
       </main>
     </>
