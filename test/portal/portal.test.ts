@@ -323,9 +323,40 @@ describe('the web portal', () => {
           rows.some((r) => r.emergency && r.text.includes('unconscious in the emergency department')),
         ).toBe(true);
         await screen(tab, '12-patient-report-break-glass');
-        // The notice is on every page; "who has access" lists the open window and the treatment policy.
+        // The notice is on every page, read again on each screen change; "who has access" lists
+        // the open window and the treatment policy.
         await tab.getByRole('link', { name: 'Who has access' }).click();
         await tab.getByTestId('notice').filter({ hasText: 'opened emergency access' }).first().waitFor();
+        // A badge on the menu, and the list: the break-glass opening and the first read by an organization.
+        expect(
+          Number(
+            await tab
+              .getByTestId('notice-badge')
+              .first()
+              .textContent()
+              .then((t) => t?.replace(/\D/g, '')),
+          ),
+        ).toBeGreaterThanOrEqual(1);
+        await tab.getByRole('link', { name: /^Notices/ }).click();
+        const items = tab.getByTestId('notice-item');
+        await items.first().waitFor();
+        expect(await items.filter({ hasText: 'opened emergency access' }).getAttribute('data-kind')).toBe(
+          'break-glass',
+        );
+        expect(await items.filter({ hasText: 'New' }).count()).toBeGreaterThanOrEqual(1);
+        await items
+          .locator('[data-kind="new-organization"]')
+          .or(tab.locator('[data-kind="new-organization"]'))
+          .first()
+          .waitFor();
+        expect(await tab.locator('[data-kind="new-organization"]').first().textContent()).toMatch(
+          /read your records for the first time \(dr\.ada, on /,
+        );
+        await screen(tab, '20-patient-notices');
+        // Seen once the list was shown: the badge is gone after leaving it.
+        await tab.getByRole('link', { name: 'Who has access' }).click();
+        await tab.getByRole('button', { name: 'Sign and give access' }).waitFor();
+        expect(await tab.getByTestId('notice-badge').count()).toBe(0);
         const window = tab.getByTestId('basis').and(tab.locator('[data-basis="emergency"]'));
         await window.filter({ hasText: portal.clinician.username }).waitFor();
         expect(await window.textContent()).toMatch(/Until/);
@@ -339,6 +370,17 @@ describe('the web portal', () => {
       await officer.getByTestId('block-height').waitFor();
       expect(Number(await officer.getByTestId('block-height').textContent())).toBeGreaterThan(0);
       await officer.getByRole('heading', { name: 'Break-glass to review (1)' }).waitFor();
+      // The opening in words: who, whose record, the reason, when it was opened and the time left.
+      const opening = officer.getByTestId('break-glass-opening');
+      expect(await opening.getByTestId('opening-practitioner').textContent()).toBe(portal.clinician.username);
+      expect(await opening.getByTestId('opening-patient').textContent()).toMatch(/^Chet\d* Thompson\d*$/);
+      expect(await opening.getByTestId('opening-reason').textContent()).toBe(
+        '“unconscious in the emergency department”',
+      );
+      expect(await opening.getByTestId('opening-opened').textContent()).toMatch(/\d{4}.*\(block \d+\)$/);
+      expect(await opening.getByTestId('opening-time-left').textContent()).toMatch(
+        /^(\d+ h )?\d+ min(utes)? left, until /,
+      );
       await officer.getByRole('button', { name: 'Run verify now' }).click();
       await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
       await screen(officer, '11-officer-dashboard');
@@ -351,6 +393,13 @@ describe('the web portal', () => {
       await officer.getByRole('button', { name: 'Justified', exact: true }).click();
       await officer.getByRole('heading', { name: 'Break-glass to review (0)' }).waitFor();
       expect(await officer.getByTestId('break-glass-review').textContent()).toContain('reviewed: justified');
+      // The note and the reviewer, read back from the verified audit log.
+      expect(await officer.getByTestId('review-note').textContent()).toBe(
+        'Note: “confirmed with the ED chart”',
+      );
+      expect(await officer.getByTestId('break-glass-review').textContent()).toContain(
+        `by ${portal.officer.username}`,
+      );
       await expectAccessible(officer, 'officer dashboard, reviewed');
       await portal.node.audit.flush();
       const [after] = await portal.node.db.query<{ n: number }>(

@@ -142,12 +142,19 @@ const OVERLAP_MS = 5 * 60 * 1000;
  * refresh asks the node only for events recorded since the last one seen (or since the oldest
  * still waiting for its anchor), and only entries without a final verdict are checked again.
  */
-export async function checkedAccessReport(
-  patientId: string,
-  options: { onlyCached?: boolean } = {},
-): Promise<CheckedReport> {
+const inFlight = new Map<string, Promise<CheckedReport>>();
+
+export function checkedAccessReport(patientId: string): Promise<CheckedReport> {
+  // One refresh at a time per patient (the report page and the notices share it).
+  const running = inFlight.get(patientId);
+  if (running) return running;
+  const refresh = refreshReport(patientId).finally(() => inFlight.delete(patientId));
+  inFlight.set(patientId, refresh);
+  return refresh;
+}
+
+async function refreshReport(patientId: string): Promise<CheckedReport> {
   let cache = caches.get(patientId);
-  if (options.onlyCached && cache) return rowsOf(cache, 0);
   const since = cache ? refreshFrom(cache) : undefined;
   const report = await fhir<{ meta?: unknown; entry?: { resource: Resource; extension?: unknown[] }[] }>(
     `Patient/${encodeURIComponent(patientId)}/$access-report${since ? `?start=${encodeURIComponent(since)}` : ''}`,
