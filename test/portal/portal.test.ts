@@ -8,9 +8,11 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTokensFor } from '../../src/access/accessTokensFor.ts';
 import { bearer } from '../../src/access/testing/mintAccessToken.ts';
+import { userUpdateCommand } from '../../src/cli/commands/userUpdate.ts';
 import {
   allVerified,
   claimKey,
@@ -153,6 +155,9 @@ describe('the web portal', () => {
       await patient.getByRole('link', { name: 'Who has access' }).click();
       await patient.getByRole('button', { name: 'Sign and give access' }).waitFor();
       await expectLabelled(patient);
+      // A practitioner created without --address can be chosen too (the address was derived).
+      const choices = await patient.getByLabel('Clinician').locator('option').allTextContents();
+      expect(choices.some((c) => c.includes(portal.unaddressed.username))).toBe(true);
       await patient.getByLabel('Clinician').selectOption(portal.clinician.address);
       // First a node (or a man in the middle) that swaps the grantee and widens the purposes: the
       // portal compares the message with what the patient chose and refuses before signing.
@@ -502,6 +507,47 @@ describe('the web portal', () => {
     },
     TEST_TIMEOUT,
   );
+
+  it('medledger user update gives a practitioner a new address: the Registry follows, the directory shows it', async () => {
+    const practitioners = async () => {
+      const tokens = await accessTokensFor(portal.node);
+      const token = await bearer(tokens, {
+        kind: 'patient',
+        scope: 'patient/*.rs',
+        subject: portal.patient.username,
+        patient: portal.patientId,
+      });
+      const body = (await (
+        await fetch(`${portal.url}/portal/api/practitioners`, { headers: { authorization: token } })
+      ).json()) as { practitioners: { address: string; username: string | null }[] };
+      return body.practitioners.filter((p) => p.username === portal.unaddressed.username);
+    };
+    const [derived] = await practitioners();
+    expect(derived?.address).toMatch(/^0x[0-9a-f]{40}$/);
+    const wallet = privateKeyToAccount(generatePrivateKey()).address.toLowerCase();
+    const updated = await userUpdateCommand.run(portal.node, {
+      values: { address: wallet },
+      positionals: [portal.unaddressed.username],
+    });
+    expect(updated.json).toMatchObject({ username: portal.unaddressed.username, address: wallet });
+    expect((updated.json as { registry_outbox_ids: string[] }).registry_outbox_ids).toHaveLength(2);
+    expect(updated.text).toContain(`address ${derived!.address} -> ${wallet}`);
+    // Mined and indexed: the new address is the practitioner's, the derived one is deactivated.
+    const deadline = Date.now() + WAIT;
+    for (;;) {
+      const listed = await practitioners();
+      if (listed.length === 1 && listed[0]!.address === wallet) break;
+      if (Date.now() > deadline) throw new Error(`the Registry never followed: ${JSON.stringify(listed)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Nothing to change, or an unknown user, is refused with a reason.
+    await expect(
+      userUpdateCommand.run(portal.node, { values: {}, positionals: [portal.unaddressed.username] }),
+    ).rejects.toThrow(/nothing to change/);
+    await expect(
+      userUpdateCommand.run(portal.node, { values: { address: wallet }, positionals: ['nobody'] }),
+    ).rejects.toMatchObject({ code: 'ERR_ACCESS_USER_UNKNOWN' });
+  });
 
   it('the portal is served with a strict Content-Security-Policy (no inline script, this node only)', async () => {
     const page = await fetch(`${portal.url}/portal/`);

@@ -33,6 +33,8 @@ export interface PortalNode {
   claimCode: string;
   patient: PortalUser;
   clinician: PortalUser & { address: string };
+  /** A practitioner created without `--address` (as docs/portal.md shows): given a derived one. */
+  unaddressed: PortalUser;
   officer: PortalUser;
   /** A second patient, to be appointed the first one's delegate (guardian): her own record and claim code. */
   guardian: PortalUser & { patientId: string; claimCode: string };
@@ -92,6 +94,8 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
       address: clinician.address,
     });
     await create({ role: 'officer', ...officer });
+    const unaddressed = { username: 'dr.bo', password: 'bo-portal-pass' };
+    await create({ role: 'practitioner', ...unaddressed });
     // The guardian: a patient of her own (imported, so she gets a claim code for her key).
     const guardianFile = join(dataDir, 'guardian.json');
     await writeFile(
@@ -171,10 +175,12 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
     // The practitioner is a grantee patients can choose once the Registry has them.
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const rows = await node.db.query('SELECT 1 FROM chain_practitioners WHERE address = $1 AND active', [
-        clinician.address,
-      ]);
-      if (rows.length > 0) break;
+      const rows = await node.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM chain_practitioners p JOIN access_users u ON u.chain_address = p.address
+         WHERE p.active AND u.username = ANY($1)`,
+        [[clinician.username, unaddressed.username]],
+      );
+      if (rows[0]?.n === 2) break;
       if (Date.now() > deadline) throw new Error('the practitioner was not registered on chain');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -185,6 +191,7 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
       claimCode: claim.claimCode,
       patient,
       clinician,
+      unaddressed,
       officer,
       guardian,
       extra,
