@@ -186,6 +186,8 @@ describe('the web portal', () => {
       await patient.getByRole('button', { name: 'Sign and give access' }).click();
       const grant = patient.getByTestId('consent').filter({ hasText: portal.clinician.username });
       await grant.getByText('Active').waitFor();
+      // What the grant covers, in words (never FHIR type names).
+      expect(await grant.getByTestId('grant-kinds').textContent()).toBe('all your records');
       await screen(patient, '03-patient-access-granted');
 
       // The clinician finds the patient and reads the records.
@@ -257,6 +259,9 @@ describe('the web portal', () => {
       ).toEqual([ada, ada]);
       await patient.getByLabel('Who', { exact: true }).selectOption({ label: 'Everyone' });
       await screen(patient, '08-patient-access-report');
+      await patient.setViewportSize(PHONE);
+      await shot(patient, '08b-patient-access-report-phone');
+      await patient.setViewportSize(DESKTOP);
       // Back again from another screen: only entries new since are checked, the rest keep their verdict.
       const total = Number(
         /^(\d+) entries verified/.exec(
@@ -290,6 +295,10 @@ describe('the web portal', () => {
       await signIn(clinician, portal.clinician);
       await clinician.getByRole('link', { name: 'Emergency access' }).click();
       const open = clinician.getByRole('button', { name: 'Open emergency access' });
+      // Only the screen shown is marked current in the menu.
+      expect(await clinician.locator('nav [aria-current="page"]').allTextContents()).toEqual([
+        'Emergency access',
+      ]);
       expect(await open.isDisabled()).toBe(true);
       await expectLabelled(clinician);
       await clinician.getByLabel('Reason (required)').fill('unconscious in the emergency department');
@@ -406,6 +415,8 @@ describe('the web portal', () => {
         `by ${portal.officer.username}`,
       );
       await expectAccessible(officer, 'officer dashboard, reviewed');
+      await officer.getByTestId('break-glass-opening').scrollIntoViewIfNeeded();
+      await shot(officer, '21-officer-break-glass-reviewed');
       await portal.node.audit.flush();
       const [after] = await portal.node.db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM audit_events',

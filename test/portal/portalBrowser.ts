@@ -84,10 +84,10 @@ export async function claimKey(
   beforeConfirm: () => Promise<void> = async () => {},
 ): Promise<string[]> {
   await submitClaimCode(page, claimCode, passphrase);
-  const words = await page
-    .getByRole('list', { name: 'Recovery phrase' })
-    .getByRole('listitem')
-    .allTextContents();
+  // allTextContents does not wait: the phrase is shown once the code is checked and the key made.
+  const items = page.getByRole('list', { name: 'Recovery phrase' }).getByRole('listitem');
+  await items.first().waitFor();
+  const words = await items.allTextContents();
   await beforeConfirm();
   for (const input of await page.getByLabel(/^Word \d+$/).all()) {
     const label = (await input.getAttribute('id')) ?? '';
