@@ -2,7 +2,7 @@
  * The patient's area: first their key (set up with a claim code, restored from the recovery
  * phrase, or unlocked with the passphrase), then records, access and the access report.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import type { Me } from '../App.tsx';
 import type { PortalConfig } from '../api.ts';
@@ -299,15 +299,18 @@ function PatientScreens({
   const notices = useNotices(patientId, route, config.institution, me.username, address);
   const [seen, setSeen] = useState(() => localStorage.getItem(seenKey(patientId)) ?? '');
   const unseen = notices.filter((n) => n.sent > seen).length;
-  // Seeing the notices screen marks them seen (when leaving it, so "New" stays while it is read).
+  // Seeing the notices screen marks what it showed seen, on leaving it (so "New" stays while it is read).
+  const newest = useRef('');
+  if (current === '/notices' && notices[0] && notices[0].sent > newest.current)
+    newest.current = notices[0].sent;
   useEffect(() => {
-    if (current !== '/notices' || notices.length === 0) return;
-    const latest = notices[0]?.sent ?? '';
+    if (current !== '/notices') return;
     return () => {
-      localStorage.setItem(seenKey(patientId), latest);
-      setSeen(latest);
+      if (!newest.current) return;
+      localStorage.setItem(seenKey(patientId), newest.current);
+      setSeen(newest.current);
     };
-  }, [current, notices, patientId]);
+  }, [current, patientId]);
   return (
     <>
       <nav className="tabs" aria-label="Patient sections">
