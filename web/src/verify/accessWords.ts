@@ -152,7 +152,7 @@ export function sentenceOf(
   institution: string,
 ): string {
   const who = g.own ? 'You' : name(g.who);
-  const records = `${g.records} of your record${g.records === 1 ? '' : 's'}`;
+  const records = `${g.records} of your records`;
   switch (g.category) {
     case 'viewed':
       return `${who} viewed ${g.records > 0 ? records : 'your records'} on ${on} for ${PURPOSE(g.purpose, purposes)}`;
