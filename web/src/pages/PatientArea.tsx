@@ -64,7 +64,9 @@ function useNotices(
     const own = (r: AccessRow) =>
       r.who === username || r.who === `Patient/${patientId}` || (!!myAddress && r.whoAddress === myAddress);
     for (const g of [...groupAccess(report?.rows ?? [], own)].reverse()) {
-      if (g.own || (g.category !== 'viewed' && g.category !== 'emergency')) continue;
+      // Only what the chain bears out (or will, once anchored): a failed entry is no notice.
+      if (g.own || g.verification === 'failed' || (g.category !== 'viewed' && g.category !== 'emergency'))
+        continue;
       const address = g.rows[0]?.whoAddress;
       const organization = (address && organizations.get(address)) || institution;
       if (!first.has(organization)) first.set(organization, { when: g.first, who: g.who });
