@@ -503,6 +503,18 @@ describe('the web portal', () => {
       );
       expect(row?.signer).toBe(address);
 
+      // The clinician now reaches Chet by consent and by the open break-glass window: one card, both bases.
+      const clinician = await newPage();
+      await signIn(clinician, portal.clinician);
+      const card = clinician.getByTestId('my-patient');
+      await card.getByText('Consent').waitFor();
+      expect(await card.count()).toBe(1);
+      expect(await card.getByText('Break-glass').count()).toBe(1);
+      expect(await card.getByText(/^Emergency access until /).count()).toBe(1);
+      // A name that matches nobody says so, not "no patient has given you access".
+      await clinician.getByLabel('Find a patient').fill('zzz');
+      await clinician.getByText('No patient of yours matches “zzz”.').waitFor();
+
       // The unlocked key is dropped after ten idle minutes (the tab's clock, sped up here).
       await gail.clock.install();
       await gail.reload();
