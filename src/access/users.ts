@@ -140,3 +140,70 @@ export async function setUserRole(
     user: { username, role, address: row.chain_address ?? undefined, fhirId: row.fhir_id ?? undefined },
   };
 }
+
+export interface UpdateUserParameters {
+  address?: string | undefined;
+  fhirId?: string | undefined;
+  password?: string | undefined;
+}
+
+/**
+ * Changes a user's chain address, FHIR id or password. A new password or address ends the
+ * tokens issued before (a token carries the address it was issued for). The user before and
+ * after, or undefined when there is no such user.
+ */
+export async function updateUser(
+  db: Queryable,
+  username: string,
+  parameters: UpdateUserParameters,
+): Promise<{ previous: UserAccount; user: UserAccount } | undefined> {
+  if (parameters.address !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(parameters.address))
+    throw new AccessError(
+      'ERR_ACCESS_REQUEST_INVALID',
+      '--address must be a 0x-prefixed 20-byte hex address',
+    );
+  if (parameters.password !== undefined && parameters.password.length < 8)
+    throw new AccessError('ERR_ACCESS_REQUEST_INVALID', 'the password must have at least 8 characters');
+  const hashed = parameters.password === undefined ? undefined : await hashPassword(parameters.password);
+  const rows = await db.query<{
+    role: UserRole;
+    old_address: string | null;
+    old_fhir_id: string | null;
+    chain_address: string | null;
+    fhir_id: string | null;
+  }>(
+    `UPDATE access_users u SET
+       chain_address = COALESCE($2, u.chain_address),
+       fhir_id = COALESCE($3, u.fhir_id),
+       password_hash = COALESCE($4, u.password_hash),
+       password_salt = COALESCE($5, u.password_salt),
+       tokens_revoked_at = CASE WHEN $4::bytea IS NOT NULL OR ($2::text IS NOT NULL AND $2 IS DISTINCT FROM old.chain_address)
+         THEN now() ELSE u.tokens_revoked_at END
+       FROM (SELECT username, chain_address, fhir_id FROM access_users WHERE username = $1 FOR UPDATE) old
+     WHERE u.username = old.username
+     RETURNING u.role, old.chain_address AS old_address, old.fhir_id AS old_fhir_id, u.chain_address, u.fhir_id`,
+    [
+      username,
+      parameters.address?.toLowerCase() ?? null,
+      parameters.fhirId ?? null,
+      hashed?.hash ?? null,
+      hashed?.salt ?? null,
+    ],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    previous: {
+      username,
+      role: row.role,
+      address: row.old_address ?? undefined,
+      fhirId: row.old_fhir_id ?? undefined,
+    },
+    user: {
+      username,
+      role: row.role,
+      address: row.chain_address ?? undefined,
+      fhirId: row.fhir_id ?? undefined,
+    },
+  };
+}

@@ -4,7 +4,12 @@
  * most recent first, each with its review or none yet), integrity alerts raised on read, and the latest
  * `verify` result run from the portal.
  */
-import type { NodeContext } from '../context/NodeContext.ts';
+import type { Patient } from '@medplum/fhirtypes';
+import { auditContextOf } from '../audit/AuditContext.ts';
+import { blindIndex, loadAuditIndexKey } from '../audit/blindIndex.ts';
+import { readVerifiedAuditEvents } from '../audit/readVerifiedAuditEvents.ts';
+import { patientIdByAddress } from '../fhir/consent/consentResources.ts';
+import type { FhirService } from '../fhir/FhirService.ts';
 import { readLatestVerify, type StoredVerifyResult } from './latestVerify.ts';
 
 export interface OfficerOverview {
@@ -25,8 +30,17 @@ export interface OfficerOverview {
     block: string;
     txHash: string;
     open: boolean;
+    /** Who broke the glass: their username here, else their address; and their institution. */
+    practitionerName: string;
+    institution: string;
+    /** The patient's name and id, when the patient is known at this node. */
+    patientName: string | null;
+    patientId: string | null;
+    /** When it was opened (the block's time) and the reason given, from the verified audit log. */
+    openedAt: string | null;
+    reason: string | null;
     /** The officer's review (reviewBreakGlass), or null while it awaits one. */
-    review: { outcome: string; reviewedAt: string } | null;
+    review: { outcome: string; reviewedAt: string; reviewer: string | null; note: string | null } | null;
   }[];
   integrityAlerts: {
     id: string;
@@ -41,7 +55,8 @@ export interface OfficerOverview {
 
 const BREAK_GLASS_REVIEW_SECONDS = 30 * 24 * 3600;
 
-export async function officerOverview(ctx: NodeContext): Promise<OfficerOverview> {
+export async function officerOverview(service: FhirService): Promise<OfficerOverview> {
+  const { ctx } = service;
   const { db, chain, indexer } = ctx;
   const since = Math.floor(Date.now() / 1000) - BREAK_GLASS_REVIEW_SECONDS;
   const [head, members, outbox, anchors, emergencies, alerts, latestVerify] = await Promise.all([
@@ -92,6 +107,7 @@ export async function officerOverview(ctx: NodeContext): Promise<OfficerOverview
   const counts = Object.fromEntries(outbox.map((row) => [row.status, row.n]));
   const pending = Object.fromEntries(anchors.map((row) => [row.kind, row.n]));
   const now = Math.floor(Date.now() / 1000);
+  const details = await openingDetails(service, emergencies);
   return {
     chain: {
       chainId: chain.addresses.chainId,
@@ -107,7 +123,7 @@ export async function officerOverview(ctx: NodeContext): Promise<OfficerOverview
       failed: counts.failed ?? 0,
     },
     pendingAnchors: { records: pending[0] ?? 0, audit: pending[1] ?? 0 },
-    breakGlass: emergencies.map((e) => ({
+    breakGlass: emergencies.map((e, i) => ({
       patient: e.patient,
       practitioner: e.practitioner,
       member: e.member,
@@ -115,10 +131,15 @@ export async function officerOverview(ctx: NodeContext): Promise<OfficerOverview
       block: e.block_number,
       txHash: e.tx_hash,
       open: Number(e.expires_at) > now,
+      ...details[i]!.opening,
       review:
         e.outcome === null || e.reviewed_at === null
           ? null
-          : { outcome: e.outcome, reviewedAt: new Date(e.reviewed_at).toISOString() },
+          : {
+              outcome: e.outcome,
+              reviewedAt: new Date(e.reviewed_at).toISOString(),
+              ...details[i]!.review,
+            },
     })),
     integrityAlerts: alerts.map((a) => ({
       id: a.id,
@@ -133,4 +154,117 @@ export async function officerOverview(ctx: NodeContext): Promise<OfficerOverview
     })),
     latestVerify,
   };
+}
+
+const BREAK_GLASS_REASON = 'https://medledger.dev/fhir/StructureDefinition/break-glass-reason';
+
+interface OpeningRow {
+  patient: string;
+  practitioner: string;
+  member: string;
+  block_number: string;
+  tx_hash: string;
+}
+
+/**
+ * What an officer needs to judge an opening, in words: who (their username here, their
+ * institution), whose record (the patient's name), when it was opened (the block's time), the
+ * reason given and, once reviewed, the reviewer and the note. The reason and the note live only
+ * in the patient's audit log, encrypted: they are read back from it, verified, never kept in the clear.
+ */
+async function openingDetails(service: FhirService, rows: readonly OpeningRow[]) {
+  const { db, chain, vault } = service.ctx;
+  if (rows.length === 0) return [];
+  const [users, members] = await Promise.all([
+    db.query<{ username: string; chain_address: string }>(
+      'SELECT username, chain_address FROM access_users WHERE chain_address IS NOT NULL',
+    ),
+    db.query<{ address: string; name: string | null }>('SELECT address, name FROM chain_members'),
+  ]);
+  const userOf = new Map(users.map((u) => [u.chain_address.toLowerCase(), u.username]));
+  const memberOf = new Map(members.map((m) => [m.address.toLowerCase(), m.name ?? m.address]));
+  const audit = auditContextOf(service.ctx);
+  const key = await loadAuditIndexKey(db, audit.keyring);
+  const reader = vault.reader();
+  const patients = new Map<
+    string,
+    Promise<{
+      id: string | null;
+      name: string | null;
+      events: Awaited<ReturnType<typeof readVerifiedAuditEvents>>;
+    }>
+  >();
+  const patientOf = (address: string) => {
+    let found = patients.get(address);
+    if (!found) {
+      found = (async () => {
+        const id = (await patientIdByAddress(service, address)) ?? null;
+        if (id === null) return { id, name: null, events: [] };
+        const resource = (await reader.read('Patient', id).catch(() => undefined))?.resource as
+          | Patient
+          | undefined;
+        const n = resource?.name?.[0];
+        const name = n?.text ?? ([...(n?.given ?? []), n?.family].filter(Boolean).join(' ') || null);
+        const events = await readVerifiedAuditEvents(
+          audit,
+          '(e.patient_index = $1 OR e.patient_indexes @> ARRAY[$1::bytea])',
+          'ORDER BY e.seq',
+          [blindIndex(key, 'patient', `Patient/${id}`)],
+        );
+        return { id, name, events };
+      })();
+      patients.set(address, found);
+    }
+    return found;
+  };
+  return Promise.all(
+    rows.map(async (e) => {
+      const practitioner = e.practitioner.toLowerCase();
+      const [patient, block] = await Promise.all([
+        patientOf(e.patient),
+        chain.publicClient.getBlock({ blockNumber: BigInt(e.block_number) }).catch(() => undefined),
+      ]);
+      const openedAt = block ? new Date(Number(block.timestamp) * 1000).toISOString() : null;
+      const byPractitioner = patient.events.filter(({ resource }) =>
+        (resource.agent as { who?: { identifier?: { value?: string } } }[]).some(
+          (a) => a.who?.identifier?.value === `urn:eip155:${practitioner}`,
+        ),
+      );
+      const reasons = byPractitioner
+        .map(({ resource }) => ({
+          at: resource.recorded,
+          reason: (resource.extension as { url: string; valueString?: string }[] | undefined)?.find(
+            (x) => x.url === BREAK_GLASS_REASON,
+          )?.valueString,
+        }))
+        .filter(
+          (r) =>
+            r.reason !== undefined &&
+            (openedAt === null || r.at <= new Date(Date.parse(openedAt) + 60_000).toISOString()),
+        );
+      const hash = e.tx_hash.toLowerCase();
+      const reviewEvent = patient.events.find(({ resource }) =>
+        (resource.entity as { what?: { reference?: string } }[]).some(
+          (x) => x.what?.reference === `portal/break-glass-review/${hash}`,
+        ),
+      )?.resource;
+      const description = reviewEvent?.outcomeDesc ?? '';
+      const note = /^break-glass review of 0x[0-9a-f]+: [a-z-]+: ([\s\S]+)$/.exec(description)?.[1] ?? null;
+      const reviewer =
+        (reviewEvent?.agent as { altId?: string; requestor?: boolean }[] | undefined)?.find(
+          (a) => a.requestor,
+        )?.altId ?? null;
+      return {
+        opening: {
+          practitionerName: userOf.get(practitioner) ?? practitioner,
+          institution: memberOf.get(e.member.toLowerCase()) ?? e.member,
+          patientName: patient.name,
+          patientId: patient.id,
+          openedAt,
+          reason: reasons.at(-1)?.reason ?? null,
+        },
+        review: { reviewer, note },
+      };
+    }),
+  );
 }

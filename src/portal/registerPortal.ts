@@ -245,7 +245,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     api.get('/portal/api/officer/overview', (request, reply) =>
       run(reply, async () => {
         await portalAccess(service, request, { roles: ['officer'], resource: 'portal/officer-overview' });
-        return officerOverview(ctx);
+        return officerOverview(service);
       }),
     );
 

@@ -64,6 +64,8 @@ export async function reviewBreakGlass(
       network,
     }),
   );
+  // Written before the answer: the dashboard reads the note back from the log at once.
+  await service.ctx.audit.flush();
   const [row] = await db.query<{ reviewed_at: Date | string }>(
     `INSERT INTO break_glass_reviews (tx_hash, outcome) VALUES ($1, $2)
      ON CONFLICT (tx_hash) DO NOTHING RETURNING reviewed_at`,

@@ -16,9 +16,11 @@ import {
   allVerified,
   claimKey,
   DESKTOP,
+  expectAccessible,
   launchChromium,
   PHONE,
   SCREENSHOTS,
+  screen,
   shot,
   signIn,
   submitClaimCode,
@@ -77,7 +79,7 @@ describe('the clinical record in the portal', () => {
         for (const input of await page.getByLabel(/^Word \d+$/).all()) await input.fill('wrong');
         await page.getByRole('button', { name: 'Bind my key to my record' }).click();
         await page.getByRole('alert').filter({ hasText: 'not the ones at those places' }).waitFor();
-        await shot(page, '15-patient-confirm-phrase');
+        await screen(page, '15-patient-confirm-phrase');
       });
       expect(words).toHaveLength(12);
 
@@ -89,7 +91,7 @@ describe('the clinical record in the portal', () => {
       expect(await page.getByTestId('summary-allergies').getByTestId('summary-item').count()).toBe(1);
       const latest = page.getByTestId('summary-results').getByTestId('result');
       expect(await latest.first().textContent()).toMatch(/\d+\/\d+ mmHg/);
-      await shot(page, '16-patient-summary');
+      await screen(page, '16-patient-summary');
       await page.setViewportSize(PHONE);
       await shot(page, '16b-patient-summary-phone');
       await page.setViewportSize(DESKTOP);
@@ -100,7 +102,7 @@ describe('the clinical record in the portal', () => {
       const creatinine = panel.getByTestId('result').filter({ hasText: 'Creatinine' });
       expect(await creatinine.textContent()).toMatch(/\d\.\d{1,2} mg\/dL.*0\.6–1\.3 mg\/dL/);
       expect(['high', 'low', 'normal']).toContain(await creatinine.getAttribute('data-flag'));
-      await shot(page, '17-patient-lab-results');
+      await screen(page, '17-patient-lab-results');
 
       // A record's detail, with its verification.
       await creatinine.getByRole('button').click();
@@ -110,7 +112,7 @@ describe('the clinical record in the portal', () => {
         /Verified on chain.*batch/,
       );
       expect(await detail.getByTestId('detail-value').textContent()).toMatch(/^\d\.\d{1,2} mg\/dL$/);
-      await shot(page, '18-patient-record-detail');
+      await screen(page, '18-patient-record-detail');
       await detail.getByRole('button', { name: '← Back' }).click();
 
       // Search and a date range narrow the list.
@@ -122,6 +124,7 @@ describe('the clinical record in the portal', () => {
       await page.getByLabel('From').fill('2015-01-01');
       const since = Number(await page.getByTestId('record-count').getAttribute('data-count'));
       expect(since).toBeLessThan(matching);
+      await expectAccessible(page, 'records searched by words and dates');
       for (const time of await page.getByTestId('record').locator('time').all())
         expect((await time.getAttribute('datetime'))! >= '2015-01-01').toBe(true);
 
@@ -163,7 +166,7 @@ describe('the clinical record in the portal', () => {
       expect(plotted.labels[1]).toBe('Hemoglobin A1c/Hemoglobin.total in Blood (%)');
       // The accessible table beside it holds the same measurements.
       expect(await page.getByTestId('trend-table').locator('tbody tr').count()).toBe(observations.length);
-      await shot(page, '19-patient-trends');
+      await screen(page, '19-patient-trends');
       await page.setViewportSize(PHONE);
       await shot(page, '19b-patient-trends-phone');
 
@@ -182,6 +185,7 @@ describe('the clinical record in the portal', () => {
       const device = await newPage(PHONE);
       await signIn(device, portal.url, eura);
       await device.getByLabel('Recovery phrase (12 words)').waitFor();
+      await expectAccessible(device, 'restore with the recovery phrase');
       await device.getByRole('button', { name: 'I have a claim code' }).click();
       await submitClaimCode(device, eura.claimCode, 'eura horse battery');
       await device.getByRole('status').filter({ hasText: 'already bound to a key' }).waitFor();

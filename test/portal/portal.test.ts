@@ -8,14 +8,20 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTokensFor } from '../../src/access/accessTokensFor.ts';
 import { bearer } from '../../src/access/testing/mintAccessToken.ts';
+import { userUpdateCommand } from '../../src/cli/commands/userUpdate.ts';
 import {
   allVerified,
   claimKey,
+  DESKTOP,
+  expectAccessible,
   launchChromium,
+  PHONE,
   SCREENSHOTS,
+  screen,
   shot,
   signIn as signInAt,
 } from './portalBrowser.ts';
@@ -45,7 +51,7 @@ afterAll(async () => {
 /** What the browser refused under the portal's Content-Security-Policy: must stay empty. */
 const cspViolations: string[] = [];
 
-async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
+async function newPage(viewport = DESKTOP): Promise<Page> {
   const context = await browser.newContext({ viewport });
   contexts.push(context);
   const page = await context.newPage();
@@ -56,7 +62,7 @@ async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
   return page;
 }
 
-const signIn = (page: Page, user: PortalUser, options: { keyboard?: boolean } = {}) =>
+const signIn = (page: Page, user: PortalUser, options: { keyboard?: boolean; accessible?: boolean } = {}) =>
   signInAt(page, portal.url, user, options);
 
 /** Every form control on the screen has an accessible name (a label, or aria-label). */
@@ -81,7 +87,9 @@ async function reportUntil(page: Page, done: (rows: Row[]) => boolean): Promise<
         allowed: el.getAttribute('data-allowed') === 'true',
         verification: el.getAttribute('data-verification') ?? '',
         emergency: el.getAttribute('data-emergency') === 'true',
-        text: el.textContent ?? '',
+        category: el.getAttribute('data-category') ?? '',
+        records: Number(el.getAttribute('data-records')),
+        text: el.querySelector('.sentence')?.textContent ?? '',
       })),
     );
     if (done(rows)) return rows;
@@ -95,6 +103,9 @@ interface Row {
   allowed: boolean;
   verification: string;
   emergency: boolean;
+  category: string;
+  records: number;
+  /** The line's sentence. */
   text: string;
 }
 
@@ -106,12 +117,13 @@ describe('the web portal', () => {
       const clinician = await newPage();
 
       // Patient: password on the node's login page, then a key made in the browser and bound by the claim code.
-      await signIn(patient, portal.patient);
+      await signIn(patient, portal.patient, { accessible: true });
       await patient.getByRole('heading', { name: 'Set up your key' }).waitFor();
       await expectLabelled(patient);
+      await expectAccessible(patient, 'set up your key');
       const words = await claimKey(patient, portal.claimCode, 'correct horse battery', async () => {
         await expectLabelled(patient);
-        await shot(patient, '01-patient-recovery-phrase');
+        await screen(patient, '01-patient-recovery-phrase');
       });
       expect(words).toHaveLength(12);
 
@@ -125,14 +137,15 @@ describe('the web portal', () => {
       expect(Number(await patient.getByTestId('record-count').getAttribute('data-count'))).toBe(records);
       expect(await patient.getByTestId('record').count()).toBe(25);
       expect(await patient.getByTestId('record').filter({ hasText: 'Verified on chain' }).count()).toBe(25);
+      await expectAccessible(patient, 'all records');
       // Values with display units, rounded: never mm[Hg] or a long decimal.
       const shownText = (await patient.getByTestId('record').allTextContents()).join('\n');
       expect(shownText).not.toMatch(/mm\[Hg\]|\{score\}|\d\.\d{4,}/);
       await patient.getByRole('button', { name: 'Summary' }).click();
-      await shot(patient, '02-patient-records');
-      await patient.setViewportSize({ width: 390, height: 844 });
+      await screen(patient, '02-patient-records');
+      await patient.setViewportSize(PHONE);
       await shot(patient, '02b-patient-records-phone');
-      await patient.setViewportSize({ width: 1100, height: 900 });
+      await patient.setViewportSize(DESKTOP);
       // The key is stored only encrypted.
       const stored = await patient.evaluate(() => localStorage.getItem('medledger.key.chet'));
       expect(JSON.parse(stored!)).toMatchObject({ kdf: { name: 'PBKDF2' }, cipher: { name: 'AES-GCM' } });
@@ -142,6 +155,9 @@ describe('the web portal', () => {
       await patient.getByRole('link', { name: 'Who has access' }).click();
       await patient.getByRole('button', { name: 'Sign and give access' }).waitFor();
       await expectLabelled(patient);
+      // A practitioner created without --address can be chosen too (the address was derived).
+      const choices = await patient.getByLabel('Clinician').locator('option').allTextContents();
+      expect(choices.some((c) => c.includes(portal.unaddressed.username))).toBe(true);
       await patient.getByLabel('Clinician').selectOption(portal.clinician.address);
       // First a node (or a man in the middle) that swaps the grantee and widens the purposes: the
       // portal compares the message with what the patient chose and refuses before signing.
@@ -170,28 +186,30 @@ describe('the web portal', () => {
       await patient.getByRole('button', { name: 'Sign and give access' }).click();
       const grant = patient.getByTestId('consent').filter({ hasText: portal.clinician.username });
       await grant.getByText('Active').waitFor();
-      await shot(patient, '03-patient-access-granted');
+      // What the grant covers, in words (never FHIR type names).
+      expect(await grant.getByTestId('grant-kinds').textContent()).toBe('all your records');
+      await screen(patient, '03-patient-access-granted');
 
       // The clinician finds the patient and reads the records.
       await signIn(clinician, portal.clinician);
       const listed = clinician.getByTestId('my-patient');
       await listed.first().waitFor();
       expect(await listed.count()).toBe(1);
-      await shot(clinician, '04-clinician-patients');
+      await screen(clinician, '04-clinician-patients');
       await listed.getByRole('button', { name: /^View records of / }).click();
       await clinician.getByRole('heading', { name: /^Records of / }).waitFor();
       expect(await allVerified(clinician, WAIT)).toBe(records);
       await clinician.getByTestId('patient-banner').waitFor();
-      await shot(clinician, '05-clinician-records');
+      await screen(clinician, '05-clinician-records');
 
       // The patient revokes; the clinician is refused.
       await patient.getByRole('button', { name: `Revoke access for ${portal.clinician.username}` }).click();
       await grant.getByText('Revoked').waitFor();
-      await shot(patient, '06-patient-access-revoked');
+      await screen(patient, '06-patient-access-revoked');
       await clinician.getByRole('button', { name: 'Reload' }).click();
       await clinician.getByTestId('refused').waitFor();
       expect(await clinician.getByTestId('record').count()).toBe(0);
-      await shot(clinician, '07-clinician-refused');
+      await screen(clinician, '07-clinician-refused');
 
       // The access report shows both, allowed and denied, each verified in the browser.
       await patient.getByRole('link', { name: 'Access report' }).click();
@@ -204,8 +222,65 @@ describe('the web portal', () => {
         );
       });
       expect(rows.filter((r) => r.verification === 'failed')).toEqual([]);
-      expect(rows.find((r) => r.who === portal.clinician.username && !r.allowed)?.text).toContain('Denied');
-      await shot(patient, '08-patient-access-report');
+      // In words, grouped: one line for the clinician's view (the $everything and the proofs of
+      // what it showed), counting the records; one for the refusal; the consent changes.
+      const ada = portal.clinician.username;
+      const viewed = rows.filter((r) => r.who === ada && r.category === 'viewed');
+      expect(viewed).toHaveLength(1);
+      expect(viewed[0]!.records).toBeGreaterThan(50);
+      expect(viewed[0]!.text).toMatch(
+        new RegExp(`^${ada} viewed ${viewed[0]!.records} of your records on .+ for treatment$`),
+      );
+      const refused = rows.filter((r) => r.who === ada && !r.allowed);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.text).toMatch(/asked for your records on .+ and was refused$/);
+      expect(await patient.getByTestId('access').filter({ hasText: 'was refused' }).textContent()).toContain(
+        'Denied',
+      );
+      const consent = rows.filter((r) => r.category === 'consent').map((r) => r.text);
+      expect(consent).toEqual([
+        expect.stringMatching(new RegExp(`^You took back the access of ${ada} on `)),
+        expect.stringMatching(new RegExp(`^You gave ${ada} access to your records on `)),
+      ]);
+      // Internal rows are not shown as such: no hashes, portal paths or proof operations.
+      for (const r of rows) expect(r.text).not.toMatch(/sha256|portal\/|\$proof|\$everything|urn:/);
+      // The patient's own activity (their reads, their key) only when asked for.
+      expect(rows.some((r) => r.who === portal.patient.username && r.category !== 'consent')).toBe(false);
+      await patient.getByLabel('Show my own activity too').check();
+      await patient.getByTestId('access').filter({ hasText: 'set up your key' }).waitFor();
+      await patient.getByLabel('Show my own activity too').uncheck();
+      // Filterable: by who and by what.
+      await patient.getByLabel('What', { exact: true }).selectOption({ label: 'Consent changes' });
+      expect(await patient.getByTestId('access').count()).toBe(2);
+      await patient.getByLabel('What', { exact: true }).selectOption({ label: 'Everything' });
+      await patient.getByLabel('Who', { exact: true }).selectOption({ label: ada });
+      expect(
+        await patient.getByTestId('access').evaluateAll((els) => els.map((e) => e.getAttribute('data-who'))),
+      ).toEqual([ada, ada]);
+      await patient.getByLabel('Who', { exact: true }).selectOption({ label: 'Everyone' });
+      await screen(patient, '08-patient-access-report');
+      await patient.setViewportSize(PHONE);
+      await shot(patient, '08b-patient-access-report-phone');
+      await patient.setViewportSize(DESKTOP);
+      // Back again from another screen: only entries new since are checked, the rest keep their verdict.
+      const total = Number(
+        /^(\d+) entries verified/.exec(
+          (await patient.getByTestId('report-summary').textContent()) ?? '',
+        )?.[1],
+      );
+      await patient.getByRole('link', { name: 'Who has access' }).click();
+      await patient.getByRole('button', { name: 'Sign and give access' }).waitFor();
+      let fullReports = 0;
+      const countReports = (r: { url(): string }) => {
+        if (/\$access-report(?!\?start=)/.test(r.url())) fullReports++;
+      };
+      patient.on('request', countReports);
+      await patient.getByRole('link', { name: 'Access report' }).click();
+      await patient.getByTestId('report-summary').waitFor();
+      patient.off('request', countReports);
+      expect(fullReports).toBe(0);
+      const checkedNow = Number(await patient.getByTestId('report-summary').getAttribute('data-checked-now'));
+      expect(checkedNow).toBeLessThan(total);
       patientTab = patient;
       // The whole flow ran under the portal's strict CSP without a single refusal.
       expect(cspViolations).toEqual([]);
@@ -220,6 +295,10 @@ describe('the web portal', () => {
       await signIn(clinician, portal.clinician);
       await clinician.getByRole('link', { name: 'Emergency access' }).click();
       const open = clinician.getByRole('button', { name: 'Open emergency access' });
+      // Only the screen shown is marked current in the menu.
+      expect(await clinician.locator('nav [aria-current="page"]').allTextContents()).toEqual([
+        'Emergency access',
+      ]);
       expect(await open.isDisabled()).toBe(true);
       await expectLabelled(clinician);
       await clinician.getByLabel('Reason (required)').fill('unconscious in the emergency department');
@@ -234,11 +313,11 @@ describe('the web portal', () => {
       await candidate.check();
       expect(await clinician.getByLabel('Patient ID').inputValue()).toBe(portal.patientId);
       await clinician.getByLabel(/confirm this is an emergency/).check();
-      await shot(clinician, '09-clinician-break-glass');
+      await screen(clinician, '09-clinician-break-glass');
       await open.click();
       await clinician.getByText(/Break-glass access — \d+ minutes left/).waitFor();
       expect(await allVerified(clinician, WAIT)).toBeGreaterThan(50);
-      await shot(clinician, '10-clinician-break-glass-records');
+      await screen(clinician, '10-clinician-break-glass-records');
 
       // The patient sees the emergency access at once, highlighted and verified.
       {
@@ -257,16 +336,47 @@ describe('the web portal', () => {
         expect(
           rows.some((r) => r.emergency && r.text.includes('unconscious in the emergency department')),
         ).toBe(true);
-        await shot(tab, '12-patient-report-break-glass');
-        // The notice is on every page; "who has access" lists the open window and the treatment policy.
+        await screen(tab, '12-patient-report-break-glass');
+        // The notice is on every page, read again on each screen change; "who has access" lists
+        // the open window and the treatment policy.
         await tab.getByRole('link', { name: 'Who has access' }).click();
         await tab.getByTestId('notice').filter({ hasText: 'opened emergency access' }).first().waitFor();
+        // A badge on the menu, and the list: the break-glass opening and the first read by an organization.
+        expect(
+          Number(
+            await tab
+              .getByTestId('notice-badge')
+              .first()
+              .textContent()
+              .then((t) => t?.replace(/\D/g, '')),
+          ),
+        ).toBeGreaterThanOrEqual(1);
+        await tab.getByRole('link', { name: /^Notices/ }).click();
+        const items = tab.getByTestId('notice-item');
+        await items.first().waitFor();
+        expect(await items.filter({ hasText: 'opened emergency access' }).getAttribute('data-kind')).toBe(
+          'break-glass',
+        );
+        expect(await items.filter({ hasText: 'New' }).count()).toBeGreaterThanOrEqual(1);
+        await items
+          .locator('[data-kind="new-organization"]')
+          .or(tab.locator('[data-kind="new-organization"]'))
+          .first()
+          .waitFor();
+        expect(await tab.locator('[data-kind="new-organization"]').first().textContent()).toMatch(
+          /read your records for the first time \(dr\.ada, on /,
+        );
+        await screen(tab, '20-patient-notices');
+        // Seen once the list was shown: the badge is gone after leaving it.
+        await tab.getByRole('link', { name: 'Who has access' }).click();
+        await tab.getByRole('button', { name: 'Sign and give access' }).waitFor();
+        expect(await tab.getByTestId('notice-badge').count()).toBe(0);
         const window = tab.getByTestId('basis').and(tab.locator('[data-basis="emergency"]'));
         await window.filter({ hasText: portal.clinician.username }).waitFor();
         expect(await window.textContent()).toMatch(/Until/);
         expect(await tab.getByTestId('treatment-policy').textContent()).toContain('without your consent');
         expect(await tab.locator('[data-basis="audit-review"]').count()).toBe(1);
-        await shot(tab, '13-patient-who-has-access');
+        await screen(tab, '13-patient-who-has-access');
       }
 
       const officer = await newPage();
@@ -274,9 +384,20 @@ describe('the web portal', () => {
       await officer.getByTestId('block-height').waitFor();
       expect(Number(await officer.getByTestId('block-height').textContent())).toBeGreaterThan(0);
       await officer.getByRole('heading', { name: 'Break-glass to review (1)' }).waitFor();
+      // The opening in words: who, whose record, the reason, when it was opened and the time left.
+      const opening = officer.getByTestId('break-glass-opening');
+      expect(await opening.getByTestId('opening-practitioner').textContent()).toBe(portal.clinician.username);
+      expect(await opening.getByTestId('opening-patient').textContent()).toMatch(/^Chet\d* Thompson\d*$/);
+      expect(await opening.getByTestId('opening-reason').textContent()).toBe(
+        '“unconscious in the emergency department”',
+      );
+      expect(await opening.getByTestId('opening-opened').textContent()).toMatch(/\d{4}.*\(block \d+\)$/);
+      expect(await opening.getByTestId('opening-time-left').textContent()).toMatch(
+        /^(\d+ h )?\d+ min(utes)? left, until /,
+      );
       await officer.getByRole('button', { name: 'Run verify now' }).click();
       await officer.getByTestId('latest-verify').getByText('All holds').waitFor({ timeout: 60_000 });
-      await shot(officer, '11-officer-dashboard');
+      await screen(officer, '11-officer-dashboard');
       // The officer reviews the opening: it leaves the list to review, and the review is audited.
       await portal.node.audit.flush();
       const [before] = await portal.node.db.query<{ n: number }>(
@@ -286,6 +407,16 @@ describe('the web portal', () => {
       await officer.getByRole('button', { name: 'Justified', exact: true }).click();
       await officer.getByRole('heading', { name: 'Break-glass to review (0)' }).waitFor();
       expect(await officer.getByTestId('break-glass-review').textContent()).toContain('reviewed: justified');
+      // The note and the reviewer, read back from the verified audit log.
+      expect(await officer.getByTestId('review-note').textContent()).toBe(
+        'Note: “confirmed with the ED chart”',
+      );
+      expect(await officer.getByTestId('break-glass-review').textContent()).toContain(
+        `by ${portal.officer.username}`,
+      );
+      await expectAccessible(officer, 'officer dashboard, reviewed');
+      await officer.getByTestId('break-glass-opening').scrollIntoViewIfNeeded();
+      await shot(officer, '21-officer-break-glass-reviewed');
       await portal.node.audit.flush();
       const [after] = await portal.node.db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM audit_events',
@@ -336,6 +467,7 @@ describe('the web portal', () => {
       const address = (await gail.getByTestId('my-address').textContent())?.trim() ?? '';
       expect(address).toMatch(/^0x[0-9a-f]{40}$/);
       expect(await gail.getByTestId('acting-for').count()).toBe(0);
+      await expectAccessible(gail, 'I act for');
 
       // The patient appoints her, signing in her own tab.
       await chet.getByRole('link', { name: 'Who has access' }).click();
@@ -354,7 +486,7 @@ describe('the web portal', () => {
       await gail.getByRole('button', { name: 'Sign and give access' }).click();
       const granted = gail.getByTestId('consent').filter({ hasText: portal.clinician.username });
       await granted.getByText('Active').waitFor();
-      await shot(gail, '14-guardian-grants-for-patient');
+      await screen(gail, '14-guardian-grants-for-patient');
 
       // The patient sees the grant and her delegate.
       await chet.getByRole('link', { name: 'My records' }).click();
@@ -371,6 +503,18 @@ describe('the web portal', () => {
       );
       expect(row?.signer).toBe(address);
 
+      // The clinician now reaches Chet by consent and by the open break-glass window: one card, both bases.
+      const clinician = await newPage();
+      await signIn(clinician, portal.clinician);
+      const card = clinician.getByTestId('my-patient');
+      await card.getByText('Consent').waitFor();
+      expect(await card.count()).toBe(1);
+      expect(await card.getByText('Break-glass').count()).toBe(1);
+      expect(await card.getByText(/^Emergency access until /).count()).toBe(1);
+      // A name that matches nobody says so, not "no patient has given you access".
+      await clinician.getByLabel('Find a patient').fill('zzz');
+      await clinician.getByText('No patient of yours matches “zzz”.').waitFor();
+
       // The unlocked key is dropped after ten idle minutes (the tab's clock, sped up here).
       await gail.clock.install();
       await gail.reload();
@@ -381,10 +525,52 @@ describe('the web portal', () => {
       expect(await gail.getByRole('heading', { name: 'Unlock your key' }).count()).toBe(0);
       await gail.clock.fastForward('02:00');
       await gail.getByRole('heading', { name: 'Unlock your key' }).waitFor();
+      await expectAccessible(gail, 'unlock your key');
       expect(cspViolations).toEqual([]);
     },
     TEST_TIMEOUT,
   );
+
+  it('medledger user update gives a practitioner a new address: the Registry follows, the directory shows it', async () => {
+    const practitioners = async () => {
+      const tokens = await accessTokensFor(portal.node);
+      const token = await bearer(tokens, {
+        kind: 'patient',
+        scope: 'patient/*.rs',
+        subject: portal.patient.username,
+        patient: portal.patientId,
+      });
+      const body = (await (
+        await fetch(`${portal.url}/portal/api/practitioners`, { headers: { authorization: token } })
+      ).json()) as { practitioners: { address: string; username: string | null }[] };
+      return body.practitioners.filter((p) => p.username === portal.unaddressed.username);
+    };
+    const [derived] = await practitioners();
+    expect(derived?.address).toMatch(/^0x[0-9a-f]{40}$/);
+    const wallet = privateKeyToAccount(generatePrivateKey()).address.toLowerCase();
+    const updated = await userUpdateCommand.run(portal.node, {
+      values: { address: wallet },
+      positionals: [portal.unaddressed.username],
+    });
+    expect(updated.json).toMatchObject({ username: portal.unaddressed.username, address: wallet });
+    expect((updated.json as { registry_outbox_ids: string[] }).registry_outbox_ids).toHaveLength(2);
+    expect(updated.text).toContain(`address ${derived!.address} -> ${wallet}`);
+    // Mined and indexed: the new address is the practitioner's, the derived one is deactivated.
+    const deadline = Date.now() + WAIT;
+    for (;;) {
+      const listed = await practitioners();
+      if (listed.length === 1 && listed[0]!.address === wallet) break;
+      if (Date.now() > deadline) throw new Error(`the Registry never followed: ${JSON.stringify(listed)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Nothing to change, or an unknown user, is refused with a reason.
+    await expect(
+      userUpdateCommand.run(portal.node, { values: {}, positionals: [portal.unaddressed.username] }),
+    ).rejects.toThrow(/nothing to change/);
+    await expect(
+      userUpdateCommand.run(portal.node, { values: { address: wallet }, positionals: ['nobody'] }),
+    ).rejects.toMatchObject({ code: 'ERR_ACCESS_USER_UNKNOWN' });
+  });
 
   it('the portal is served with a strict Content-Security-Policy (no inline script, this node only)', async () => {
     const page = await fetch(`${portal.url}/portal/`);

@@ -6,7 +6,7 @@
  * officer. The node runs consent-only (no treatment relationship), so the practitioner reads
  * only what the patient's on-chain consent allows, as a clinician of another institution would.
  */
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -34,6 +34,8 @@ export interface PortalNode {
   claimCode: string;
   patient: PortalUser;
   clinician: PortalUser & { address: string };
+  /** A practitioner created without `--address` (as docs/portal.md shows): given a derived one. */
+  unaddressed: PortalUser;
   officer: PortalUser;
   /** A second patient, to be appointed the first one's delegate (guardian): her own record and claim code. */
   guardian: PortalUser & { patientId: string; claimCode: string };
@@ -93,6 +95,8 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
       address: clinician.address,
     });
     await create({ role: 'officer', ...officer });
+    const unaddressed = { username: 'dr.bo', password: 'bo-portal-pass' };
+    await create({ role: 'practitioner', ...unaddressed });
     // The guardian: a patient of her own (imported, so she gets a claim code for her key).
     const guardianFile = join(dataDir, 'guardian.json');
     await writeFile(
@@ -129,17 +133,25 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
       'fhir-id': guardian.patientId,
     });
     const extra: PortalNode['extra'] = [];
-    // Synthea's newer bundles name their organizations and practitioners by identifier: those come first.
+    // Synthea's newer bundles name their organizations, locations and practitioners by
+    // identifier: those they name come first (the shared files' other ~4,700 entries are not read).
     if (options.extraPatients?.length) {
       const synthea = sharedDataDir('synthea');
       const shared = (await readdir(synthea)).filter((f) =>
         /^(hospital|practitioner)Information\d+\.json$/.test(f),
       );
-      await importFiles(
-        node,
-        shared.sort().map((f) => join(synthea, f)),
-        { operator: 'test:portal' },
+      const texts = await Promise.all(options.extraPatients.map((f) => readFile(join(synthea, f), 'utf8')));
+      const bundles = await Promise.all(
+        shared.sort().map(async (f) => JSON.parse(await readFile(join(synthea, f), 'utf8')) as SharedBundle),
       );
+      const named = referencedEntries(texts, bundles);
+      const files = shared.sort().map((f) => join(dataDir, f));
+      for (const [i, file] of files.entries())
+        await writeFile(
+          file,
+          JSON.stringify({ ...bundles[i], entry: bundles[i]!.entry.filter((e) => named.has(e)) }),
+        );
+      await importFiles(node, files, { operator: 'test:portal' });
     }
     for (const [i, file] of (options.extraPatients ?? []).entries()) {
       const imported = await importFiles(node, [join(sharedDataDir('synthea'), file)], {
@@ -164,10 +176,12 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
     // The practitioner is a grantee patients can choose once the Registry has them.
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const rows = await node.db.query('SELECT 1 FROM chain_practitioners WHERE address = $1 AND active', [
-        clinician.address,
-      ]);
-      if (rows.length > 0) break;
+      const rows = await node.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM chain_practitioners p JOIN access_users u ON u.chain_address = p.address
+         WHERE p.active AND u.username = ANY($1)`,
+        [[clinician.username, unaddressed.username]],
+      );
+      if (rows[0]?.n === 2) break;
       if (Date.now() > deadline) throw new Error('the practitioner was not registered on chain');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -178,6 +192,7 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
       claimCode: claim.claimCode,
       patient,
       clinician,
+      unaddressed,
       officer,
       guardian,
       extra,
@@ -187,4 +202,57 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
     await stop();
     throw error;
   }
+}
+
+interface SharedEntry {
+  resource: {
+    resourceType: string;
+    identifier?: { system?: string; value?: string }[];
+    practitioner?: { identifier?: { system?: string; value?: string } };
+  };
+}
+interface SharedBundle {
+  entry: SharedEntry[];
+}
+
+/**
+ * The entries of Synthea's shared directory bundles that the patients' bundles name by
+ * conditional reference (`Organization?identifier=system|value`), and what those name in turn,
+ * plus each named practitioner's roles: what the import of the patients needs to resolve.
+ */
+export function referencedEntries(
+  patientTexts: readonly string[],
+  bundles: readonly SharedBundle[],
+): Set<SharedEntry> {
+  const REFERENCE = /"reference":\s*"([A-Za-z]+\?identifier=[^"]+)"/g;
+  const IDENTIFIER = /"identifier":\s*\{\s*"system":\s*"([^"]+)",\s*"value":\s*"([^"]+)"/g;
+  const wanted = new Set<string>();
+  for (const text of patientTexts) for (const m of text.matchAll(REFERENCE)) wanted.add(m[1]!);
+  const entries = bundles.flatMap((b) => b.entry);
+  const keys = (e: SharedEntry) =>
+    (e.resource.identifier ?? []).map((i) => `${e.resource.resourceType}?identifier=${i.system}|${i.value}`);
+  const kept = new Set<SharedEntry>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const e of entries) {
+      if (kept.has(e) || !keys(e).some((k) => wanted.has(k))) continue;
+      kept.add(e);
+      grew = true;
+      // What a kept entry names by identifier (a location's organization) is needed too.
+      for (const m of JSON.stringify(e.resource).matchAll(IDENTIFIER)) {
+        wanted.add(`Organization?identifier=${m[1]}|${m[2]}`);
+        wanted.add(`Practitioner?identifier=${m[1]}|${m[2]}`);
+      }
+    }
+  }
+  for (const e of entries) {
+    const p = e.resource.practitioner?.identifier;
+    if (
+      e.resource.resourceType === 'PractitionerRole' &&
+      p &&
+      wanted.has(`Practitioner?identifier=${p.system}|${p.value}`)
+    )
+      kept.add(e);
+  }
+  return kept;
 }

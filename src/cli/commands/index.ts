@@ -17,6 +17,7 @@ import { patientReissueClaimCommand } from './patientReissueClaim.ts';
 import { syncCommand } from './sync.ts';
 import { userCreateCommand } from './userCreate.ts';
 import { userSetRoleCommand } from './userSetRole.ts';
+import { userUpdateCommand } from './userUpdate.ts';
 import { verifyCommand } from './verify.ts';
 
 export const commands: readonly Command[] = [
@@ -30,6 +31,7 @@ export const commands: readonly Command[] = [
   userDisableCommand,
   userEnableCommand,
   userSetRoleCommand,
+  userUpdateCommand,
   patientReissueClaimCommand,
   launchCreateCommand,
   importCommand,

@@ -1,7 +1,9 @@
 /**
- * `medledger user create`: an account that logs in at /auth/authorize. A practitioner with
- * a chain address is also registered to this node in the Registry (through the outbox, in
- * the same transaction as the account).
+ * `medledger user create`: an account that logs in at /auth/authorize. A practitioner is also
+ * registered to this node in the Registry (through the outbox, in the same transaction as the
+ * account), so patients can name them in a consent: with `--address` when they hold a key of
+ * their own, else with an address derived from this node and the username (nobody signs with it:
+ * a grantee only needs to be named; `medledger user update --address` replaces it later).
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -14,6 +16,11 @@ import { nodeOptions } from '../command.ts';
 
 /** The Registry role of practitioners registered by `user create`. */
 export const PRACTITIONER_ROLE = keccak256(toHex('practitioner'));
+
+/** A practitioner's chain address when they have no key of their own: one per node and username. */
+export function derivedPractitionerAddress(member: string, username: string): string {
+  return `0x${keccak256(toHex(`medledger:practitioner:${member.toLowerCase()}:${username}`)).slice(-40)}`;
+}
 
 export const userCreateCommand: Command = {
   name: ['user', 'create'],
@@ -41,7 +48,12 @@ export const userCreateCommand: Command = {
         : values.password;
     if (typeof password !== 'string')
       throw new ConfigError('--password-file F (or --password P) is required');
-    const address = typeof values.address === 'string' ? values.address : undefined;
+    const given = typeof values.address === 'string' ? values.address : undefined;
+    const address =
+      given ??
+      (role === 'practitioner'
+        ? derivedPractitionerAddress(ctx.identity.account.address, values.username)
+        : undefined);
     const fhirId = typeof values['fhir-id'] === 'string' ? values['fhir-id'] : undefined;
     const { user, outboxId } = await ctx.db.transaction(async (tx) => {
       const user = await createUser(tx, {
@@ -72,7 +84,7 @@ export const userCreateCommand: Command = {
     const text = `${user.role} ${user.username} created${
       outboxId === undefined
         ? ''
-        : `; registering ${user.address} as a practitioner of this node on chain (outbox ${outboxId})`
+        : `; registering ${user.address}${given === undefined ? ' (derived: no --address given)' : ''} as a practitioner of this node on chain (outbox ${outboxId})`
     }`;
     return { exitCode: 0, json, text };
   },

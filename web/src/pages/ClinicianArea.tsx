@@ -35,7 +35,7 @@ export function ClinicianArea({ me }: { me: Me }) {
   return (
     <>
       <nav className="tabs" aria-label="Clinician sections">
-        <a href="#/patients" aria-current={!match ? 'page' : undefined}>
+        <a href="#/patients" aria-current={!match && !route.startsWith('/break-glass') ? 'page' : undefined}>
           My patients
         </a>
         <a href="#/break-glass" aria-current={route.startsWith('/break-glass') ? 'page' : undefined}>
@@ -81,7 +81,16 @@ function MyPatients({ me }: { me: Me }) {
     );
   }, [me.username]);
   const [filter, setFilter] = useState('');
-  const shown = (list.data ?? []).filter(
+  // One card per patient, whatever the number of bases (a consent and an open break-glass window).
+  const byPatient = new Map<string, Listed & { bases: GranteeAccess[] }>();
+  for (const l of list.data ?? []) {
+    const seen = byPatient.get(l.access.patientAddress);
+    if (seen) {
+      seen.bases.push(l.access);
+      if (!seen.patient && l.patient) Object.assign(seen, { patient: l.patient, error: l.error });
+    } else byPatient.set(l.access.patientAddress, { ...l, bases: [l.access] });
+  }
+  const shown = [...byPatient.values()].filter(
     (l) => !filter || patientName(l.patient).toLowerCase().includes(filter.toLowerCase()),
   );
   return (
@@ -113,23 +122,22 @@ function MyPatients({ me }: { me: Me }) {
         <p className="empty">No patient of yours matches “{filter}”.</p>
       )}
       <ul className="cards" aria-label="Patients">
-        {shown.map(({ access, patient, error }) => (
-          <li key={`${access.kind}:${access.patientAddress}`} className="card" data-testid="my-patient">
+        {shown.map(({ access, patient, error, bases }) => (
+          <li key={access.patientAddress} className="card" data-testid="my-patient">
             <div className="card-head">
               <strong>{patient ? patientName(patient) : shortAddress(access.patientAddress)}</strong>
-              {access.kind === 'break-glass' ? (
-                <Badge tone="alert">Break-glass</Badge>
-              ) : (
-                <Badge tone="ok">Consent</Badge>
-              )}
+              {bases.some((b) => b.kind === 'break-glass') && <Badge tone="alert">Break-glass</Badge>}
+              {bases.some((b) => b.kind === 'consent') && <Badge tone="ok">Consent</Badge>}
             </div>
-            <p>
-              {access.kind === 'consent'
-                ? `For ${decodePurposes(access.purposes ?? 0)
-                    .map((p) => PURPOSE_LABELS[p] ?? p)
-                    .join(', ')}, until ${formatDate(new Date(access.expiry * 1000).toISOString())}`
-                : `Emergency access until ${formatDate(new Date(access.expiry * 1000).toISOString(), true)}`}
-            </p>
+            {bases.map((b) => (
+              <p key={b.kind}>
+                {b.kind === 'consent'
+                  ? `For ${decodePurposes(b.purposes ?? 0)
+                      .map((p) => PURPOSE_LABELS[p] ?? p)
+                      .join(', ')}, until ${formatDate(new Date(b.expiry * 1000).toISOString())}`
+                  : `Emergency access until ${formatDate(new Date(b.expiry * 1000).toISOString(), true)}`}
+              </p>
+            ))}
             {patient?.birthDate && <p className="hint">Born {formatDate(patient.birthDate)}</p>}
             {error && <ErrorMessage error={error} />}
             {patient?.id && (

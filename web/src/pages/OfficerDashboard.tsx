@@ -43,7 +43,13 @@ interface Overview {
     block: string;
     txHash: string;
     open: boolean;
-    review: { outcome: string; reviewedAt: string } | null;
+    practitionerName: string;
+    institution: string;
+    patientName: string | null;
+    patientId: string | null;
+    openedAt: string | null;
+    reason: string | null;
+    review: { outcome: string; reviewedAt: string; reviewer: string | null; note: string | null } | null;
   }[];
   integrityAlerts: {
     id: string;
@@ -60,12 +66,6 @@ export function OfficerDashboard({ me }: { me: Me }) {
   const overview = useAsync(() => request<Overview>('/portal/api/officer/overview'), [me.username]);
   const [running, setRunning] = useState(false);
   const [verifyError, setVerifyError] = useState<unknown>();
-  const practitioners = useAsync(
-    () =>
-      request<{ practitioners: { address: string; username: string | null }[] }>('/portal/api/practitioners'),
-    [],
-  );
-  const names = new Map((practitioners.data?.practitioners ?? []).map((p) => [p.address, p.username]));
   const o = overview.data;
   return (
     <main className="page wide" id="main">
@@ -167,18 +167,43 @@ export function OfficerDashboard({ me }: { me: Me }) {
             ) : (
               <ul className="plain">
                 {o.breakGlass.map((b) => (
-                  <li key={`${b.txHash}`} className="emergency-item">
-                    {b.open ? <Badge tone="alert">open</Badge> : <Badge tone="neutral">closed</Badge>}{' '}
-                    {names.get(b.practitioner) ?? shortAddress(b.practitioner)} → patient{' '}
-                    <span className="mono">{shortAddress(b.patient)}</span>, until{' '}
-                    {formatDate(b.expiresAt, true)} (block {b.block})
+                  <li key={`${b.txHash}`} className="emergency-item card" data-testid="break-glass-opening">
+                    <p className="opening-who">
+                      {b.open ? <Badge tone="alert">open</Badge> : <Badge tone="neutral">closed</Badge>}{' '}
+                      <strong data-testid="opening-practitioner">{b.practitionerName}</strong> (
+                      {b.institution}) opened emergency access to the records of{' '}
+                      <strong data-testid="opening-patient">
+                        {b.patientName ?? `the patient at ${shortAddress(b.patient)}`}
+                      </strong>
+                      {b.patientId && <span className="mono"> (Patient/{b.patientId})</span>}
+                    </p>
+                    <dl className="opening-facts">
+                      <dt>Reason given</dt>
+                      <dd data-testid="opening-reason">
+                        {b.reason ? `“${b.reason}”` : 'not found in the audit log'}
+                      </dd>
+                      <dt>Opened</dt>
+                      <dd data-testid="opening-opened">
+                        {b.openedAt ? formatDate(b.openedAt, true) : 'unknown'} (block {b.block})
+                      </dd>
+                      <dt>{b.open ? 'Time left' : 'Closed'}</dt>
+                      <dd data-testid="opening-time-left">
+                        {b.open
+                          ? `${timeLeft(b.expiresAt)}, until ${formatDate(b.expiresAt, true)}`
+                          : formatDate(b.expiresAt, true)}
+                      </dd>
+                    </dl>
                     {b.review ? (
-                      <p data-testid="break-glass-review">
-                        <Badge tone={b.review.outcome === 'justified' ? 'ok' : 'bad'}>
-                          reviewed: {b.review.outcome === 'justified' ? 'justified' : 'not justified'}
-                        </Badge>{' '}
-                        {formatDate(b.review.reviewedAt, true)}
-                      </p>
+                      <div data-testid="break-glass-review">
+                        <p>
+                          <Badge tone={b.review.outcome === 'justified' ? 'ok' : 'bad'}>
+                            reviewed: {b.review.outcome === 'justified' ? 'justified' : 'not justified'}
+                          </Badge>{' '}
+                          {b.review.reviewer ? `by ${b.review.reviewer}, ` : ''}
+                          {formatDate(b.review.reviewedAt, true)}
+                        </p>
+                        {b.review.note && <p data-testid="review-note">Note: “{b.review.note}”</p>}
+                      </div>
                     ) : (
                       <ReviewForm txHash={b.txHash} onReviewed={overview.reload} />
                     )}
@@ -187,8 +212,9 @@ export function OfficerDashboard({ me }: { me: Me }) {
               </ul>
             )}
             <p className="hint">
-              The reason of each opening is in the patient's audit log (AuditEvent search, purpose ETREAT). A
-              review is an audit event too: who reviewed, the outcome and the note.
+              The reason and the note are read back from the patient's audit log (encrypted, anchored on
+              chain), never kept in the clear. A review is an audit event too: who reviewed, the outcome and
+              the note.
             </p>
           </section>
           <section className="card" aria-labelledby="alerts-title">
@@ -212,6 +238,12 @@ export function OfficerDashboard({ me }: { me: Me }) {
       )}
     </main>
   );
+}
+
+/** "12 minutes left", "1 h 5 min left". */
+function timeLeft(until: string): string {
+  const minutes = Math.max(0, Math.round((Date.parse(until) - Date.now()) / 60_000));
+  return minutes >= 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min left` : `${minutes} minutes left`;
 }
 
 /** Justified or not, with an optional note: one review per opening, recorded as an audit event. */

@@ -6,6 +6,7 @@
  */
 import { standaloneReportCheck } from '../../../src/verify/standaloneReportCheck.ts';
 import { fhir } from '../api.ts';
+import { onSessionEnd } from '../auth/session.ts';
 import type { Loose, Resource } from '../fhir/records.ts';
 import { chainClient } from './chainClient.ts';
 
@@ -26,6 +27,16 @@ export interface AccessRow {
   emergency: boolean;
   verification: 'verified' | 'pending' | 'failed';
   problems: string[];
+  /** What the event named (references, operation paths), the patient's own reference left out. */
+  resources: string[];
+  /** The basis the node decided on (own-record, grant, delegate, emergency, …). */
+  basis: string | undefined;
+  /** A grant, revocation or delegation signed and sent (`$grant`, `$revoke`, `$delegate`). */
+  consentChange: 'grant' | 'revoke' | 'delegate' | undefined;
+  /** A consent message prepared for signing (`$consent-typed-data`): the change and its party. */
+  prepares: { kind: 'grant' | 'revoke' | 'delegate'; party: string | undefined } | undefined;
+  /** Done by a delegate for the patient. */
+  onBehalf: boolean;
 }
 
 export interface CheckedReport {
@@ -34,6 +45,23 @@ export interface CheckedReport {
   verified: number;
   pending: number;
   failed: number;
+  /** Entries checked against the chain by this call (the others had a final verdict already). */
+  checkedNow: number;
+}
+
+const CONSENT_DECISION = 'https://medledger.dev/fhir/StructureDefinition/consent-decision';
+
+/** The query an event recorded (base64 in the entity), as search parameters. */
+function queryOf(e: Resource): URLSearchParams {
+  const encoded = (e.entity ?? []).find((x: Loose) => typeof x.query === 'string')?.query as
+    | string
+    | undefined;
+  if (!encoded) return new URLSearchParams();
+  try {
+    return new URLSearchParams(atob(encoded));
+  } catch {
+    return new URLSearchParams();
+  }
 }
 
 function rowOf(e: Resource): Omit<AccessRow, 'verification' | 'problems'> {
@@ -48,6 +76,31 @@ function rowOf(e: Resource): Omit<AccessRow, 'verification' | 'problems'> {
   const subtype = e.subtype?.[0]?.code ?? e.action;
   const purpose = e.purposeOfEvent?.[0]?.coding?.[0]?.code ?? '';
   const reason = (e.extension ?? []).find((x: Loose) => x.url === BREAK_GLASS_EXTENSION)?.valueString;
+  const basis: string | undefined = (e.extension ?? [])
+    .find((x: Loose) => x.url === CONSENT_DECISION)
+    ?.extension?.find((x: Loose) => x.url === 'basis')?.valueCode;
+  const query = queryOf(e);
+  const action = query.get('action');
+  const prepares: AccessRow['prepares'] =
+    (action === 'grant' || action === 'revoke') && query.get('grantee')
+      ? { kind: action, party: query.get('grantee')?.toLowerCase() }
+      : query.get('delegate')
+        ? { kind: 'delegate' as const, party: query.get('delegate')?.toLowerCase() }
+        : undefined;
+  const patientOnly = resources.length > 0 && resources.every((r) => /^Patient\/[^/]+$/.test(r));
+  const consentChange =
+    subtype === 'operation' &&
+    e.outcome === '0' &&
+    patientOnly &&
+    !prepares &&
+    (basis === 'own-record' || basis === 'delegate') &&
+    (e.action === 'C' || e.action === 'U')
+      ? e.action === 'U'
+        ? ('revoke' as const)
+        : query.get('wait') !== null
+          ? ('delegate' as const)
+          : ('grant' as const)
+      : undefined;
   return {
     id: e.id ?? '',
     when: e.recorded,
@@ -59,30 +112,104 @@ function rowOf(e: Resource): Omit<AccessRow, 'verification' | 'problems'> {
     outcomeText: e.outcomeDesc,
     breakGlassReason: reason,
     emergency: purpose === 'ETREAT' || reason !== undefined,
+    resources,
+    basis,
+    consentChange,
+    prepares,
+    onBehalf: basis === 'delegate',
   };
 }
 
-export async function checkedAccessReport(patientId: string): Promise<CheckedReport> {
-  const report = await fhir<{ entry?: { resource: Resource }[] }>(
-    `Patient/${encodeURIComponent(patientId)}/$access-report`,
+interface ReportCache {
+  /** Every entry fetched so far, by event id. */
+  entries: Map<string, { resource: Resource; extension?: unknown[] }>;
+  /** Final verdicts (verified or failed): an event never changes, so its verdict stands. */
+  verdicts: Map<string, { status: 'verified' | 'failed'; problems: string[] }>;
+  meta: unknown;
+  chainId: number | undefined;
+  /** Entries checked and still waiting for their anchor. */
+  pending?: Set<string>;
+}
+
+const caches = new Map<string, ReportCache>();
+onSessionEnd(() => caches.clear());
+
+/** How far back a refresh asks again: events are recorded when a request starts, written when it ends. */
+const OVERLAP_MS = 5 * 60 * 1000;
+
+/**
+ * The patient's access report, each entry checked in this browser. Kept for the tab's life: a
+ * refresh asks the node only for events recorded since the last one seen (or since the oldest
+ * still waiting for its anchor), and only entries without a final verdict are checked again.
+ */
+const inFlight = new Map<string, Promise<CheckedReport>>();
+
+export function checkedAccessReport(patientId: string): Promise<CheckedReport> {
+  // One refresh at a time per patient (the report page and the notices share it).
+  const running = inFlight.get(patientId);
+  if (running) return running;
+  const refresh = refreshReport(patientId).finally(() => inFlight.delete(patientId));
+  inFlight.set(patientId, refresh);
+  return refresh;
+}
+
+async function refreshReport(patientId: string): Promise<CheckedReport> {
+  let cache = caches.get(patientId);
+  const since = cache ? refreshFrom(cache) : undefined;
+  const report = await fhir<{ meta?: unknown; entry?: { resource: Resource; extension?: unknown[] }[] }>(
+    `Patient/${encodeURIComponent(patientId)}/$access-report${since ? `?start=${encodeURIComponent(since)}` : ''}`,
   );
-  const result = await standaloneReportCheck(report, { publicClient: chainClient() });
-  const byEvent = new Map(result.entries.map((r) => [r.event, r]));
-  const rows = (report.entry ?? []).map((entry) => {
-    const checked = byEvent.get(`AuditEvent/${entry.resource.id}`);
+  if (!cache) {
+    cache = { entries: new Map(), verdicts: new Map(), meta: report.meta, chainId: undefined };
+    caches.set(patientId, cache);
+  }
+  for (const entry of report.entry ?? []) cache.entries.set(String(entry.resource.id), entry);
+  const entries = cache.entries;
+  const verdicts = cache.verdicts;
+  const unchecked = [...entries.values()].filter((e) => !verdicts.has(String(e.resource.id)));
+  if (unchecked.length > 0 || cache.chainId === undefined) {
+    const result = await standaloneReportCheck(
+      { resourceType: 'Bundle', type: 'collection', meta: report.meta ?? cache.meta, entry: unchecked },
+      { publicClient: chainClient() },
+    );
+    cache.chainId = result.chainId;
+    cache.pending = new Set();
+    for (const r of result.entries) {
+      const id = r.event.replace(/^AuditEvent\//, '');
+      if (r.status === 'pending') cache.pending.add(id);
+      else cache.verdicts.set(id, { status: r.status, problems: r.problems });
+    }
+  }
+  return rowsOf(cache, unchecked.length);
+}
+
+function refreshFrom(cache: ReportCache): string | undefined {
+  const times = [...cache.entries.values()]
+    .filter((e) => !cache.verdicts.has(String(e.resource.id)))
+    .map((e) => Date.parse(e.resource.recorded));
+  const latest = Math.max(0, ...[...cache.entries.values()].map((e) => Date.parse(e.resource.recorded)));
+  const from = Math.min(latest, ...times) - OVERLAP_MS;
+  return from > 0 ? new Date(from).toISOString() : undefined;
+}
+
+function rowsOf(cache: ReportCache, checkedNow: number): CheckedReport {
+  const rows: AccessRow[] = [...cache.entries.values()].map((entry) => {
+    const id = String(entry.resource.id);
+    const verdict = cache.verdicts.get(id);
     return {
       ...rowOf(entry.resource),
-      verification: checked?.status ?? 'failed',
-      problems: checked?.problems ?? ['not checked'],
+      verification: verdict?.status ?? (cache.pending?.has(id) ? 'pending' : 'failed'),
+      problems: verdict?.problems ?? (cache.pending?.has(id) ? [] : ['not checked']),
     } satisfies AccessRow;
   });
-  rows.reverse(); // newest first
+  rows.sort((a, b) => b.when.localeCompare(a.when) || Number(b.id) - Number(a.id)); // newest first
   return {
     rows,
-    chainId: result.chainId,
-    verified: result.verified,
-    pending: result.pending,
-    failed: result.failed,
+    chainId: cache.chainId,
+    verified: rows.filter((r) => r.verification === 'verified').length,
+    pending: rows.filter((r) => r.verification === 'pending').length,
+    failed: rows.filter((r) => r.verification === 'failed').length,
+    checkedNow,
   };
 }
 

@@ -15,7 +15,11 @@ export function ResultsTable({
   withDate?: boolean;
 }) {
   return (
-    <div className="table-wrap">
+    // A scrollable region must be reachable by keyboard (WCAG 2.1.1); a group, not a landmark (a
+    // page holds several tables of one name, such as two reports of the same panel).
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: see above
+    // biome-ignore lint/a11y/useSemanticElements: a fieldset is for form controls
+    <div className="table-wrap" role="group" tabIndex={0} aria-label={caption}>
       <table className="report results">
         <caption className="visually-hidden">{caption}</caption>
         <thead>

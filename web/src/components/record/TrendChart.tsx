@@ -105,8 +105,12 @@ export function TrendChart({ trend, width }: { trend: Trend; width: number }) {
 export function TrendTable({ trend }: { trend: Trend }) {
   const rows = alignedData(trend);
   const times = rows[0] as number[];
+  const label = `${trend.name}, as a table`;
   return (
-    <div className="table-wrap trend-table">
+    // Scrolls sideways on a phone: focusable, so it scrolls from the keyboard too (WCAG 2.1.1).
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: see above
+    // biome-ignore lint/a11y/useSemanticElements: a fieldset is for form controls
+    <div className="table-wrap trend-table" role="group" tabIndex={0} aria-label={label}>
       <table className="report" data-testid="trend-table">
         <caption>
           {trend.name}: {times.length} measurements

@@ -40,6 +40,28 @@ const RECORD_TYPES = [
   ['DiagnosticReport', 'Reports'],
 ] as const;
 
+const TYPE_WORDS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(RECORD_TYPES),
+  Patient: 'your details (name, birth date)',
+  CarePlan: 'Care plans',
+  Goal: 'Goals',
+  ImagingStudy: 'Imaging',
+  Claim: 'Claims',
+  ExplanationOfBenefit: 'Insurance statements',
+  Provenance: 'Where records came from',
+  Communication: 'Messages and notices',
+};
+
+/** "Visits, Allergies and your details (name, birth date)": record kinds as the form names them. */
+export function kindsInWords(types: readonly string[]): string {
+  const words = types.map((t) => TYPE_WORDS[t] ?? t.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase());
+  const sorted = [
+    ...words.filter((w) => !w.startsWith('your')),
+    ...words.filter((w) => w.startsWith('your')),
+  ];
+  return sorted.length <= 1 ? (sorted[0] ?? '') : `${sorted.slice(0, -1).join(', ')} and ${sorted.at(-1)}`;
+}
+
 const GRANT_PURPOSES = ['TREAT', 'CAREMGT', 'HRESCH', 'PUBHLTH', 'HPAYMT'] as const;
 
 /** Every current basis of access, in words (`GET /portal/api/patients/{id}/who-has-access`). */
@@ -312,7 +334,11 @@ export function AccessPage({
               </div>
               <dl>
                 <dt>Records</dt>
-                <dd>{row.resourceTypes.length === 0 ? 'all kinds' : row.resourceTypes.join(', ')}</dd>
+                <dd data-testid="grant-kinds">
+                  {row.resourceTypes.length === 0 || row.resourceTypes.includes('*')
+                    ? 'all your records'
+                    : kindsInWords(row.resourceTypes)}
+                </dd>
                 <dt>Purpose</dt>
                 <dd>{row.purposes.map((p) => PURPOSE_LABELS[p] ?? p).join(', ') || '—'}</dd>
                 <dt>Until</dt>
