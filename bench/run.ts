@@ -24,6 +24,7 @@ import { memorySection } from './sections/memorySection.ts';
 import { scalingSection } from './sections/scalingSection.ts';
 import { searchSection } from './sections/searchSection.ts';
 import { vaultSection } from './sections/vaultSection.ts';
+import { workersSection } from './sections/workersSection.ts';
 import { settle } from './settle.ts';
 
 export interface BenchSection {
@@ -40,6 +41,7 @@ const sections: BenchSection[] = [
   fhirSection,
   importSection,
   loadSection,
+  workersSection,
   scalingSection,
   searchSection,
   memorySection,

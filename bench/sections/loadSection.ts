@@ -41,12 +41,12 @@ type Autocannon = (options: {
 }) => Promise<CannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-const CONNECTIONS = 50;
-const PATIENTS = 10;
-const MEMBERS = 5;
-const OBSERVATIONS_PER_PATIENT = 20;
+export const CONNECTIONS = 50;
+export const PATIENTS = 10;
+export const MEMBERS = 5;
+export const OBSERVATIONS_PER_PATIENT = 20;
 
-interface LoadSetup {
+export interface LoadSetup {
   base: string;
   admin: string;
   patients: Array<{ id: string; token: string; observations: string[] }>;
@@ -107,7 +107,7 @@ async function serve(): Promise<void> {
   process.exit(0);
 }
 
-function observationOf(patient: string, i: number) {
+export function observationOf(patient: string, i: number) {
   return {
     resourceType: 'Observation',
     status: 'final',
@@ -188,7 +188,7 @@ function workload(setup: LoadSetup, prefix: string, checked: boolean): CannonReq
   ];
 }
 
-interface LoadFigures {
+export interface LoadFigures {
   requestsPerSec: number;
   p50: number;
   p99: number;
@@ -199,7 +199,7 @@ interface LoadFigures {
   timeouts: number;
 }
 
-async function cannon(
+export async function cannon(
   setup: LoadSetup,
   prefix: string,
   checked: boolean,
