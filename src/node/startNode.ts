@@ -140,9 +140,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     });
     if (loops) {
       leadership.elect(outbox);
-      // Full batches are built by whichever process reaches the size; the timer runs once.
-      leadership.elect({ start: () => recordBatcher.start(), stop: () => recordBatcher.stop() });
-      leadership.elect({ start: () => auditBatcher.start(), stop: () => auditBatcher.stop() });
+      // Every process batches its own writes (by size, and within the delay); the elected one also
+      // sweeps up what any process left. Idle, no batcher runs a statement.
+      for (const batcher of [recordBatcher, auditBatcher]) {
+        leadership.elect({ start: () => batcher.start({ sweep: true }), stop: () => batcher.stop() });
+        leadership.whileFollowing({ start: () => batcher.start(), stop: () => batcher.stop() });
+      }
       // The embedded database has no autovacuum: statistics and dead rows kept up by the node.
       if (db.kind === 'pglite') leadership.elect(new EmbeddedMaintenance(db, onError('maintenance')));
     }
