@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
+import type { MintParameters } from '../../src/access/testing/mintAccessToken.ts';
 import { DEFAULT_BATCH_MAX_DELAY_MS } from '../../src/config/config.ts';
 import { registerFhirRoutes } from '../../src/fhir/registerFhirRoutes.ts';
 import { startTestNode } from '../../src/fhir/testing/startTestNode.ts';
@@ -63,30 +64,49 @@ async function serve(): Promise<void> {
       registerFhirRoutes(app, node, { prefix: '/bench-unchecked/fhir', unchecked: true }).then(() => {}),
   });
   const admin = await t.bearer({ kind: 'system', scope: 'system/*.cruds', lifetimeSeconds: 7200 });
-  const post = (body: { resourceType: string; [field: string]: unknown }) => t.create(body, admin);
+  const seeded = await seedLoad({
+    post: (body) => t.create(body, admin),
+    grant: (patient, grantee) =>
+      t.grant(patient, grantee, {
+        resourceTypes: ['Observation', 'Patient'],
+        purposes: ['TREAT'],
+        expiry: Math.floor(Date.now() / 1000) + 7200,
+      }),
+    bearer: (parameters) => t.bearer(parameters),
+  });
+  const setup: LoadSetup = { base: t.fhirUrl.replace(/\/fhir$/, ''), admin, ...seeded };
+  process.stdout.write(`${JSON.stringify(setup)}\n`);
+  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  await t.stop();
+  process.exit(0);
+}
+
+/**
+ * Seeds what the workload reads: PATIENTS patients with OBSERVATIONS_PER_PATIENT Observations
+ * each, every patient's grant (Observation and Patient, TREAT) to each of MEMBERS other members,
+ * and the patients' and members' tokens; through whatever node `ops` writes to.
+ */
+export async function seedLoad(ops: {
+  post(resource: { resourceType: string; [field: string]: unknown }): Promise<string>;
+  grant(patient: PrivateKeyAccount, grantee: `0x${string}`): Promise<void>;
+  bearer(parameters: MintParameters): Promise<string>;
+}): Promise<Pick<LoadSetup, 'patients' | 'members'>> {
   const memberAddresses = Array.from({ length: MEMBERS }, () =>
     privateKeyToAccount(generatePrivateKey()).address.toLowerCase(),
   ) as `0x${string}`[];
   const patients: LoadSetup['patients'] = [];
   for (let p = 0; p < PATIENTS; p++) {
     const key = privateKeyToAccount(generatePrivateKey());
-    const id = await post({
+    const id = await ops.post({
       resourceType: 'Patient',
       name: [{ family: `Load${p}` }],
       identifier: [{ system: 'urn:medledger:address', value: key.address.toLowerCase() }],
     });
     const observations: string[] = [];
-    for (let i = 0; i < OBSERVATIONS_PER_PATIENT; i++) {
-      observations.push(await post(observationOf(id, i)));
-    }
-    for (const member of memberAddresses) {
-      await t.grant(key, member, {
-        resourceTypes: ['Observation', 'Patient'],
-        purposes: ['TREAT'],
-        expiry: Math.floor(Date.now() / 1000) + 7200,
-      });
-    }
-    const token = await t.bearer({
+    for (let i = 0; i < OBSERVATIONS_PER_PATIENT; i++)
+      observations.push(await ops.post(observationOf(id, i)));
+    for (const member of memberAddresses) await ops.grant(key, member);
+    const token = await ops.bearer({
       kind: 'patient',
       scope: 'patient/*.rs',
       patient: id,
@@ -97,14 +117,10 @@ async function serve(): Promise<void> {
   }
   const members = await Promise.all(
     memberAddresses.map((address) =>
-      t.bearer({ kind: 'system', scope: 'system/*.rs', address, internal: false, lifetimeSeconds: 7200 }),
+      ops.bearer({ kind: 'system', scope: 'system/*.rs', address, internal: false, lifetimeSeconds: 7200 }),
     ),
   );
-  const setup: LoadSetup = { base: t.fhirUrl.replace(/\/fhir$/, ''), admin, patients, members };
-  process.stdout.write(`${JSON.stringify(setup)}\n`);
-  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
-  await t.stop();
-  process.exit(0);
+  return { patients, members };
 }
 
 export function observationOf(patient: string, i: number) {

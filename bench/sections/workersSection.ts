@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Address } from 'viem';
-import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
+import type { PrivateKeyAccount } from 'viem/accounts';
 import { AccessTokens } from '../../src/access/AccessTokens.ts';
 import { bearer } from '../../src/access/testing/mintAccessToken.ts';
 import { consentDomain, consentTypes } from '../../src/chain/consent/consentTypedData.ts';
@@ -29,9 +29,8 @@ import {
   type LoadFigures,
   type LoadSetup,
   MEMBERS,
-  OBSERVATIONS_PER_PATIENT,
-  observationOf,
   PATIENTS,
+  seedLoad,
 } from './loadSection.ts';
 
 const PUBLIC_URL = 'http://medledger-bench-workers.invalid';
@@ -91,49 +90,19 @@ async function runWithWorkers(workers: number, seconds: number): Promise<LoadFig
     const admin = await bearer(tokens, { kind: 'system', scope: 'system/*.cruds', lifetimeSeconds: 7200 });
     const [member] = await db.query<{ address: Address }>('SELECT address FROM chain_members');
     const custodian = member?.address as Address;
-    const post = async (resource: { resourceType: string; [field: string]: unknown }) => {
-      const response = await fetch(`${node.url}/fhir/${resource.resourceType}`, {
-        method: 'POST',
-        headers: { authorization: admin, 'content-type': 'application/fhir+json' },
-        body: JSON.stringify(resource),
-      });
-      if (response.status !== 201) throw new Error(`seeding: ${response.status} ${await response.text()}`);
-      return ((await response.json()) as { id: string }).id;
-    };
-    const memberAddresses = Array.from({ length: MEMBERS }, () =>
-      privateKeyToAccount(generatePrivateKey()).address.toLowerCase(),
-    ) as Address[];
-    const patients: LoadSetup['patients'] = [];
-    for (let p = 0; p < PATIENTS; p++) {
-      const key = privateKeyToAccount(generatePrivateKey());
-      const id = await post({
-        resourceType: 'Patient',
-        name: [{ family: `Load${p}` }],
-        identifier: [{ system: 'urn:medledger:address', value: key.address.toLowerCase() }],
-      });
-      const observations: string[] = [];
-      for (let i = 0; i < OBSERVATIONS_PER_PATIENT; i++) observations.push(await post(observationOf(id, i)));
-      for (const grantee of memberAddresses) await grant(db, dataDir, custodian, key, grantee);
-      const token = await bearer(tokens, {
-        kind: 'patient',
-        scope: 'patient/*.rs',
-        patient: id,
-        address: key.address.toLowerCase(),
-        lifetimeSeconds: 7200,
-      });
-      patients.push({ id, token, observations });
-    }
-    const members = await Promise.all(
-      memberAddresses.map((address) =>
-        bearer(tokens, {
-          kind: 'system',
-          scope: 'system/*.rs',
-          address,
-          internal: false,
-          lifetimeSeconds: 7200,
-        }),
-      ),
-    );
+    const { patients, members } = await seedLoad({
+      async post(resource) {
+        const response = await fetch(`${node.url}/fhir/${resource.resourceType}`, {
+          method: 'POST',
+          headers: { authorization: admin, 'content-type': 'application/fhir+json' },
+          body: JSON.stringify(resource),
+        });
+        if (response.status !== 201) throw new Error(`seeding: ${response.status} ${await response.text()}`);
+        return ((await response.json()) as { id: string }).id;
+      },
+      grant: (patient, grantee) => grant(db as Db, dataDir, custodian, patient, grantee),
+      bearer: (parameters) => bearer(tokens, parameters),
+    });
     // Every worker sees the last grant before the clock starts (each read on a new connection).
     const last = patients.at(-1) as LoadSetup['patients'][number];
     const visibleBy = Date.now() + 120_000;
