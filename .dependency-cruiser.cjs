@@ -4,6 +4,9 @@
  * - Components import only downwards, in LAYERS order (lowest first); components of one layer
  *   do not import each other. Tests and test support (`*.test.ts`, `testing/`) may compose
  *   anything.
+ * - The web app (web/src/) imports src/ only through src/portal/PortalApi.ts, which declares the
+ *   portal API's shapes; everything of src/ the app reaches is on the BROWSER_SAFE list, and
+ *   neither the app nor that list imports a Node built-in.
  */
 const LAYERS = [
   ['errors'],
@@ -24,6 +27,22 @@ const LAYERS = [
 ];
 
 const TESTS = '\\.test\\.ts$|/testing/';
+
+/** The web app's one door into src/ (docs/architecture.md, "The web app and src/"). */
+const PORTAL_API = '^src/portal/PortalApi\\.ts$';
+/**
+ * What PortalApi.ts re-exports and all they import: pure modules, browser-safe (viem at most, no
+ * Node built-in, no project code outside this list).
+ */
+const BROWSER_SAFE = [
+  PORTAL_API,
+  '^src/audit/AnchorProofShape\\.ts$',
+  '^src/verify/VerifyReport\\.ts$',
+  '^src/verify/standaloneReportCheck\\.ts$',
+  '^src/chain/consentCodes\\.ts$',
+  '^src/chain/consent/checkConsentMessage\\.ts$',
+  '^src/chain/consent/consentTypedData\\.ts$',
+].join('|');
 const folder = (name) => `^src/${name}/`;
 const any = (names) => `^src/(${names.join('|')})/`;
 
@@ -54,9 +73,9 @@ module.exports = {
   forbidden: [
     {
       name: 'no-circular',
-      comment: 'no import cycles in src/, type-only imports included',
+      comment: 'no import cycles in src/ or web/src/, type-only imports included',
       severity: 'error',
-      from: { path: '^src/' },
+      from: { path: '^(web/)?src/' },
       to: { circular: true },
     },
     {
@@ -67,6 +86,27 @@ module.exports = {
       to: {},
     },
     ...layerRules,
+    {
+      name: 'web-only-through-portal-api',
+      comment: 'web/src imports src/ only through src/portal/PortalApi.ts (the portal API and its pure helpers)',
+      severity: 'error',
+      from: { path: '^web/src/' },
+      to: { path: '^src/', pathNot: PORTAL_API },
+    },
+    {
+      name: 'web-reaches-only-browser-safe',
+      comment: 'all of src/ the web app reaches (through PortalApi.ts) is on the BROWSER_SAFE list',
+      severity: 'error',
+      from: { path: '^web/src/' },
+      to: { path: '^src/', pathNot: BROWSER_SAFE, reachable: true },
+    },
+    {
+      name: 'web-no-node-builtins',
+      comment: 'the web app and the browser-safe modules import no Node built-in',
+      severity: 'error',
+      from: { path: `^web/src/|${BROWSER_SAFE}` },
+      to: { dependencyTypes: ['core'] },
+    },
   ],
   options: {
     tsPreCompilationDeps: true,

@@ -27,7 +27,7 @@ import { createAnvilClients, startAnvil } from '../../src/chain/testing/anvil.ts
 import { loadConfig } from '../../src/config/config.ts';
 import { stderrLogger } from '../../src/config/logger.ts';
 import { importFiles } from '../../src/ehr/importFiles.ts';
-import { claimMessage } from '../../src/ehr/patientClaims.ts';
+import { claimMessage } from '../../src/fhir/identity/patientClaims.ts';
 import { sharedDataDir } from '../../src/fhir/testing/sharedData.ts';
 import { type RunningNode, startNode } from '../../src/node/startNode.ts';
 import { createServer } from '../../src/server/createServer.ts';

@@ -8,28 +8,11 @@ import { verifyMerkleProof } from '../chain/merkle.ts';
 import type { Queryable } from '../store/db.ts';
 import { IntegrityError } from '../vault/errors.ts';
 import { toBuffer } from '../vault/toBuffer.ts';
+import type { AnchorProof } from './AnchorProofShape.ts';
 import type { AnchoringInfo } from './AuditContext.ts';
 import { splitProof } from './verifyAuditEventRow.ts';
 
-export interface AnchorProof {
-  /** `AuditEvent/12` or `Observation/9/_history/2`. */
-  subject: string;
-  /** 0 records, 1 audit. */
-  kind: 0 | 1;
-  leaf: Hex;
-  /** unbatched: no batch yet; batched: in a batch whose root is not on chain yet; anchored: on chain. */
-  status: 'unbatched' | 'batched' | 'anchored';
-  pending: boolean;
-  batchSequence?: string;
-  batchIndex?: number;
-  proof?: Hex[];
-  root?: Hex;
-  txHash?: Hex;
-  blockNumber?: string;
-  chainId: number;
-  anchors: Hex;
-  member: Hex;
-}
+export type { AnchorProof } from './AnchorProofShape.ts';
 
 export interface LeafRow {
   leaf: Uint8Array;

@@ -1,12 +1,7 @@
-/** Errors of EHR import and patient claims; callers switch on `code`. */
+/** Errors of EHR import; callers switch on `code` (claim codes have theirs: fhir/identity/ClaimError.ts). */
 import { MedledgerError } from '../errors/MedledgerError.ts';
 
-export type ImportErrorCode =
-  | 'ERR_IMPORT_PATH'
-  | 'ERR_CLAIM_INVALID'
-  | 'ERR_CLAIM_USED'
-  | 'ERR_CLAIM_SIGNATURE'
-  | 'ERR_CLAIM_NOT_FOUND';
+export type ImportErrorCode = 'ERR_IMPORT_PATH';
 
 export class ImportError extends MedledgerError {
   constructor(code: ImportErrorCode, message: string) {

@@ -20,6 +20,7 @@ import type { AuditEventInput } from '../audit/AuditSink.ts';
 import type { NodeContext } from '../context/NodeContext.ts';
 import { createFhirService } from '../fhir/createFhirService.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
+import { storeClaims } from '../fhir/identity/patientClaims.ts';
 import { OPEN_GUARD } from '../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../fhir/VaultRepository.ts';
 import { ValidationPool } from '../fhir/validation/validationPool.ts';
@@ -27,7 +28,6 @@ import { refreshStaleStatistics } from '../store/embeddedMaintenance.ts';
 import { count, emptySummary, type ImportSummary } from './ImportSummary.ts';
 import { type LedgerRow, readLedger, writeLedger } from './importLedger.ts';
 import { listImportFiles } from './listImportFiles.ts';
-import { storeClaims } from './patientClaims.ts';
 import { type ImportCaches, prepareImportEntries, resourceTypeOf } from './prepareImportEntries.ts';
 import { type ImportFile, type ImportUnit, readImportFile } from './readImportFile.ts';
 

@@ -10,9 +10,9 @@
  */
 import { parseSearchRequest } from '@medplum/core';
 import type { BundleEntry, Identifier, Resource } from '@medplum/fhirtypes';
+import { generatedPatientAddress, newClaimCode } from '../fhir/identity/patientClaims.ts';
 import { ADDRESS_SYSTEM } from '../fhir/patientCompartment.ts';
 import type { VaultRepository } from '../fhir/VaultRepository.ts';
-import { generatedPatientAddress, newClaimCode } from './patientClaims.ts';
 
 /** Types deduplicated by identifier across files. */
 export const DEDUPLICATED_TYPES: ReadonlySet<string> = new Set(['Organization', 'Practitioner']);

@@ -3,7 +3,9 @@
  * per imported unit (a Bundle entry or an NDJSON line) of a file identified by its content
  * hash, written in the database transaction that stored the unit's resource, so a re-run skips
  * exactly what committed. `ehr_patient_claims` holds the one-time claim codes (as SHA-256
- * hashes only) of patients whose chain address was generated at import (docs/import.md).
+ * hashes only) of patients whose chain address was generated at import (docs/import.md). The codes
+ * are patient identity and their code is `fhir/identity/patientClaims.ts`; the table was created
+ * here with the import's, in 0050, and keeps that name and place (a migration is never edited).
  */
 import type { Migration } from '../store/migrate.ts';
 

@@ -5,6 +5,8 @@
  * batches), forwarded to this node's RPC endpoint. The caller must be signed in.
  * @see https://ethereum.org/en/developers/docs/apis/json-rpc/
  */
+
+import type { JsonRpcCall } from './PortalApi.ts';
 import { PortalError } from './PortalError.ts';
 
 export const READ_ONLY_RPC_METHODS: ReadonlySet<string> = new Set([
@@ -14,13 +16,6 @@ export const READ_ONLY_RPC_METHODS: ReadonlySet<string> = new Set([
   'eth_getTransactionReceipt',
   'eth_getBlockByNumber',
 ]);
-
-export interface JsonRpcCall {
-  jsonrpc: '2.0';
-  id: number | string;
-  method: string;
-  params?: unknown[];
-}
 
 export function readOnlyCall(body: unknown): JsonRpcCall {
   const call = body as Partial<JsonRpcCall> | undefined;

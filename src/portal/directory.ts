@@ -6,14 +6,7 @@
  * FHIR API, where consent decides).
  */
 import type { Queryable } from '../store/db.ts';
-
-export interface PractitionerEntry {
-  address: string;
-  /** This node's username for the practitioner, if registered here. */
-  username: string | null;
-  member: string;
-  memberName: string | null;
-}
+import type { GranteeAccess, PractitionerEntry } from './PortalApi.ts';
 
 export async function practitionerDirectory(db: Queryable): Promise<PractitionerEntry[]> {
   return db.query<PractitionerEntry>(
@@ -23,17 +16,6 @@ export async function practitionerDirectory(db: Queryable): Promise<Practitioner
      LEFT JOIN chain_members m ON m.address = p.member
      WHERE p.active ORDER BY u.username NULLS LAST, p.address`,
   );
-}
-
-export interface GranteeAccess {
-  patientAddress: string;
-  kind: 'consent' | 'break-glass';
-  /** Unix seconds. */
-  notBefore: number;
-  expiry: number;
-  /** Consent only: the resource-type bitmask (decimal) and purposes bitmask. */
-  resourceTypes?: string;
-  purposes?: number;
 }
 
 /** Active consents and open break-glass windows naming `grantee`, at this custodian (or any). */

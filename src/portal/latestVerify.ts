@@ -7,32 +7,24 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeContext } from '../context/NodeContext.ts';
-import type { VerifyReport } from '../verify/VerifyReport.ts';
 import { verifyNode } from '../verify/verifyNode.ts';
-
-export interface StoredVerifyResult {
-  /** ISO instant the run finished. */
-  at: string;
-  /** Who ran it (username). */
-  by: string;
-  report: VerifyReport;
-}
+import type { LatestVerify } from './PortalApi.ts';
 
 const fileOf = (dataDir: string) => join(dataDir, 'portal', 'latest-verify.json');
 
-export async function readLatestVerify(dataDir: string): Promise<StoredVerifyResult | undefined> {
+export async function readLatestVerify(dataDir: string): Promise<LatestVerify | undefined> {
   const text = await readFile(fileOf(dataDir), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as StoredVerifyResult);
+  return text === undefined ? undefined : (JSON.parse(text) as LatestVerify);
 }
 
-let running: Promise<StoredVerifyResult> | undefined;
+let running: Promise<LatestVerify> | undefined;
 
 /** Runs verify (or joins the run in progress) and stores its result. */
-export function runVerify(ctx: NodeContext, by: string): Promise<StoredVerifyResult> {
+export function runVerify(ctx: NodeContext, by: string): Promise<LatestVerify> {
   running ??= (async () => {
     try {
       const report = await verifyNode(ctx);
-      const result: StoredVerifyResult = { at: new Date().toISOString(), by, report };
+      const result: LatestVerify = { at: new Date().toISOString(), by, report };
       const file = fileOf(ctx.config.dataDir);
       await mkdir(join(ctx.config.dataDir, 'portal'), { recursive: true, mode: 0o700 });
       await writeFile(`${file}.tmp`, JSON.stringify(result), { mode: 0o600 });

@@ -10,48 +10,8 @@ import { blindIndex, loadAuditIndexKey } from '../audit/blindIndex.ts';
 import { readVerifiedAuditEvents } from '../audit/readVerifiedAuditEvents.ts';
 import { patientIdByAddress } from '../fhir/consent/consentResources.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
-import { readLatestVerify, type StoredVerifyResult } from './latestVerify.ts';
-
-export interface OfficerOverview {
-  chain: {
-    chainId: number;
-    head: string;
-    indexedBlock: string;
-    node: string;
-    members: { address: string; name: string; endpoint: string; active: boolean }[];
-  };
-  outbox: { pending: number; signed: number; confirmed: number; failed: number };
-  pendingAnchors: { records: number; audit: number };
-  breakGlass: {
-    patient: string;
-    practitioner: string;
-    member: string;
-    expiresAt: string;
-    block: string;
-    txHash: string;
-    open: boolean;
-    /** Who broke the glass: their username here, else their address; and their institution. */
-    practitionerName: string;
-    institution: string;
-    /** The patient's name and id, when the patient is known at this node. */
-    patientName: string | null;
-    patientId: string | null;
-    /** When it was opened (the block's time) and the reason given, from the verified audit log. */
-    openedAt: string | null;
-    reason: string | null;
-    /** The officer's review (reviewBreakGlass), or null while it awaits one. */
-    review: { outcome: string; reviewedAt: string; reviewer: string | null; note: string | null } | null;
-  }[];
-  integrityAlerts: {
-    id: string;
-    subject: string;
-    resource: string | null;
-    code: string;
-    detail: string;
-    at: string;
-  }[];
-  latestVerify: StoredVerifyResult | undefined;
-}
+import { readLatestVerify } from './latestVerify.ts';
+import type { OfficerOverview } from './PortalApi.ts';
 
 const BREAK_GLASS_REVIEW_SECONDS = 30 * 24 * 3600;
 

@@ -7,21 +7,17 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { AuditContext } from '../audit/AuditContext.ts';
-import type { AnchorProof } from '../audit/anchorProof.ts';
 import { recordVersionProof } from '../audit/recordVersionProof.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
 import { compartmentPatients } from '../fhir/patientCompartment.ts';
 import { forPatient } from '../fhir/patientRoute.ts';
 import { OPEN_GUARD } from '../fhir/ResourceGuard.ts';
 import { VaultRepository } from '../fhir/VaultRepository.ts';
+import type { RecordProofAnswer } from './PortalApi.ts';
 import { PortalError, refusedBy } from './PortalError.ts';
 
 const VERSION_REFERENCE = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})\/_history\/(\d{1,9})$/;
 const MAX_VERSIONS = 2000;
-
-export type RecordProofAnswer =
-  | { version: string; status: 'proof'; proof: AnchorProof }
-  | { version: string; status: 'refused' | 'not-found'; reason: string };
 
 export async function recordProofs(
   service: FhirService,

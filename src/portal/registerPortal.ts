@@ -22,7 +22,8 @@
  * - `GET officer/overview`, `POST officer/verify`: the privacy officer's dashboard and verify run;
  *   `POST officer/break-glass/{txHash}/review` ({ outcome: justified | not-justified, note? }).
  *
- * Errors are `{ "error": code, "message" }` with the right status.
+ * Errors are `{ "error": code, "message" }` with the right status. Every request body and answer
+ * is declared in PortalApi.ts, the one place the web app reads them from.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authEndpoints } from '../access/accessTokensFor.ts';
@@ -36,6 +37,21 @@ import { forwardRpcCall, readOnlyCall } from './chainRpcProxy.ts';
 import { accessesOfGrantee, practitionerDirectory } from './directory.ts';
 import { runVerify } from './latestVerify.ts';
 import { officerOverview } from './officerOverview.ts';
+import type {
+  AccessReview,
+  ActingFor,
+  BreakGlassReview,
+  LatestVerify,
+  Me,
+  MyPatients,
+  OfficerOverview,
+  PortalConfig,
+  PortalErrorBody,
+  Practitioners,
+  RecordProofs,
+  Restriction,
+  WhoHasAccess,
+} from './PortalApi.ts';
 import { PortalError } from './PortalError.ts';
 import { portalAccess } from './portalAccess.ts';
 import {
@@ -61,21 +77,24 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
       reply.header('cache-control', 'no-store');
     });
 
-    api.get('/portal/api/config', async () => ({
-      clientId: PORTAL_CLIENT_ID,
-      redirectUri: portalRedirectUri(ctx.config.publicUrl),
-      scope: PORTAL_CLIENT_SCOPES,
-      authorizeUrl: endpoints.authorizationEndpoint,
-      tokenUrl: endpoints.tokenEndpoint,
-      fhirBaseUrl: endpoints.fhirBaseUrl,
-      institution: ctx.config.institutionName,
-      custodian: ctx.identity.account.address.toLowerCase(),
-      chainId: ctx.chain.addresses.chainId,
-      contracts: { consent: ctx.chain.addresses.consent, anchors: ctx.chain.addresses.anchors },
-    }));
+    api.get(
+      '/portal/api/config',
+      async (): Promise<PortalConfig> => ({
+        clientId: PORTAL_CLIENT_ID,
+        redirectUri: portalRedirectUri(ctx.config.publicUrl),
+        scope: PORTAL_CLIENT_SCOPES,
+        authorizeUrl: endpoints.authorizationEndpoint,
+        tokenUrl: endpoints.tokenEndpoint,
+        fhirBaseUrl: endpoints.fhirBaseUrl,
+        institution: ctx.config.institutionName,
+        custodian: ctx.identity.account.address.toLowerCase(),
+        chainId: ctx.chain.addresses.chainId,
+        contracts: { consent: ctx.chain.addresses.consent, anchors: ctx.chain.addresses.anchors },
+      }),
+    );
 
     api.get('/portal/api/me', (request, reply) =>
-      run(reply, async () => {
+      run<Me>(reply, async () => {
         const principal = await service.access.tokens
           .authenticate(request.headers.authorization)
           .catch(() => {
@@ -114,7 +133,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     );
 
     api.get('/portal/api/practitioners', (request, reply) =>
-      run(reply, async () => {
+      run<Practitioners>(reply, async () => {
         await portalAccess(service, request, {
           roles: ['patient', 'practitioner', 'officer'],
           resource: 'portal/practitioners',
@@ -125,7 +144,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     );
 
     api.get('/portal/api/my-patients', (request, reply) =>
-      run(reply, async () => {
+      run<MyPatients>(reply, async () => {
         const principal = await portalAccess(service, request, {
           roles: ['practitioner'],
           resource: 'portal/my-patients',
@@ -151,7 +170,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     );
 
     api.post('/portal/api/patients/:id/record-proofs', (request, reply) =>
-      run(reply, async () => {
+      run<RecordProofs>(reply, async () => {
         const { id } = request.params as { id: string };
         const body = (request.body ?? {}) as { versions?: unknown };
         return { proofs: await recordProofs(service, auditContextOf(ctx), request, id, body.versions) };
@@ -159,7 +178,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     );
 
     api.get('/portal/api/acting-for', (request, reply) =>
-      run(reply, async () => {
+      run<ActingFor>(reply, async () => {
         const principal = await portalAccess(service, request, {
           roles: ['patient', 'practitioner', 'officer', 'registrar'],
           resource: 'portal/acting-for',
@@ -184,7 +203,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     );
 
     api.get('/portal/api/patients/:id/who-has-access', (request, reply) =>
-      run(reply, async () => {
+      run<WhoHasAccess>(reply, async () => {
         const { id } = request.params as { id: string };
         await portalAccess(service, request, {
           roles: ['patient'],
@@ -198,7 +217,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
 
     // The patient's restrictions on named clinicians (HIPAA 164.522(a)): add and lift.
     const restriction = (method: 'POST' | 'DELETE') => (request: FastifyRequest, reply: FastifyReply) =>
-      run(reply, async () => {
+      run<Restriction>(reply, async () => {
         const { id, practitioner: fromPath } = request.params as { id: string; practitioner?: string };
         const practitioner =
           method === 'POST'
@@ -220,7 +239,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     api.delete('/portal/api/patients/:id/restrictions/:practitioner', restriction('DELETE'));
 
     api.get('/portal/api/officer/access-review/:id', (request, reply) =>
-      run(reply, async () => {
+      run<AccessReview>(reply, async () => {
         const { id } = request.params as { id: string };
         const resource = `AuditEvent/${id}/access-review`;
         // Who asks is decided before anything about the event is looked up (refusals audited once).
@@ -243,14 +262,14 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     );
 
     api.get('/portal/api/officer/overview', (request, reply) =>
-      run(reply, async () => {
+      run<OfficerOverview>(reply, async () => {
         await portalAccess(service, request, { roles: ['officer'], resource: 'portal/officer-overview' });
         return officerOverview(service);
       }),
     );
 
     api.post('/portal/api/officer/break-glass/:txHash/review', (request, reply) =>
-      run(reply, async () => {
+      run<BreakGlassReview>(reply, async () => {
         const { txHash } = request.params as { txHash: string };
         const officer = await portalAccess(service, request, {
           roles: ['officer'],
@@ -262,7 +281,7 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
     );
 
     api.post('/portal/api/officer/verify', (request, reply) =>
-      run(reply, async () => {
+      run<LatestVerify>(reply, async () => {
         const principal = await portalAccess(service, request, {
           roles: ['officer'],
           resource: 'portal/verify',
@@ -274,16 +293,17 @@ export async function registerPortal(app: FastifyInstance, service: FhirService)
   });
 }
 
-async function run(reply: FastifyReply, handler: () => Promise<unknown>): Promise<FastifyReply> {
+/** Sends the handler's answer (of the route's PortalApi type), or the error as a PortalErrorBody. */
+async function run<T>(reply: FastifyReply, handler: () => Promise<T>): Promise<FastifyReply> {
   try {
     return reply.send(await handler());
   } catch (error) {
     const status = httpStatusOf(error);
-    if (error instanceof MedledgerError && status < 500)
-      return reply.code(status).send({ error: error.code, message: error.message });
-    if (error instanceof MedledgerError && status === 503)
-      return reply.code(503).send({ error: error.code, message: error.message });
+    if (error instanceof MedledgerError && (status < 500 || status === 503))
+      return reply.code(status).send({ error: error.code, message: error.message } satisfies PortalErrorBody);
     reply.log.warn(error);
-    return reply.code(500).send({ error: 'ERR_PORTAL_INTERNAL', message: 'internal error' });
+    return reply
+      .code(500)
+      .send({ error: 'ERR_PORTAL_INTERNAL', message: 'internal error' } satisfies PortalErrorBody);
   }
 }

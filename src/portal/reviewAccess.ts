@@ -10,6 +10,7 @@
 import type { AuditContext } from '../audit/AuditContext.ts';
 import { readVerifiedAuditEvents } from '../audit/readVerifiedAuditEvents.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
+import type { AccessReview } from './PortalApi.ts';
 import { PortalError } from './PortalError.ts';
 
 const VERSION = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/(\d{1,9}))?$/;
@@ -47,15 +48,9 @@ export async function eventToReview(audit: AuditContext, id: string): Promise<Re
   return { event: row.resource as unknown as Record<string, unknown>, patients, references };
 }
 
-export async function reviewAccess(
-  service: FhirService,
-  reviewed: ReviewedEvent,
-): Promise<{
-  event: Record<string, unknown>;
-  records: { reference: string; status: string; resource?: unknown }[];
-}> {
+export async function reviewAccess(service: FhirService, reviewed: ReviewedEvent): Promise<AccessReview> {
   const reader = service.ctx.vault.reader();
-  const records: { reference: string; status: string; resource?: unknown }[] = [];
+  const records: AccessReview['records'] = [];
   for (const reference of reviewed.references) {
     const [, type = '', id = '', version] = VERSION.exec(reference) ?? [];
     try {

@@ -8,18 +8,11 @@ import { auditDecision } from '../access/auditDecision.ts';
 import type { Principal } from '../access/Principal.ts';
 import { patientIdByAddress } from '../fhir/consent/consentResources.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
+import { type BreakGlassReview, REVIEW_OUTCOMES, type ReviewOutcome } from './PortalApi.ts';
 import { PortalError } from './PortalError.ts';
 
-export const REVIEW_OUTCOMES = ['justified', 'not-justified'] as const;
-export type ReviewOutcome = (typeof REVIEW_OUTCOMES)[number];
 const TX_HASH = /^0x[0-9a-f]{64}$/;
 const MAX_NOTE = 2000;
-
-export interface BreakGlassReview {
-  txHash: string;
-  outcome: ReviewOutcome;
-  reviewedAt: string;
-}
 
 export async function reviewBreakGlass(
   service: FhirService,

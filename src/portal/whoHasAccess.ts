@@ -23,39 +23,7 @@ import { decodePurposes, decodeResourceTypes, PURPOSE_WORDS } from '../chain/con
 import { careTeamOf } from '../fhir/careRelationship.ts';
 import type { FhirService } from '../fhir/FhirService.ts';
 import { restrictedPractitioners } from '../fhir/identity/restrictions.ts';
-
-export type WhoHasAccessBasis =
-  | 'grant'
-  | 'treatment-relationship'
-  | 'restricted'
-  | 'emergency'
-  | 'delegate'
-  | 'registration'
-  | 'system'
-  | 'audit-review';
-
-export interface WhoHasAccessEntry {
-  basis: WhoHasAccessBasis;
-  /** A display name: a person, an institution, or a group ("every clinician of …"). */
-  who: string;
-  /** What it covers, in one sentence a patient can read. */
-  words: string;
-  address?: string;
-  fhirUser?: string;
-  /** ISO instants. */
-  since?: string;
-  until?: string;
-  /** The chain transaction that opened it (break-glass). */
-  txHash?: string;
-}
-
-export interface WhoHasAccess {
-  patient: string;
-  institution: string;
-  /** The treatment policy of this institution, and what it means. */
-  policy: { treatmentAccess: string; words: string };
-  entries: WhoHasAccessEntry[];
-}
+import type { WhoHasAccess, WhoHasAccessEntry } from './PortalApi.ts';
 
 const ANY_CUSTODIAN = '0x0000000000000000000000000000000000000000';
 

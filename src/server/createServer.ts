@@ -7,9 +7,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { PatientPicker } from '../access/PatientPicker.ts';
 import { registerAuthRoutes } from '../access/registerAuthRoutes.ts';
 import type { NodeContext } from '../context/NodeContext.ts';
-import { registerClaimRoute } from '../ehr/registerClaimRoute.ts';
 import { everythingFromCustodians } from '../exchange/everythingFromCustodians.ts';
 import { registerExchangeRoutes } from '../exchange/registerExchangeRoutes.ts';
+import { registerIdentityRoutes } from '../fhir/identity/registerIdentityRoutes.ts';
 import { patientPickerOf } from '../fhir/patientPicker.ts';
 import { registerFhirRoutes } from '../fhir/registerFhirRoutes.ts';
 import { registerPortal } from '../portal/registerPortal.ts';
@@ -59,7 +59,7 @@ export async function createServer(ctx: NodeContext): Promise<FastifyInstance> {
       remoteRecords: (service) => (patient, req) => everythingFromCustodians(service, patient, req),
     });
     patientPicker = patientPickerOf(fhir);
-    await registerClaimRoute(api, fhir);
+    await registerIdentityRoutes(api, fhir);
     await registerPortal(api, fhir);
     await registerExchangeRoutes(api, fhir);
   });

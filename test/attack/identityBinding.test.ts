@@ -11,8 +11,8 @@ import type { Address } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patientReissueClaimCommand } from '../../src/cli/commands/patientReissueClaim.ts';
-import { claimMessage } from '../../src/ehr/patientClaims.ts';
 import { keyChangeMessage } from '../../src/fhir/identity/changeKey.ts';
+import { claimMessage } from '../../src/fhir/identity/patientClaims.ts';
 import { backfillPatientIdentities } from '../../src/fhir/identity/patientIdentities.ts';
 import { startTestNode, type TestNode } from '../../src/fhir/testing/startTestNode.ts';
 

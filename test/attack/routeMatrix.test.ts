@@ -69,7 +69,7 @@ const NOT_ABOUT_A_PATIENT: Record<string, string> = {
   'POST /fhir/Patient/:id/$claim':
     'no token: the claim code and the new key prove it (test/attack/identityBinding.test.ts)',
   'POST /fhir/Patient/:id/$claim-check':
-    'no token: answers only whether a claim code is right, uses nothing up, audited for the patient (src/ehr/claim.test.ts)',
+    'no token: answers only whether a claim code is right, uses nothing up, audited for the patient (src/fhir/identity/claim.test.ts)',
   'POST /fhir/Patient/:id/$change-key':
     'no token: the current and the new key prove it (test/attack/identityBinding.test.ts)',
   'PUT /fhir/Consent/:id': 'Consent is chain-derived: writes refused (src/fhir/consent/consent.test.ts)',

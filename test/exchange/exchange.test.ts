@@ -25,7 +25,7 @@ import { deployContracts } from '../../src/chain/deployContracts.ts';
 import { anchorsAbi, registryAbi } from '../../src/chain/generated/contracts.ts';
 import { loadNodeIdentity, type NodeIdentity } from '../../src/chain/nodeIdentity.ts';
 import { type AnvilInstance, createAnvilClients, startAnvil } from '../../src/chain/testing/anvil.ts';
-import { claimMessage } from '../../src/ehr/patientClaims.ts';
+import { claimMessage } from '../../src/fhir/identity/patientClaims.ts';
 import { sharedDataDir } from '../../src/fhir/testing/sharedData.ts';
 import { standaloneReportCheck } from '../../src/verify/standaloneReportCheck.ts';
 import { forgeCustodianRecord } from './forgeCustodianRecord.ts';

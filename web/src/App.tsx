@@ -4,7 +4,8 @@
  * officers (chain, verify, break-glass review, integrity alerts).
  */
 import { lazy, Suspense, useEffect, useState } from 'react';
-import { ApiError, type PortalConfig, portalConfig, request, SESSION_EXPIRED } from './api.ts';
+import type { Me, PortalConfig } from '../../src/portal/PortalApi.ts';
+import { ApiError, portalConfig, request, SESSION_EXPIRED } from './api.ts';
 import { completeSignIn, startSignIn } from './auth/oauth.ts';
 import { currentSession, endSession } from './auth/session.ts';
 import { ErrorMessage, Loading } from './components/common.tsx';
@@ -17,16 +18,6 @@ const ClinicianArea = lazy(() =>
 const OfficerDashboard = lazy(() =>
   import('./pages/OfficerDashboard.tsx').then((m) => ({ default: m.OfficerDashboard })),
 );
-
-export interface Me {
-  role: 'patient' | 'practitioner' | 'officer' | 'system';
-  username: string;
-  address: string | null;
-  patient: string | null;
-  fhirUser: string | null;
-  /** Patients: whether their record is already bound to a key of theirs (then: unlock or restore). */
-  keyBound: boolean | null;
-}
 
 type State =
   | { stage: 'loading' }
@@ -139,7 +130,13 @@ export function App() {
 }
 
 const roleName = (role: Me['role']) =>
-  ({ patient: 'patient', practitioner: 'clinician', officer: 'privacy officer', system: 'system' })[role];
+  ({
+    patient: 'patient',
+    practitioner: 'clinician',
+    officer: 'privacy officer',
+    registrar: 'registrar',
+    system: 'system',
+  })[role];
 
 function SignIn({ config, error }: { config: PortalConfig; error?: unknown }) {
   const [busy, setBusy] = useState(false);

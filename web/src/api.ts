@@ -3,6 +3,7 @@
  * token. Every failure becomes an ApiError whose message is the server's own explanation
  * (OperationOutcome diagnostics, the portal's `message`, OAuth's `error_description`).
  */
+import type { PortalConfig, PortalErrorBody } from '../../src/portal/PortalApi.ts';
 import { currentSession, endSession } from './auth/session.ts';
 
 /** Fired on `window` when the node refuses the session's token: the app returns to sign-in. */
@@ -15,19 +16,6 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.status = status;
   }
-}
-
-export interface PortalConfig {
-  clientId: string;
-  redirectUri: string;
-  scope: string;
-  authorizeUrl: string;
-  tokenUrl: string;
-  fhirBaseUrl: string;
-  institution: string;
-  custodian: string;
-  chainId: number;
-  contracts: { consent: `0x${string}`; anchors: `0x${string}` };
 }
 
 let configPromise: Promise<PortalConfig> | undefined;
@@ -92,7 +80,8 @@ export async function fhir<T>(path: string, options: RequestOptions = {}): Promi
 function explain(status: number, json: unknown, text: string): string {
   const body = json as
     | { resourceType?: string; issue?: { diagnostics?: string; details?: { text?: string } }[] }
-    | { message?: string; error_description?: string }
+    | Partial<PortalErrorBody>
+    | { error_description?: string }
     | undefined;
   if (body && 'issue' in body && body.issue?.[0])
     return body.issue[0].diagnostics ?? body.issue[0].details?.text ?? `HTTP ${status}`;

@@ -8,8 +8,8 @@
  * printed once and stored only as a hash.
  */
 
-import { claimCodeHash, newClaimCode } from '../../ehr/patientClaims.ts';
 import { ConfigError } from '../../errors/MedledgerError.ts';
+import { claimCodeHash, newClaimCode } from '../../fhir/identity/patientClaims.ts';
 import { boundAddress } from '../../fhir/identity/patientIdentities.ts';
 import { auditOperatorAction } from '../auditOperatorAction.ts';
 import type { Command } from '../command.ts';

@@ -1,6 +1,6 @@
 /** Small shared pieces: loading and error states (never a blank screen), badges, an async hook. */
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
-import { PURPOSE_WORDS } from '../../../src/chain/consentCodes.ts';
+import { PURPOSE_WORDS } from '../../../src/portal/PortalApi.ts';
 
 export function Loading({ children }: { children: ReactNode }) {
   return (

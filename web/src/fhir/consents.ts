@@ -12,7 +12,7 @@ import {
   type ConsentChoice,
   checkedConsentDefinition,
   checkedDelegateDefinition,
-} from '../../../src/chain/consent/checkConsentMessage.ts';
+} from '../../../src/portal/PortalApi.ts';
 import { fhir, portalConfig } from '../api.ts';
 import type { Loose, Resource } from './records.ts';
 

@@ -5,10 +5,11 @@
  * neither downloads the record again nor re-verifies a version already verified (a version is
  * immutable, so its proof holds for good); only versions new or not yet anchored are asked for.
  */
+import type { RecordProofs, RecordProofsRequest } from '../../../src/portal/PortalApi.ts';
 import { fhir, request } from '../api.ts';
 import { onSessionEnd } from '../auth/session.ts';
 import { chainClient } from '../verify/chainClient.ts';
-import { type AnchorProofJson, type RecordCheck, recordProofChecker } from '../verify/recordProofCheck.ts';
+import { type RecordCheck, recordProofChecker } from '../verify/recordProofCheck.ts';
 import { type RecordEntry, type Resource, toRecords } from './records.ts';
 
 export interface PatientRecords {
@@ -17,10 +18,6 @@ export interface PatientRecords {
   /** Resource types returned that the portal does not render (counted, never hidden silently). */
   others: Record<string, number>;
 }
-
-type ProofAnswer =
-  | { version: string; status: 'proof'; proof: AnchorProofJson }
-  | { version: string; status: 'refused' | 'not-found'; reason: string };
 
 const loaded = new Map<string, Promise<PatientRecords>>();
 
@@ -85,9 +82,9 @@ export async function checkRecords(
     else wanted.push(e.version);
   }
   if (wanted.length === 0) return checks;
-  const { proofs } = await request<{ proofs: ProofAnswer[] }>(
+  const { proofs } = await request<RecordProofs>(
     `/portal/api/patients/${encodeURIComponent(patientId)}/record-proofs`,
-    { body: { versions: wanted }, headers },
+    { body: { versions: wanted } satisfies RecordProofsRequest, headers },
   );
   const check = recordProofChecker(chainClient());
   await Promise.all(

@@ -4,7 +4,10 @@
  * as one reading (113/73 mmHg), codes by their display, encounter classes in words.
  * See https://ucum.org/ucum (unit syntax) and https://hl7.org/fhir/R4/datatypes.html#Quantity.
  */
-import type { Loose } from './records.ts';
+
+/** FHIR JSON, read defensively field by field (records.ts re-exports it). */
+// biome-ignore lint/suspicious/noExplicitAny: the one loose type of the portal's FHIR reading
+export type Loose = any;
 
 /** UCUM codes whose display differs from the code. Annotations (`{…}`) are words, not units. */
 const UCUM_DISPLAY: Readonly<Record<string, string>> = {

@@ -8,15 +8,14 @@
 import {
   codeText,
   encounterClassText,
+  type Loose,
   moneyText,
   observationValueText,
   quantityText,
   statusText,
 } from './present.ts';
 
-/** FHIR JSON, read defensively field by field. */
-// biome-ignore lint/suspicious/noExplicitAny: the one loose type of the portal's FHIR reading
-export type Loose = any;
+export type { Loose } from './present.ts';
 
 export type Resource = {
   resourceType: string;

@@ -3,8 +3,11 @@
  * a patient's records with where each came from, and the break-glass flow.
  */
 import { useEffect, useRef, useState } from 'react';
-import { decodePurposes } from '../../../src/chain/consentCodes.ts';
-import type { Me } from '../App.tsx';
+import {
+  decodePurposes,
+  type Me,
+  type MyPatients as MyPatientsAnswer,
+} from '../../../src/portal/PortalApi.ts';
 import { ApiError, fhir, portalConfig, request } from '../api.ts';
 import {
   Badge,
@@ -20,14 +23,6 @@ import { checkRecords, loadPatientRecords } from '../fhir/loadRecords.ts';
 import { patientName, type Resource } from '../fhir/records.ts';
 import { go, useRoute } from '../route.ts';
 import { BreakGlassForm, emergencyHeaders, emergencyOf } from './clinician/BreakGlass.tsx';
-
-interface GranteeAccess {
-  patientAddress: string;
-  patientId: string | null;
-  kind: 'consent' | 'break-glass';
-  expiry: number;
-  purposes?: number;
-}
 
 export function ClinicianArea({ me }: { me: Me }) {
   const route = useRoute();
@@ -55,15 +50,18 @@ export function ClinicianArea({ me }: { me: Me }) {
   );
 }
 
+/** One access of the clinician's, with the patient's local id. */
+type PatientAccess = MyPatientsAnswer['accesses'][number];
+
 interface Listed {
-  access: GranteeAccess;
+  access: PatientAccess;
   patient: Resource | undefined;
   error?: string;
 }
 
 function MyPatients({ me }: { me: Me }) {
   const list = useAsync(async () => {
-    const { accesses } = await request<{ accesses: GranteeAccess[] }>('/portal/api/my-patients');
+    const { accesses } = await request<MyPatientsAnswer>('/portal/api/my-patients');
     return Promise.all(
       accesses.map(async (access): Promise<Listed> => {
         const headers = access.kind === 'break-glass' ? emergencyHeaders(access.patientAddress) : {};
@@ -82,7 +80,7 @@ function MyPatients({ me }: { me: Me }) {
   }, [me.username]);
   const [filter, setFilter] = useState('');
   // One card per patient, whatever the number of bases (a consent and an open break-glass window).
-  const byPatient = new Map<string, Listed & { bases: GranteeAccess[] }>();
+  const byPatient = new Map<string, Listed & { bases: PatientAccess[] }>();
   for (const l of list.data ?? []) {
     const seen = byPatient.get(l.access.patientAddress);
     if (seen) {

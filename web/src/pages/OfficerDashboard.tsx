@@ -4,66 +4,18 @@
  * and integrity alerts raised when a stored record failed its check.
  */
 import { useState } from 'react';
-import type { Me } from '../App.tsx';
+import type {
+  BreakGlassReviewRequest,
+  LatestVerify,
+  Me,
+  OfficerOverview,
+  ReviewOutcome,
+} from '../../../src/portal/PortalApi.ts';
 import { request } from '../api.ts';
 import { Badge, ErrorMessage, formatDate, Loading, shortAddress, useAsync } from '../components/common.tsx';
 
-interface VerifyCounts {
-  rows: number;
-  anchored: number;
-  pending: number;
-  contentChecked: number;
-}
-interface LatestVerify {
-  at: string;
-  by: string;
-  report: {
-    ok: boolean;
-    counts: { records: VerifyCounts; audit: VerifyCounts };
-    findings: { check: string; row?: string; detail: string }[];
-    moreFindings: number;
-    durationMs: number;
-  };
-}
-interface Overview {
-  chain: {
-    chainId: number;
-    head: string;
-    indexedBlock: string;
-    node: string;
-    members: { address: string; name: string; endpoint: string; active: boolean }[];
-  };
-  outbox: { pending: number; signed: number; confirmed: number; failed: number };
-  pendingAnchors: { records: number; audit: number };
-  breakGlass: {
-    patient: string;
-    practitioner: string;
-    member: string;
-    expiresAt: string;
-    block: string;
-    txHash: string;
-    open: boolean;
-    practitionerName: string;
-    institution: string;
-    patientName: string | null;
-    patientId: string | null;
-    openedAt: string | null;
-    reason: string | null;
-    review: { outcome: string; reviewedAt: string; reviewer: string | null; note: string | null } | null;
-  }[];
-  integrityAlerts: {
-    id: string;
-    subject: string;
-    resource: string | null;
-    code: string;
-    detail: string;
-    at: string;
-  }[];
-  latestVerify: LatestVerify | undefined;
-}
-
 export function OfficerDashboard({ me }: { me: Me }) {
-  const overview = useAsync(() => request<Overview>('/portal/api/officer/overview'), [me.username]);
+  const overview = useAsync(() => request<OfficerOverview>('/portal/api/officer/overview'), [me.username]);
   const [running, setRunning] = useState(false);
   const [verifyError, setVerifyError] = useState<unknown>();
   const o = overview.data;
@@ -152,7 +104,7 @@ export function OfficerDashboard({ me }: { me: Me }) {
               onClick={() => {
                 setRunning(true);
                 setVerifyError(undefined);
-                request('/portal/api/officer/verify', { method: 'POST', body: {} })
+                request<LatestVerify>('/portal/api/officer/verify', { method: 'POST', body: {} })
                   .then(overview.reload, setVerifyError)
                   .finally(() => setRunning(false));
               }}
@@ -252,13 +204,13 @@ function ReviewForm({ txHash, onReviewed }: { txHash: string; onReviewed: () => 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
   const id = `review-note-${txHash.slice(2, 10)}`;
-  const submit = async (outcome: 'justified' | 'not-justified') => {
+  const submit = async (outcome: ReviewOutcome) => {
     setBusy(true);
     setError(undefined);
     try {
       await request(`/portal/api/officer/break-glass/${txHash}/review`, {
         method: 'POST',
-        body: { outcome, ...(note.trim() ? { note: note.trim() } : {}) },
+        body: { outcome, ...(note.trim() ? { note: note.trim() } : {}) } satisfies BreakGlassReviewRequest,
       });
       onReviewed();
     } catch (e) {

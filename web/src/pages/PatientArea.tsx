@@ -4,8 +4,12 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
-import type { Me } from '../App.tsx';
-import type { PortalConfig } from '../api.ts';
+import type {
+  ActingFor as ActingForAnswer,
+  Me,
+  PortalConfig,
+  Practitioners,
+} from '../../../src/portal/PortalApi.ts';
 import { fhir, request } from '../api.ts';
 import { Badge, ErrorMessage, formatDate, Loading, useAsync } from '../components/common.tsx';
 import { patientAddress, type Resource } from '../fhir/records.ts';
@@ -37,13 +41,7 @@ function useNotices(
   username: string,
   myAddress: string | undefined,
 ) {
-  const directory = useAsync(
-    () =>
-      request<{ practitioners: { address: string; memberName: string | null }[] }>(
-        '/portal/api/practitioners',
-      ),
-    [],
-  );
+  const directory = useAsync(() => request<Practitioners>('/portal/api/practitioners'), []);
   const notices = useAsync(async (): Promise<Notice[]> => {
     const [communications, report] = await Promise.all([
       fhir<{ entry?: { resource: Resource }[] }>(
@@ -150,14 +148,8 @@ const TABS = [
  * the user may manage for them, signed with the user's own key.
  */
 function ActingFor({ account, config }: { account: PrivateKeyAccount; config: PortalConfig }) {
-  const list = useAsync(
-    () =>
-      request<{ patients: { patientId: string | null; patientAddress: string; until: number }[] }>(
-        '/portal/api/acting-for',
-      ),
-    [],
-  );
-  const me = useAsync(() => request<{ address: string | null }>('/portal/api/me'), []);
+  const list = useAsync(() => request<ActingForAnswer>('/portal/api/acting-for'), []);
+  const me = useAsync(() => request<Me>('/portal/api/me'), []);
   const [chosen, setChosen] = useState<{ patientId: string; patientAddress: `0x${string}` }>();
   if (chosen)
     return (

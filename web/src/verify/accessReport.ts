@@ -1,10 +1,10 @@
 /**
  * The patient's access report, read into rows and checked in this browser: every entry goes
- * through src/verify/standaloneReportCheck.ts — the event's content against its commitment, the
+ * through src/verify/standaloneReportCheck.ts (reached through src/portal/PortalApi.ts) — the event's content against its commitment, the
  * leaf, the Merkle proof up to the batch root, that root against the Anchors contract and the
  * anchoring transaction's RootAnchored event — over the node's read-only chain window.
  */
-import { standaloneReportCheck } from '../../../src/verify/standaloneReportCheck.ts';
+import { standaloneReportCheck } from '../../../src/portal/PortalApi.ts';
 import { fhir } from '../api.ts';
 import { onSessionEnd } from '../auth/session.ts';
 import type { Loose, Resource } from '../fhir/records.ts';

@@ -6,23 +6,11 @@
  * content against the leaf when it served the record.
  */
 import { concat, type Hex, keccak256, type PublicClient, parseAbi } from 'viem';
+import type { AnchorProof } from '../../../src/portal/PortalApi.ts';
 
 const ANCHORS_ABI = parseAbi([
   'function rootOf(address member, uint8 kind, uint64 sequence) view returns (bytes32)',
 ]);
-
-export interface AnchorProofJson {
-  subject: string;
-  leaf: Hex;
-  status: 'unbatched' | 'batched' | 'anchored';
-  batchSequence?: string;
-  proof?: Hex[];
-  root?: Hex;
-  txHash?: Hex;
-  blockNumber?: string;
-  anchors: Hex;
-  member: Hex;
-}
 
 export type RecordCheck =
   | { state: 'verified'; batch: string; block?: string; txHash?: string }
@@ -40,7 +28,7 @@ export function foldProof(leaf: Hex, siblings: readonly Hex[]): Hex {
 
 export function recordProofChecker(client: PublicClient) {
   const roots = new Map<string, Promise<Hex>>();
-  return async (proof: AnchorProofJson): Promise<RecordCheck> => {
+  return async (proof: AnchorProof): Promise<RecordCheck> => {
     if (proof.status !== 'anchored' || proof.batchSequence === undefined || !proof.root)
       return { state: 'pending', why: 'waiting for its batch to be anchored on chain' };
     if (foldProof(proof.leaf, proof.proof ?? []) !== proof.root.toLowerCase())

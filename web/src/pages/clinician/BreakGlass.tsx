@@ -4,7 +4,7 @@
  * patient, and the window's end (from the chain) stays on screen while it is open.
  */
 import { useState } from 'react';
-import type { Me } from '../../App.tsx';
+import type { Me, MyPatients } from '../../../../src/portal/PortalApi.ts';
 import { fhir, request } from '../../api.ts';
 import { ErrorMessage } from '../../components/common.tsx';
 import { patientAddress, type Resource } from '../../fhir/records.ts';
@@ -91,9 +91,7 @@ export function BreakGlassForm({ me }: { me: Me }) {
             const address = patientAddress(patient);
             if (!address)
               throw new Error('This patient has no chain identity; break-glass cannot be recorded.');
-            const { accesses } = await request<{
-              accesses: { patientAddress: string; kind: string; expiry: number }[];
-            }>('/portal/api/my-patients');
+            const { accesses } = await request<MyPatients>('/portal/api/my-patients');
             const window = accesses.find((a) => a.kind === 'break-glass' && a.patientAddress === address);
             const expiresAt = window ? window.expiry * 1000 : Date.now() + 4 * 3600 * 1000;
             const list = all().filter((x) => x.patientId !== patient.id);

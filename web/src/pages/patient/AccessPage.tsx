@@ -5,7 +5,14 @@
  */
 import { useEffect, useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
-import { type PortalConfig, request } from '../../api.ts';
+import type {
+  PortalConfig,
+  PractitionerEntry,
+  Practitioners,
+  RestrictionRequest,
+  WhoHasAccess,
+} from '../../../../src/portal/PortalApi.ts';
+import { request } from '../../api.ts';
 import {
   Badge,
   ErrorMessage,
@@ -22,12 +29,6 @@ import {
   revokeAccess,
   setDelegate,
 } from '../../fhir/consents.ts';
-
-interface Practitioner {
-  address: string;
-  username: string | null;
-  memberName: string | null;
-}
 
 const RECORD_TYPES = [
   ['Encounter', 'Visits'],
@@ -63,20 +64,6 @@ export function kindsInWords(types: readonly string[]): string {
 }
 
 const GRANT_PURPOSES = ['TREAT', 'CAREMGT', 'HRESCH', 'PUBHLTH', 'HPAYMT'] as const;
-
-/** Every current basis of access, in words (`GET /portal/api/patients/{id}/who-has-access`). */
-interface WhoHasAccess {
-  policy: { treatmentAccess: string; words: string };
-  entries: {
-    basis: string;
-    who: string;
-    words: string;
-    fhirUser?: string;
-    since?: string;
-    until?: string;
-    txHash?: string;
-  }[];
-}
 
 const BASIS_LABELS: Record<string, string> = {
   emergency: 'Emergency access (break-glass)',
@@ -184,7 +171,9 @@ function OtherAccess({ patientId }: { patientId: string }) {
         on
           ? `/portal/api/patients/${encodeURIComponent(patientId)}/restrictions`
           : `/portal/api/patients/${encodeURIComponent(patientId)}/restrictions/${encodeURIComponent(fhirUser.replace(/^Practitioner\//, ''))}`,
-        on ? { method: 'POST', body: { practitioner: fhirUser } } : { method: 'DELETE' },
+        on
+          ? { method: 'POST', body: { practitioner: fhirUser } satisfies RestrictionRequest }
+          : { method: 'DELETE' },
       );
       who.reload();
     } catch (error) {
@@ -270,10 +259,7 @@ export function AccessPage({
   onBehalfOf?: `0x${string}`;
 }) {
   const consents = useAsync(() => listConsents(patientId), [patientId]);
-  const directory = useAsync(
-    () => request<{ practitioners: Practitioner[] }>('/portal/api/practitioners'),
-    [],
-  );
+  const directory = useAsync(() => request<Practitioners>('/portal/api/practitioners'), []);
   const names = new Map(
     (directory.data?.practitioners ?? []).map((p) => [p.address, p.username ?? shortAddress(p.address)]),
   );
@@ -387,7 +373,7 @@ function GrantForm({
   directoryError,
   onGrant,
 }: {
-  practitioners: Practitioner[] | undefined;
+  practitioners: PractitionerEntry[] | undefined;
   directoryError: unknown;
   onGrant: (choice: {
     grantee: string;

@@ -8,7 +8,7 @@
 import { useState } from 'react';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { privateKeyToAccount } from 'viem/accounts';
-import type { Me } from '../../App.tsx';
+import type { Me } from '../../../../src/portal/PortalApi.ts';
 import { ApiError } from '../../api.ts';
 import { ErrorMessage } from '../../components/common.tsx';
 import { checkClaimCode, claimPatient } from '../../keys/claimKey.ts';

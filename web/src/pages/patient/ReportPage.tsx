@@ -5,6 +5,7 @@
  * for the tab's life, and a refresh checks only what is new).
  */
 import { useMemo, useState } from 'react';
+import type { Practitioners } from '../../../../src/portal/PortalApi.ts';
 import { request } from '../../api.ts';
 import {
   Badge,
@@ -39,13 +40,7 @@ export function ReportPage({
   institution: string;
 }) {
   const report = useAsync(() => checkedAccessReport(patientId), [patientId]);
-  const directory = useAsync(
-    () =>
-      request<{ practitioners: { address: string; username: string | null; memberName: string | null }[] }>(
-        '/portal/api/practitioners',
-      ),
-    [],
-  );
+  const directory = useAsync(() => request<Practitioners>('/portal/api/practitioners'), []);
   const names = useMemo(
     () => new Map((directory.data?.practitioners ?? []).map((p) => [p.address, p.username])),
     [directory.data],

@@ -1,4 +1,7 @@
 /**
+ * The routes that bind or move a patient's chain key, outside the FHIR router: no token (the
+ * signatures are the proof), their own JSON parser and a 64 KiB body limit.
+ *
  * `POST /fhir/Patient/{id}/$claim` with `{ "claimCode", "newAddress", "signature" }`: a patient
  * imported with a generated address binds their own key (claimPatient). It needs no token: the
  * one-time code and the signature are the proof. Answers the updated Patient, or an
@@ -13,13 +16,13 @@
  * (changeKey.ts). No token either: the two signatures are the proof.
  */
 import type { FastifyInstance } from 'fastify';
-import type { FhirService } from '../fhir/FhirService.ts';
-import { changePatientKey } from '../fhir/identity/changeKey.ts';
-import { toOperationOutcome } from '../fhir/toOperationOutcome.ts';
+import type { FhirService } from '../FhirService.ts';
+import { toOperationOutcome } from '../toOperationOutcome.ts';
+import { ClaimError } from './ClaimError.ts';
+import { changePatientKey } from './changeKey.ts';
 import { checkClaimCode, claimPatient } from './claimPatient.ts';
-import { ImportError } from './ImportError.ts';
 
-export async function registerClaimRoute(app: FastifyInstance, service: FhirService): Promise<void> {
+export async function registerIdentityRoutes(app: FastifyInstance, service: FhirService): Promise<void> {
   await app.register(async (scope) => {
     scope.addContentTypeParser(
       ['application/fhir+json', 'application/json'],
@@ -28,7 +31,7 @@ export async function registerClaimRoute(app: FastifyInstance, service: FhirServ
         try {
           done(null, JSON.parse(String(body)));
         } catch {
-          done(new ImportError('ERR_CLAIM_INVALID', 'the body is not JSON'), undefined);
+          done(new ClaimError('ERR_CLAIM_INVALID', 'the body is not JSON'), undefined);
         }
       },
     );

@@ -1,14 +1,15 @@
 /**
- * One-time claim codes for patients imported without a chain address. The import gives such a
- * Patient a generated address (whose key nobody holds) and a random claim code, stored only as
- * its SHA-256. The patient later proves possession of the code and of their own key by signing
+ * One-time claim codes for patients imported without a chain address: part of the patient's
+ * chain identity (docs/identity.md), issued by the import (src/ehr/) and by an officer's
+ * `medledger patient reissue-claim`. The import gives such a Patient a generated address (whose
+ * key nobody holds) and a random claim code, stored only as its SHA-256 (`ehr_patient_claims`). The patient later proves possession of the code and of their own key by signing
  * {@link claimMessage} (EIP-191) and `POST /fhir/Patient/{id}/$claim`; the generated address is
  * then replaced by theirs, once.
  * @see https://eips.ethereum.org/EIPS/eip-191
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { getAddress, type Hex, isAddress, verifyMessage } from 'viem';
-import type { Queryable } from '../store/db.ts';
+import type { Queryable } from '../../store/db.ts';
 
 const ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
 

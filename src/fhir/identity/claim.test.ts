@@ -2,32 +2,20 @@ import { join } from 'node:path';
 import type { Patient } from '@medplum/fhirtypes';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDRESS_SYSTEM } from '../fhir/patientCompartment.ts';
-import { sharedDataDir } from '../fhir/testing/sharedData.ts';
-import { startTestNode, type TestNode } from '../fhir/testing/startTestNode.ts';
-import { importFiles } from './importFiles.ts';
+import { importFiles } from '../../ehr/importFiles.ts';
+import { ADDRESS_SYSTEM } from '../patientCompartment.ts';
+import { sharedDataDir } from '../testing/sharedData.ts';
+import { startTestNode, type TestNode } from '../testing/startTestNode.ts';
 import { claimMessage } from './patientClaims.ts';
 
-describe('import of NDJSON and the patient claim', () => {
+// The claim code comes from an import (src/ehr/), as for a patient imported without an address.
+describe('the patient claim', () => {
   let t: TestNode;
   beforeAll(async () => {
     t = await startTestNode();
   });
   afterAll(async () => {
     await t?.stop();
-  });
-
-  it('an NDJSON file with one bad line in five imports the good lines and reports the bad line', async () => {
-    const file = join(sharedDataDir('negative'), 'msfhir__Import-InvalidPatient.ndjson');
-    const summary = await importFiles(t.node, [file]);
-    expect(summary.byType.Patient?.created).toBe(4);
-    expect(summary.failed).toBe(1);
-    expect(summary.failures).toEqual([
-      expect.objectContaining({ file, line: 4, reason: expect.stringMatching(/not valid JSON/) }),
-    ]);
-    expect(summary.claims).toHaveLength(4);
-    const again = await importFiles(t.node, [file]);
-    expect(again.byType.Patient).toEqual({ created: 0, updated: 0, unchanged: 4, failed: 0 });
   });
 
   it('a claim code binds the patient’s own key once and is refused the second time', async () => {

@@ -3,16 +3,16 @@
  * carries the one-time claim code and `newAddress`'s signature of {@link claimMessage}; on success
  * the Patient's `urn:medledger:address` identifier becomes `newAddress` (a new version, through the
  * same repository as every FHIR write) and the code is spent. Every attempt is audited.
- * See docs/import.md.
+ * See docs/import.md and docs/identity.md.
  */
 import type { Patient } from '@medplum/fhirtypes';
-import type { AuditEventInput } from '../audit/AuditSink.ts';
-import type { FhirService } from '../fhir/FhirService.ts';
-import { identityEvent } from '../fhir/identity/identityEvent.ts';
-import { ADDRESS_SYSTEM } from '../fhir/patientCompartment.ts';
-import { OPEN_GUARD } from '../fhir/ResourceGuard.ts';
-import { VaultRepository } from '../fhir/VaultRepository.ts';
-import { ImportError } from './ImportError.ts';
+import type { AuditEventInput } from '../../audit/AuditSink.ts';
+import type { FhirService } from '../FhirService.ts';
+import { ADDRESS_SYSTEM } from '../patientCompartment.ts';
+import { OPEN_GUARD } from '../ResourceGuard.ts';
+import { VaultRepository } from '../VaultRepository.ts';
+import { ClaimError } from './ClaimError.ts';
+import { identityEvent } from './identityEvent.ts';
 import { type ClaimRow, claimCodeMatches, claimSignatureValid } from './patientClaims.ts';
 
 export interface ClaimPatientParameters {
@@ -37,9 +37,9 @@ export async function claimPatient(
   const { claimCode, newAddress, signature } = parameters;
   try {
     if (typeof claimCode !== 'string' || typeof newAddress !== 'string' || typeof signature !== 'string')
-      throw new ImportError('ERR_CLAIM_INVALID', 'claimCode, newAddress and signature are required strings');
+      throw new ClaimError('ERR_CLAIM_INVALID', 'claimCode, newAddress and signature are required strings');
     if (!(await claimSignatureValid(patientId, claimCode, newAddress, signature)))
-      throw new ImportError(
+      throw new ClaimError(
         'ERR_CLAIM_SIGNATURE',
         'the signature is not newAddress signing the claim message',
       );
@@ -48,8 +48,8 @@ export async function claimPatient(
     // The one write that may change a patient's chain identity: the claim code proves it.
     repo.allowIdentityRebinding('claim');
     // The repository turns errors into OperationOutcomes; a refusal keeps its own code and status.
-    let refused: ImportError | undefined;
-    const refuse = (error: ImportError) => {
+    let refused: ClaimError | undefined;
+    const refuse = (error: ClaimError) => {
       refused = error;
       return error;
     };
@@ -61,9 +61,9 @@ export async function claimPatient(
         );
         // Unknown patient and wrong code look the same.
         if (!row || !claimCodeMatches(row, claimCode))
-          throw refuse(new ImportError('ERR_CLAIM_INVALID', 'invalid claim code for this patient'));
+          throw refuse(new ClaimError('ERR_CLAIM_INVALID', 'invalid claim code for this patient'));
         if (row.claimed_at !== null)
-          throw refuse(new ImportError('ERR_CLAIM_USED', 'this claim code was already used'));
+          throw refuse(new ClaimError('ERR_CLAIM_USED', 'this claim code was already used'));
         const current = (await repo.readResource<Patient>('Patient', patientId)) as Patient;
         const identifier = (current.identifier ?? []).filter((i) => i.system !== ADDRESS_SYSTEM);
         identifier.push({ system: ADDRESS_SYSTEM, value: address });
@@ -109,14 +109,14 @@ export async function checkClaimCode(
   const { patientId, claimCode } = parameters;
   try {
     if (typeof claimCode !== 'string')
-      throw new ImportError('ERR_CLAIM_INVALID', 'claimCode is a required string');
+      throw new ClaimError('ERR_CLAIM_INVALID', 'claimCode is a required string');
     const [row] = await service.ctx.db.query<ClaimRow>(
       'SELECT generated_address, code_hash, claimed_at FROM ehr_patient_claims WHERE patient_id = $1',
       [patientId],
     );
     if (!row || !claimCodeMatches(row, claimCode))
-      throw new ImportError('ERR_CLAIM_INVALID', 'invalid claim code for this patient');
-    if (row.claimed_at !== null) throw new ImportError('ERR_CLAIM_USED', 'this claim code was already used');
+      throw new ClaimError('ERR_CLAIM_INVALID', 'invalid claim code for this patient');
+    if (row.claimed_at !== null) throw new ClaimError('ERR_CLAIM_USED', 'this claim code was already used');
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     await service.ctx.audit
