@@ -23,6 +23,11 @@ export class PollingLoop {
     this.#onError = onError;
   }
 
+  /** Whether the loop is started (and not stopped). */
+  get running(): boolean {
+    return !this.#stopped;
+  }
+
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;

@@ -51,6 +51,10 @@ export interface ChainIndexView {
   readonly status: IndexerStatus;
   /** Resolves once the view includes `block` (e.g. the block a write was mined in). */
   waitForBlock(block: bigint, timeoutMs?: number): Promise<void>;
+  /** Resolves once the view was refreshed within `maxAgeMs`, or after `timeoutMs` at most. */
+  ensureFresh(maxAgeMs: number, timeoutMs: number): Promise<void>;
+  /** Re-reads the relayed revocations not yet final on chain (after relaying one). */
+  refreshConsentHolds(): Promise<void>;
 }
 
 export interface NodeContext {
@@ -104,16 +108,20 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       identity,
       deployIfMissing: options.deployIfMissing ?? false,
       adoptRunningAnvil: options.adoptRunningAnvil ?? false,
+      saveIntervalMs: config.chainTimings.embeddedSaveIntervalMs,
+      onChainEvent: (message) => logger.warn(message),
     });
     const onError = (component: string) => (error: unknown) =>
       logger.warn(`${component}: ${error instanceof Error ? error.message : String(error)}`);
     const leadership = new Leadership(db, logger);
     const outbox = new OutboxWorker({
       db: leadership.workerDb,
-      publicClient: chain.publicClient,
+      publicClient: chain.backgroundClient,
       walletClient: chain.walletClient,
       addresses: chain.addresses,
-      confirmations: config.confirmations,
+      finality: config.finality,
+      maxInFlight: config.chainTimings.maxInFlight,
+      feeBumpAfterMs: config.chainTimings.feeBumpAfterMs,
       pollIntervalMs: IDLE_POLL_MS.outbox,
       onError: onError('outbox'),
     });
@@ -125,17 +133,23 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     });
     const indexer = new ChainIndexer({
       db: leadership.workerDb,
-      publicClient: chain.publicClient,
+      publicClient: chain.backgroundClient,
       addresses: chain.addresses,
+      finality: config.finality,
       pollIntervalMs: IDLE_POLL_MS.indexer,
       onError: onError('indexer'),
       onRootAnchored: (root) => roots.add(root),
+      onRootsDropped: (dropped) => roots.drop(dropped),
+      onRewound: () => outbox.notify(),
     });
     const follower = new IndexFollower({
       db,
-      publicClient: chain.publicClient,
+      publicClient: chain.backgroundClient,
+      finality: config.finality,
       pollIntervalMs: IDLE_POLL_MS.follower,
       onError: onError('index follower'),
+      onRewound: (rewind) =>
+        logger.warn(`index follower: ${rewind.reason}; consent view loaded afresh at block ${rewind.to}`),
     });
     const keyring = config.kek ? staticKeyring(config.kek) : await FileKeyring.open(config.dataDir);
     const recordBatcher = new AnchorBatcher(db, RECORD_ANCHORS, {
@@ -170,7 +184,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       leadership.elect({ start: () => auditBatcher.start(), stop: () => auditBatcher.stop() });
     }
     const work = new WorkNotices();
-    work.on('outbox', () => outbox.notify());
+    const refreshHolds = () =>
+      void (leadership.leading ? indexer.refreshConsentHolds() : follower.refreshConsentHolds()).catch(
+        onError('consent holds'),
+      );
+    // A write queued by any process: the outbox sends it, and a revocation among them holds here.
+    work.on('outbox', () => {
+      outbox.notify();
+      refreshHolds();
+    });
     work.on('chain', () => indexer.wake());
     work.on('indexed', () => follower.wake());
     const listening = await db.listen(WORK_CHANNEL, (payload) => work.dispatch(payload));
@@ -190,6 +212,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       },
       waitForBlock: (block, timeoutMs) =>
         leadership.leading ? indexer.waitForBlock(block, timeoutMs) : follower.waitForBlock(block, timeoutMs),
+      ensureFresh: (maxAgeMs, timeoutMs) =>
+        leadership.leading
+          ? indexer.ensureFresh(maxAgeMs, timeoutMs)
+          : follower.ensureFresh(maxAgeMs, timeoutMs),
+      refreshConsentHolds: () =>
+        leadership.leading ? indexer.refreshConsentHolds() : follower.refreshConsentHolds(),
     };
     const audit = tableAuditSink(db, { keyring, batcher: auditBatcher });
     const vault = new Vault({

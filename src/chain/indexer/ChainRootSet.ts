@@ -88,6 +88,15 @@ export class ChainRootSet implements RootSource {
     this.#missedAt.delete(`${event.kind}:${event.sequence}`);
   }
 
+  /** Forgets roots whose block the chain no longer has (the indexer rewound past them). */
+  drop(events: AnchoredRoot[]): void {
+    for (const event of events) {
+      if (event.member.toLowerCase() !== this.#parameters.member.toLowerCase()) continue;
+      if (event.kind !== 0 && event.kind !== 1) continue;
+      this.#tables[event.kind].delete(event.sequence);
+    }
+  }
+
   async #lookUp(kind: AnchorKind, sequence: bigint, key: string): Promise<Hex | undefined> {
     const { publicClient, anchors, member } = this.#parameters;
     let root: Hex;
