@@ -37,6 +37,7 @@ import {
   parseTransaction,
   type TransactionReceipt,
   TransactionReceiptNotFoundError,
+  type TransactionSerializable,
   type Transport,
   type WalletClient,
 } from 'viem';
@@ -63,6 +64,8 @@ export interface OutboxWorkerOptions {
   /** A write still pending is broadcast again this often (a restarted chain node lost its pool). Default 3 s. */
   rebroadcastAfterMs?: number;
   pollIntervalMs?: number;
+  /** How often it looks while writes are in flight or waiting (mined, or their turn come). Default 250 ms. */
+  busyPollIntervalMs?: number;
   /** Test hook: called at the named point; a crash test kills the process there. */
   onStep?: (point: OutboxCrashPoint, entryId: bigint) => void | Promise<void>;
   onError?: (error: unknown) => void;
@@ -80,6 +83,8 @@ interface OutboxRow {
   /** ms since epoch */
   signed_ms: number | null;
   broadcast_ms: number | null;
+  /** When a rewind of the chain last put it back in flight (ms since epoch). */
+  reopened_ms: number | null;
   attempts: number;
 }
 
@@ -93,10 +98,17 @@ const MAX_ATTEMPTS = 8;
 export class OutboxWorker {
   readonly #options: OutboxWorkerOptions;
   readonly #loop: PollingLoop;
+  /** Whether the last step left writes in flight or waiting: the loop looks again soon. */
+  #busy = false;
 
   constructor(options: OutboxWorkerOptions) {
     this.#options = options;
-    this.#loop = new PollingLoop(() => this.processNext(), options.pollIntervalMs ?? 200, options.onError);
+    this.#loop = new PollingLoop(
+      async () => ((await this.processNext()) ? true : this.#busy ? 'busy' : false),
+      options.pollIntervalMs ?? 200,
+      options.onError,
+      options.busyPollIntervalMs ?? 250,
+    );
   }
 
   start(): void {
@@ -136,11 +148,13 @@ export class OutboxWorker {
     const rows = await db.query<OutboxRow>(
       `SELECT id::text AS id, contract, function_name, args, status, nonce::text AS nonce, raw_tx, tx_hash,
          (extract(epoch FROM signed_at) * 1000)::float8 AS signed_ms,
-         (extract(epoch FROM broadcast_at) * 1000)::float8 AS broadcast_ms, attempts
+         (extract(epoch FROM broadcast_at) * 1000)::float8 AS broadcast_ms,
+         (extract(epoch FROM reopened_at) * 1000)::float8 AS reopened_ms, attempts
        FROM chain_outbox WHERE status IN ('pending', 'signed')
        ORDER BY status DESC, nonce, ${PRIORITY_SQL}, id LIMIT $1`,
       [String((this.#options.maxInFlight ?? 64) * 2 + 64)],
     );
+    this.#busy = rows.length > 0;
     if (rows.length === 0) return false;
     const sender = walletClient.account.address;
     const [head, latestNonce] = await Promise.all([
@@ -158,18 +172,36 @@ export class OutboxWorker {
     }
     await this.#fillNonceGap(stillInFlight, latestNonce);
     const pending = rows.filter((r) => r.status === 'pending' || (r.status === 'signed' && !r.raw_tx));
+    // Per stream (streamOf), the open entries in id order: an entry is valid only after the one before.
+    const streams = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      const stream = streamOf(row);
+      if (stream === undefined) continue;
+      const list = streams.get(stream) ?? [];
+      list.push(row);
+      streams.set(stream, list);
+    }
+    for (const list of streams.values()) list.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+    const sent = new Set(stillInFlight);
     let free = (this.#options.maxInFlight ?? 64) - stillInFlight.length;
     for (const row of pending) {
       if (free <= 0) break;
-      const outcome = await this.#signAndSend(row, stillInFlight.length > 0 || progressed);
-      if (outcome === 'blocked') {
-        if (row.contract === 'anchors') break; // later anchors depend on this one
-        continue;
-      }
+      const stream = streamOf(row);
+      const list = stream === undefined ? undefined : streams.get(stream);
+      const before = list?.[list.indexOf(row) - 1];
+      // The previous write of its stream is open: this one waits until that one's bytes are out
+      // (signed with a lower nonce and broadcast), and is then simulated against the pending state.
+      if (before && !sent.has(before)) continue;
+      const outcome = await this.#signAndSend(
+        row,
+        stillInFlight.length > 0 || progressed || before !== undefined,
+      );
+      if (outcome === 'blocked') continue; // its stream's later writes wait behind it (above)
       progressed = true;
       if (outcome === 'signed') {
         free--;
         stillInFlight.push(row);
+        sent.add(row);
       }
     }
     return progressed;
@@ -206,12 +238,19 @@ export class OutboxWorker {
         () => undefined,
         (error: unknown) => revertReason(error) ?? 'reverted on chain',
       );
-      if (reason === undefined && row.attempts < MAX_ATTEMPTS) {
-        // It was valid only later than its turn (reordered after a rewind): sign it again.
+      // Valid now (its turn only came later, reordered after a rewind), or waiting for an earlier
+      // write of its stream that is not on this chain yet: signed again, after that one.
+      const waiting = reason !== undefined && (await this.#waitsForItsStream(row, reason));
+      if (waiting || (reason === undefined && row.attempts < MAX_ATTEMPTS)) {
         await db.query(
           `UPDATE chain_outbox SET status = 'pending', raw_tx = NULL, tx_hash = NULL, nonce = NULL,
-             last_error = 'reverted out of turn: signing again' WHERE id = $1 AND status = 'signed'`,
-          [row.id],
+             last_error = $2 WHERE id = $1 AND status = 'signed'`,
+          [
+            row.id,
+            waiting
+              ? `reverted (${reason}) before an earlier write of its sequence was on chain: signing again after it`
+              : 'reverted out of turn: signing again',
+          ],
         );
         return 'resign';
       }
@@ -251,7 +290,7 @@ export class OutboxWorker {
       'SELECT DISTINCT tx_hash FROM chain_outbox_broadcast WHERE outbox_id = $1',
       [row.id],
     );
-    const hashes = [...new Set([row.tx_hash as Hex, ...earlier.map((e) => e.tx_hash)])];
+    const hashes = [...new Set([row.tx_hash, ...earlier.map((e) => e.tx_hash)])].filter((h): h is Hex => !!h);
     let reverted: TransactionReceipt | undefined;
     for (const hash of hashes) {
       try {
@@ -269,7 +308,8 @@ export class OutboxWorker {
   async #keepAlive(row: OutboxRow, nextInLine: boolean): Promise<void> {
     const now = Date.now();
     const bumpAfter = this.#options.feeBumpAfterMs ?? 30_000;
-    if (nextInLine && row.signed_ms !== null && now - row.signed_ms > bumpAfter) {
+    const since = Math.max(row.signed_ms ?? 0, row.reopened_ms ?? 0);
+    if (nextInLine && row.signed_ms !== null && now - since > bumpAfter) {
       const bumped = await this.#bumpFees(row);
       if (bumped) return;
     }
@@ -326,17 +366,34 @@ export class OutboxWorker {
   }
 
   /**
-   * Nonces between the chain's and the lowest in flight that no entry holds would hold every
-   * later write back for ever: fill each with a zero-value transfer to the node itself.
+   * Nonces between the chain's and the lowest in flight would hold every later write back for ever.
+   * A nonce an entry's stored bytes hold (a write the chain forgot, recorded as confirmed until the
+   * indexer notices the rewind) gets those bytes again: the chain then has the same writes in the
+   * same order. Only a nonce no entry holds (a stuck nonce) is filled with a zero-value transfer to
+   * the node itself.
    */
   async #fillNonceGap(inFlight: OutboxRow[], latestNonce: number): Promise<void> {
     if (inFlight.length === 0) return;
     const held = new Set(inFlight.map((r) => Number(r.nonce)));
     const lowest = Math.min(...held);
     if (lowest <= latestNonce) return;
-    const { publicClient, walletClient } = this.#options;
-    for (let nonce = latestNonce; nonce < lowest && nonce < latestNonce + 16; nonce++) {
+    const { db, publicClient, walletClient } = this.#options;
+    const upTo = Math.min(lowest, latestNonce + 16);
+    const holders = await db.query<{ id: string; nonce: string; raw_tx: Hex; tx_hash: Hex }>(
+      `SELECT id::text AS id, nonce::text AS nonce, raw_tx, tx_hash FROM chain_outbox
+       WHERE sender = $1 AND nonce >= $2 AND nonce < $3 AND raw_tx IS NOT NULL ORDER BY nonce`,
+      [walletClient.account.address, String(latestNonce), String(upTo)],
+    );
+    const holderOf = new Map(holders.map((h) => [Number(h.nonce), h]));
+    for (let nonce = latestNonce; nonce < upTo; nonce++) {
       if (held.has(nonce)) continue;
+      const holder = holderOf.get(nonce);
+      if (holder) {
+        await this.#broadcast(BigInt(holder.id), { raw: holder.raw_tx, hash: holder.tx_hash }).catch(
+          (error: unknown) => this.#options.onError?.(error),
+        );
+        continue;
+      }
       const request = await walletClient.prepareTransactionRequest({
         to: walletClient.account.address,
         value: 0n,
@@ -350,6 +407,43 @@ export class OutboxWorker {
       );
       await publicClient.sendRawTransaction({ serializedTransaction: raw }).catch(() => {});
     }
+  }
+
+  /**
+   * Whether a write that reverted with `reason` waits for an earlier write of its stream rather
+   * than failing: that write is still open, or recorded as confirmed in a block the chain no
+   * longer has (a rewind the indexer has not noticed yet); for an anchor, the sequence the
+   * contract expects is held by an entry that has not failed.
+   */
+  async #waitsForItsStream(row: OutboxRow, reason: string): Promise<boolean> {
+    const { db, publicClient } = this.#options;
+    const stream = streamFilter(row);
+    if (stream === undefined) return false;
+    const [before] = await db.query<{ status: string; tx_hash: Hex | null; block_hash: string | null }>(
+      `SELECT status, tx_hash, block_hash FROM chain_outbox
+       WHERE ${stream.sql} AND id < $1 AND status <> 'failed' ORDER BY id DESC LIMIT 1`,
+      [row.id, ...stream.params],
+    );
+    if (before && (before.status === 'pending' || before.status === 'signed')) return true;
+    if (before?.status === 'confirmed' && before.tx_hash) {
+      const receipt = await publicClient
+        .getTransactionReceipt({ hash: before.tx_hash })
+        .catch((error: unknown) => {
+          if (error instanceof TransactionReceiptNotFoundError) return undefined;
+          throw error;
+        });
+      if (!receipt || receipt.blockHash.toLowerCase() !== before.block_hash?.toLowerCase()) return true;
+    }
+    const mismatch = /^AnchorsSequenceMismatch\((\d+), (\d+)\)$/.exec(reason);
+    if (row.contract === 'anchors' && mismatch && BigInt(mismatch[1]!) < BigInt(mismatch[2]!)) {
+      const holder = await db.query(
+        `SELECT 1 FROM chain_outbox WHERE contract = 'anchors' AND function_name = 'anchor'
+           AND args->>0 = $1 AND args->>1 = $2 AND status <> 'failed' LIMIT 1`,
+        [String(row.args[0]), mismatch[1]!],
+      );
+      return holder.length > 0;
+    }
+    return false;
   }
 
   /** Simulates the entry's call; throws what the chain throws. Returns the gas estimate. */
@@ -372,7 +466,10 @@ export class OutboxWorker {
    * Simulates, signs and broadcasts one open entry. 'blocked': it reverts while writes of ours
    * are in flight (it may depend on them): left open for a later step.
    */
-  async #signAndSend(row: OutboxRow, writesInFlight: boolean): Promise<'signed' | 'failed' | 'blocked'> {
+  async #signAndSend(
+    row: OutboxRow,
+    writesInFlight: boolean,
+  ): Promise<'signed' | 'settled' | 'failed' | 'blocked'> {
     const { db } = this.#options;
     const id = BigInt(row.id);
     let gas: bigint;
@@ -382,6 +479,26 @@ export class OutboxWorker {
       const reason = revertReason(error);
       if (reason === undefined) throw error; // transport trouble: retry later
       if (writesInFlight) return 'blocked';
+      // An earlier hash of this entry already mined (and final): it is done.
+      const mined = await this.#receiptOf(row);
+      if (mined?.status === 'success') {
+        const head = await this.#options.publicClient.getBlockNumber({ cacheTime: 0 });
+        const final = await finalBlockNumber(
+          this.#options.publicClient,
+          this.#options.finality ?? { depth: 1 },
+          head,
+        );
+        if (mined.blockNumber > final) return 'blocked';
+        await this.#record(id, 'confirmed', mined, null);
+        return 'settled';
+      }
+      if (await this.#waitsForItsStream(row, reason)) {
+        await db.query('UPDATE chain_outbox SET last_error = $2 WHERE id = $1', [
+          id.toString(),
+          `waiting for an earlier write of its sequence to be on chain (${reason})`,
+        ]);
+        return 'blocked';
+      }
       await db.query(
         `UPDATE chain_outbox SET status = 'failed', last_error = $2, attempts = attempts + 1 WHERE id = $1`,
         [id.toString(), reason],
@@ -405,6 +522,19 @@ export class OutboxWorker {
       args: coerceArgs(abi, row.function_name, row.args),
     });
     const sender = walletClient.account.address;
+    // Every chain call before the transaction: a hung chain must not hold the database (PGlite has
+    // one connection; every request would wait behind it). The nonce is decided inside it.
+    const [onChain, template] = await Promise.all([
+      publicClient.getTransactionCount({ address: sender, blockTag: 'pending' }),
+      walletClient.prepareTransactionRequest({
+        to: address,
+        data,
+        nonce: 0,
+        gas: (gas * 12n) / 10n,
+        chain: walletClient.chain,
+        account: walletClient.account,
+      }),
+    ]);
     return db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(7316003)');
       const current = await tx.query<{
@@ -424,19 +554,16 @@ export class OutboxWorker {
         `SELECT max(nonce)::text AS nonce FROM chain_outbox WHERE status = 'signed' AND sender = $1 AND raw_tx IS NOT NULL`,
         [sender],
       );
-      const onChain = await publicClient.getTransactionCount({ address: sender, blockTag: 'pending' });
+      // Never a nonce signed before: after a rewind the chain's count is back below writes the
+      // indexer has not reopened yet, whose stored bytes must keep their nonces (#fillNonceGap).
+      const recorded = await tx.query<{ next_nonce: string }>(
+        'SELECT next_nonce::text AS next_nonce FROM chain_sender_nonce WHERE sender = $1',
+        [sender],
+      );
       const inFlight =
         highest[0]?.nonce === null || highest[0]?.nonce === undefined ? -1 : Number(highest[0].nonce);
-      const nonce = Math.max(onChain, inFlight + 1);
-      const request = await walletClient.prepareTransactionRequest({
-        to: address,
-        data,
-        nonce,
-        gas: (gas * 12n) / 10n,
-        chain: walletClient.chain,
-        account: walletClient.account,
-      });
-      const raw = await walletClient.signTransaction(request);
+      const nonce = Math.max(onChain, inFlight + 1, Number(recorded[0]?.next_nonce ?? 0));
+      const raw = await signOffline(walletClient, { ...template, nonce });
       const hash = keccak256(raw);
       await tx.query(
         `INSERT INTO chain_sender_nonce (sender, next_nonce) VALUES ($1, $2)
@@ -468,6 +595,55 @@ export class OutboxWorker {
       [id.toString(), signed.hash],
     );
   }
+}
+
+/** Signs with the node's local key, without a chain call (viem's signTransaction asks the chain id). */
+async function signOffline(
+  walletClient: WalletClient<Transport, Chain, Account>,
+  request: Record<string, unknown>,
+): Promise<Hex> {
+  const { account, chain } = walletClient;
+  if (!account.signTransaction) throw new Error('the node account cannot sign locally');
+  const { account: _account, chain: _chain, from: _from, ...transaction } = request;
+  return account.signTransaction({ ...transaction, chainId: chain.id } as TransactionSerializable, {
+    serializer: chain.serializers?.transaction,
+  });
+}
+
+/**
+ * The ordered stream a write belongs to, if any: it is valid on chain only after the stream's
+ * previous write. Anchors of one kind (contiguous sequences), the grants and revocations of one
+ * consent key and the delegations of one pair (each signed with the key's next nonce).
+ */
+function streamOf(row: Pick<OutboxRow, 'contract' | 'function_name' | 'args'>): string | undefined {
+  const filter = streamFilter(row);
+  return filter === undefined ? undefined : `${filter.kind}:${filter.params.join(':')}`;
+}
+
+function streamFilter(
+  row: Pick<OutboxRow, 'contract' | 'function_name' | 'args'>,
+): { kind: string; sql: string; params: string[] } | undefined {
+  const a = row.args.map((v) => String(v).toLowerCase());
+  if (row.contract === 'anchors' && row.function_name === 'anchor')
+    return {
+      kind: 'anchors',
+      sql: `contract = 'anchors' AND function_name = 'anchor' AND args->>0 = $2`,
+      params: [a[0]!],
+    };
+  if (row.contract === 'consent' && (row.function_name === 'grant' || row.function_name === 'revoke'))
+    return {
+      kind: 'consent',
+      sql: `contract = 'consent' AND function_name IN ('grant', 'revoke')
+        AND lower(args->>0) = $2 AND lower(args->>1) = $3 AND lower(args->>2) = $4`,
+      params: [a[0]!, a[1]!, a[2]!],
+    };
+  if (row.contract === 'consent' && row.function_name === 'setDelegate')
+    return {
+      kind: 'delegate',
+      sql: `contract = 'consent' AND function_name = 'setDelegate' AND lower(args->>0) = $2 AND lower(args->>1) = $3`,
+      params: [a[0]!, a[1]!],
+    };
+  return undefined;
 }
 
 /** JSON args back to ABI values: every integer type as bigint, everything else as stored. */

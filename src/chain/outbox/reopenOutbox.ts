@@ -12,7 +12,7 @@ import type { Queryable } from '../../store/db.ts';
 export async function reopenOutboxAbove(tx: Queryable, block: bigint): Promise<number> {
   const rows = await tx.query<{ id: string }>(
     `UPDATE chain_outbox SET status = 'signed', block_number = NULL, block_hash = NULL, gas_used = NULL,
-       confirmed_at = NULL, last_error = NULL, reopened_at = now(), reopened = reopened + 1
+       confirmed_at = NULL, broadcast_at = NULL, last_error = NULL, reopened_at = now(), reopened = reopened + 1
      WHERE status IN ('confirmed', 'failed') AND block_number > $1 AND raw_tx IS NOT NULL
      RETURNING id::text AS id`,
     [block.toString()],
@@ -27,7 +27,7 @@ export async function reopenOutboxAbove(tx: Queryable, block: bigint): Promise<n
 export async function reopenOutboxInBlock(tx: Queryable, block: bigint, hash: string): Promise<number> {
   const rows = await tx.query<{ id: string }>(
     `UPDATE chain_outbox SET status = 'signed', block_number = NULL, block_hash = NULL, gas_used = NULL,
-       confirmed_at = NULL, last_error = NULL, reopened_at = now(), reopened = reopened + 1
+       confirmed_at = NULL, broadcast_at = NULL, last_error = NULL, reopened_at = now(), reopened = reopened + 1
      WHERE status IN ('confirmed', 'failed') AND block_number = $1 AND block_hash IS NOT NULL
        AND block_hash <> $2 AND raw_tx IS NOT NULL
      RETURNING id::text AS id`,

@@ -59,6 +59,7 @@ ALTER TABLE chain_outbox ADD COLUMN reopened_at timestamptz;
 ALTER TABLE chain_outbox ADD COLUMN reopened integer NOT NULL DEFAULT 0;
 CREATE INDEX chain_outbox_by_block ON chain_outbox (block_number) WHERE block_number IS NOT NULL;
 CREATE INDEX chain_outbox_broadcast_by_entry ON chain_outbox_broadcast (outbox_id);
+CREATE INDEX chain_outbox_by_nonce ON chain_outbox (sender, nonce) WHERE nonce IS NOT NULL;
 `,
   },
 ];
