@@ -21,3 +21,32 @@ export async function finalBlockNumber(
   }
   return head - BigInt(finality.depth - 1);
 }
+
+/**
+ * Whether the chain is a development node that mines a block only when a transaction arrives
+ * (anvil or Hardhat with automine): it has no reorganisations of its own, and a second block may
+ * never come, so a depth above 1 would leave the last write unconfirmed until the next one.
+ */
+export async function isAutomineDevChain(publicClient: PublicClient): Promise<boolean> {
+  for (const method of ['anvil_getAutomine', 'hardhat_getAutomine'] as const) {
+    const automine = await publicClient
+      .request({ method, params: [] } as never)
+      .then((answer) => answer === true)
+      .catch(() => false);
+    if (automine) return true;
+  }
+  return false;
+}
+
+/**
+ * The finality a node runs with: the configured one, except that the external default (a depth
+ * of {@link EXTERNAL_DEFAULT_DEPTH}) is 1 on an automine development chain.
+ */
+export async function effectiveFinality(
+  configured: { finality: Finality; finalityIsDefault: boolean },
+  publicClient: PublicClient,
+  embedded: boolean,
+): Promise<Finality> {
+  if (embedded || !configured.finalityIsDefault) return configured.finality;
+  return (await isAutomineDevChain(publicClient)) ? { depth: 1 } : configured.finality;
+}

@@ -36,6 +36,8 @@ export interface Config {
    * confirmed and consent decisions use blocks only once final. Default: 1 embedded, 2 external.
    */
   finality: Finality;
+  /** Whether `finality` is the mode's default (MEDLEDGER_CONFIRMATIONS unset): see chain/finality.ts. */
+  finalityIsDefault: boolean;
   chainTimings: {
     /** How long `?wait=true` on `$grant`/`$revoke` waits before answering 202 (`MEDLEDGER_CONSENT_WAIT_MS`). */
     consentWaitMs: number;
@@ -133,6 +135,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
       ),
     },
     finality: parseFinality(env.MEDLEDGER_CONFIRMATIONS, rpcUrl === undefined || rpcUrl === ''),
+    finalityIsDefault: env.MEDLEDGER_CONFIRMATIONS === undefined || env.MEDLEDGER_CONFIRMATIONS === '',
     chainTimings: {
       consentWaitMs: parseInteger(
         'MEDLEDGER_CONSENT_WAIT_MS',

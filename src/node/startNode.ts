@@ -13,6 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { AUDIT_ANCHORS } from '../audit/auditAnchors.ts';
 import { type TableAuditSink, tableAuditSink } from '../audit/tableAuditSink.ts';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
+import { describeFinality, effectiveFinality } from '../chain/finality.ts';
 import { ChainIndexer, type IndexerStatus } from '../chain/indexer/ChainIndexer.ts';
 import { ChainRootSet } from '../chain/indexer/ChainRootSet.ts';
 import type { ConsentCache } from '../chain/indexer/ConsentCache.ts';
@@ -113,13 +114,18 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     });
     const onError = (component: string) => (error: unknown) =>
       logger.warn(`${component}: ${error instanceof Error ? error.message : String(error)}`);
+    const finality = await effectiveFinality(config, chain.backgroundClient, chain.anvil !== undefined);
+    if (finality !== config.finality)
+      logger.info(
+        `the chain mines a block only per transaction (automine): a block is final at ${describeFinality(finality)}`,
+      );
     const leadership = new Leadership(db, logger);
     const outbox = new OutboxWorker({
       db: leadership.workerDb,
       publicClient: chain.backgroundClient,
       walletClient: chain.walletClient,
       addresses: chain.addresses,
-      finality: config.finality,
+      finality,
       maxInFlight: config.chainTimings.maxInFlight,
       feeBumpAfterMs: config.chainTimings.feeBumpAfterMs,
       pollIntervalMs: IDLE_POLL_MS.outbox,
@@ -135,7 +141,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       db: leadership.workerDb,
       publicClient: chain.backgroundClient,
       addresses: chain.addresses,
-      finality: config.finality,
+      finality,
       pollIntervalMs: IDLE_POLL_MS.indexer,
       onError: onError('indexer'),
       onRootAnchored: (root) => roots.add(root),
@@ -145,7 +151,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const follower = new IndexFollower({
       db,
       publicClient: chain.backgroundClient,
-      finality: config.finality,
+      finality,
       pollIntervalMs: IDLE_POLL_MS.follower,
       onError: onError('index follower'),
       onRewound: (rewind) =>

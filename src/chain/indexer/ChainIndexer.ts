@@ -109,6 +109,9 @@ export class ChainIndexer {
   /** Head hash at the last poll: an unchanged head needs no re-check of the indexed block. */
   #seenHead = '';
   #polling: Promise<void> | undefined;
+  /** When the running (or last) poll started, and when the last one ended, succeeded or not. */
+  readonly #attempt = { startedAt: 0, endedAt: 0 };
+  readonly #attemptListeners = new Set<() => void>();
   #ranges = 0;
 
   constructor(options: ChainIndexerOptions) {
@@ -156,24 +159,26 @@ export class ChainIndexer {
   }
 
   /**
-   * Resolves once a poll newer than `maxAgeMs` succeeded, or after `timeoutMs` (the caller then
-   * reads `status` and decides: a hung chain shows as a stale `polledAt`).
+   * Resolves once a poll newer than `maxAgeMs` succeeded, or failed, or after `timeoutMs` (the
+   * caller then reads `status` and decides: a hung chain shows as a stale `polledAt`). It never
+   * waits on a poll that already hangs longer than `timeoutMs`, so while the chain hangs only the
+   * first caller waits, the others decide at once.
    */
   async ensureFresh(maxAgeMs: number, timeoutMs: number): Promise<void> {
-    if (Date.now() - this.#status.polledAt <= maxAgeMs) return;
-    const polled = this.#loop.running
-      ? new Promise<void>((resolve) => {
-          const done = () => {
-            this.#listeners.delete(done);
-            resolve();
-          };
-          this.#listeners.add(done);
-          this.#loop.wake();
-        })
-      : this.poll().catch(() => {});
+    const now = Date.now();
+    if (now - this.#status.polledAt <= maxAgeMs || now - this.#attempt.endedAt <= maxAgeMs) return;
+    if (this.#polling && now - this.#attempt.startedAt >= timeoutMs) return;
+    let done: () => void = () => {};
+    const ended = new Promise<void>((resolve) => {
+      done = resolve;
+      this.#attemptListeners.add(done);
+    });
+    if (this.#loop.running) this.#loop.wake();
+    else void this.poll().catch(() => {});
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([polled, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    await Promise.race([ended, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+    this.#attemptListeners.delete(done);
   }
 
   /** Resolves once the indexer has applied `block` (e.g. the block a write was mined in). */
@@ -198,9 +203,14 @@ export class ChainIndexer {
    * final block after it. One poll at a time: concurrent callers share the running one.
    */
   poll(): Promise<void> {
-    this.#polling ??= this.#poll().finally(() => {
-      this.#polling = undefined;
-    });
+    if (!this.#polling) {
+      this.#attempt.startedAt = Date.now();
+      this.#polling = this.#poll().finally(() => {
+        this.#polling = undefined;
+        this.#attempt.endedAt = Date.now();
+        for (const listener of [...this.#attemptListeners]) listener();
+      });
+    }
     return this.#polling;
   }
 

@@ -62,6 +62,9 @@ export class IndexFollower {
   /** The state's rewind counter as of the last load: another value means load afresh. */
   #rewindsSeen = 0n;
   #refreshing: Promise<void> | undefined;
+  /** When the running (or last) look started, and when the last one ended, succeeded or not. */
+  readonly #attempt = { startedAt: 0, endedAt: 0 };
+  readonly #attemptListeners = new Set<() => void>();
 
   constructor(options: IndexFollowerOptions) {
     this.#options = options;
@@ -106,24 +109,25 @@ export class IndexFollower {
   }
 
   /**
-   * Resolves once a look newer than `maxAgeMs` succeeded, or after `timeoutMs` (the caller then
-   * reads `status` and decides: a hung chain or leader shows as a stale `polledAt`).
+   * Resolves once a look newer than `maxAgeMs` succeeded, or failed, or after `timeoutMs` (the
+   * caller then reads `status` and decides: a hung chain or leader shows as a stale `polledAt`).
+   * It never waits on a look that already hangs longer than `timeoutMs`.
    */
   async ensureFresh(maxAgeMs: number, timeoutMs: number): Promise<void> {
-    if (Date.now() - this.#status.polledAt <= maxAgeMs) return;
-    const looked = this.#loop.running
-      ? new Promise<void>((resolve) => {
-          const done = () => {
-            this.#listeners.delete(done);
-            resolve();
-          };
-          this.#listeners.add(done);
-          this.#loop.wake();
-        })
-      : this.refresh().catch(() => {});
+    const now = Date.now();
+    if (now - this.#status.polledAt <= maxAgeMs || now - this.#attempt.endedAt <= maxAgeMs) return;
+    if (this.#refreshing && now - this.#attempt.startedAt >= timeoutMs) return;
+    let done: () => void = () => {};
+    const ended = new Promise<void>((resolve) => {
+      done = resolve;
+      this.#attemptListeners.add(done);
+    });
+    if (this.#loop.running) this.#loop.wake();
+    else void this.refresh().catch(() => {});
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([looked, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    await Promise.race([ended, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+    this.#attemptListeners.delete(done);
   }
 
   /** Resolves once the followed state includes `block`. */
@@ -146,9 +150,14 @@ export class IndexFollower {
 
   /** Applies what the leader indexed since the last look (one look at a time). */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#refresh().finally(() => {
-      this.#refreshing = undefined;
-    });
+    if (!this.#refreshing) {
+      this.#attempt.startedAt = Date.now();
+      this.#refreshing = this.#refresh().finally(() => {
+        this.#refreshing = undefined;
+        this.#attempt.endedAt = Date.now();
+        for (const listener of [...this.#attemptListeners]) listener();
+      });
+    }
     return this.#refreshing;
   }
 
