@@ -23,24 +23,22 @@ export async function finalBlockNumber(
 }
 
 /**
- * Whether the chain is a development node that mines a block only when a transaction arrives
- * (anvil or Hardhat with automine): it has no reorganisations of its own, and a second block may
- * never come, so a depth above 1 would leave the last write unconfirmed until the next one.
+ * Whether the chain is a development node (anvil, Hardhat, Ganache: `web3_clientVersion`, a
+ * standard method): a single node that never reorganises on its own (its only rewinds are asked
+ * for, and the indexer handles those), and that may mine a block only when a transaction arrives,
+ * so a depth above 1 would leave the last write unconfirmed until the next one.
  */
-export async function isAutomineDevChain(publicClient: PublicClient): Promise<boolean> {
-  for (const method of ['anvil_getAutomine', 'hardhat_getAutomine'] as const) {
-    const automine = await publicClient
-      .request({ method, params: [] } as never)
-      .then((answer) => answer === true)
-      .catch(() => false);
-    if (automine) return true;
-  }
-  return false;
+export async function isDevelopmentChain(publicClient: PublicClient): Promise<boolean> {
+  const version = await publicClient
+    .request({ method: 'web3_clientVersion' } as never)
+    .then((answer) => String(answer))
+    .catch(() => '');
+  return /^(anvil|hardhat|ganache)\b/i.test(version);
 }
 
 /**
  * The finality a node runs with: the configured one, except that the external default (a depth
- * of {@link EXTERNAL_DEFAULT_DEPTH}) is 1 on an automine development chain.
+ * of {@link EXTERNAL_DEFAULT_DEPTH}) is 1 on a development chain.
  */
 export async function effectiveFinality(
   configured: { finality: Finality; finalityIsDefault: boolean },
@@ -48,5 +46,5 @@ export async function effectiveFinality(
   embedded: boolean,
 ): Promise<Finality> {
   if (embedded || !configured.finalityIsDefault) return configured.finality;
-  return (await isAutomineDevChain(publicClient)) ? { depth: 1 } : configured.finality;
+  return (await isDevelopmentChain(publicClient)) ? { depth: 1 } : configured.finality;
 }

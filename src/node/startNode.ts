@@ -117,7 +117,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const finality = await effectiveFinality(config, chain.backgroundClient, chain.anvil !== undefined);
     if (finality !== config.finality)
       logger.info(
-        `the chain mines a block only per transaction (automine): a block is final at ${describeFinality(finality)}`,
+        `the chain is a development node (anvil, Hardhat): a block is final at ${describeFinality(finality)} (set MEDLEDGER_CONFIRMATIONS to choose)`,
       );
     const leadership = new Leadership(db, logger);
     const outbox = new OutboxWorker({

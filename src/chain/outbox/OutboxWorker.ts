@@ -3,7 +3,7 @@
  * and a chain that forgets.
  *
  * Several writes are in flight at once with consecutive nonces of the node account (up to
- * `maxInFlight`). Open entries are signed in priority order: revocations first, then other
+ * `maxInFlight`, of which anchors leave an eighth, at least one, free for consent changes). Open entries are signed in priority order: revocations first, then other
  * consent changes, registry writes, and anchors last (anchors keep their id order: sequence n+1 is
  * only valid after n). Per entry: (1) simulate (`eth_estimateGas`, against `pending` while earlier
  * writes are in flight); a revert with nothing of ours in flight marks it `failed` with the
@@ -183,9 +183,14 @@ export class OutboxWorker {
     }
     for (const list of streams.values()) list.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     const sent = new Set(stillInFlight);
-    let free = (this.#options.maxInFlight ?? 64) - stillInFlight.length;
+    const maxInFlight = this.#options.maxInFlight ?? 64;
+    // Anchors never take the last slots: a consent change (a revocation first) relayed while
+    // anchors are queued is signed at once, not after the anchors in flight are mined.
+    const reserved = maxInFlight > 1 ? Math.max(1, Math.floor(maxInFlight / 8)) : 0;
+    let free = maxInFlight - stillInFlight.length;
     for (const row of pending) {
       if (free <= 0) break;
+      if (row.contract === 'anchors' && free <= reserved) continue;
       const stream = streamOf(row);
       const list = stream === undefined ? undefined : streams.get(stream);
       const before = list?.[list.indexOf(row) - 1];
