@@ -3,7 +3,8 @@
  * anchor, a grant and a revocation; anvil is SIGKILLed after a confirmation and comes back from
  * its (older) saved state; anvil is stopped (SIGSTOP) and continued. After each the node recovers
  * by itself: the indexer rewinds, the writes go back in flight and are re-posted in sequence,
- * consent state equals the chain's, and nothing anchored twice (`medledger verify` at the end).
+ * consent state equals the chain's, what `medledger verify` checks holds, and nothing is anchored
+ * twice (every sequence once on chain, `medledger verify` at the end).
  * Throughout, a reader polls with the revoked grantee's token: once the revocation was accepted,
  * no read is ever allowed, and the audit events say so: every read allowed to that grantee was
  * recorded before, on a grant the indexed blocks held (its consent block at or above the grant's).
@@ -23,6 +24,7 @@ import { searchAuditEvents } from '../../src/audit/searchAuditEvents.ts';
 import { purposeIndex, resourceTypeIndex } from '../../src/chain/consentCodes.ts';
 import { consentAbi } from '../../src/chain/generated/contracts.ts';
 import { startTestNode, type TestNode } from '../../src/fhir/testing/startTestNode.ts';
+import { verifyNode } from '../../src/verify/verifyNode.ts';
 import { postConsentChange } from './support/consent.ts';
 import { expectConsistentAfterCrashes, waitFor, waitForAnchoringDrained } from './support/faults.ts';
 
@@ -134,6 +136,10 @@ describe('the chain rewound, crashed and stopped under a running node', () => {
       });
       expect(cached.allowed, `consent of ${member} as on chain`).toBe(onChain);
     }
+    // What `medledger verify` runs, on the running node: every anchored root as the chain has it.
+    const report = await verifyNode(t.node);
+    expect(report.findings).toEqual([]);
+    expect(report.ok).toBe(true);
   }
 
   it('recovers by itself from a revert, a SIGKILL and a SIGSTOP of anvil', async () => {
@@ -198,6 +204,7 @@ describe('the chain rewound, crashed and stopped under a running node', () => {
     }
     await waitFor('the node to be ready again', async () => (await health()).ready);
     expect((await read(laterMember)).status).toBe(200);
+    expect((await verifyNode(t.node)).ok).toBe(true);
 
     watching = false;
     await watcher;
