@@ -154,8 +154,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       finality,
       pollIntervalMs: IDLE_POLL_MS.follower,
       onError: onError('index follower'),
-      onRewound: (rewind) =>
-        logger.warn(`index follower: ${rewind.reason}; consent view loaded afresh at block ${rewind.to}`),
+      onRewound: (rewind) => {
+        logger.warn(`index follower: ${rewind.reason}; consent view loaded afresh at block ${rewind.to}`);
+        // Which of this node's roots went with the dropped blocks is the leader's to know: read them again.
+        roots.rescan().catch(onError('roots after a rewind'));
+      },
     });
     const keyring = config.kek ? staticKeyring(config.kek) : await FileKeyring.open(config.dataDir);
     const recordBatcher = new AnchorBatcher(db, RECORD_ANCHORS, {
