@@ -8,9 +8,12 @@ export interface AccessPolicy {
   treatmentRelationship: boolean;
   /** Purposes of use the treatment relationship covers (HIPAA's treatment, payment, operations). */
   treatmentPurposes: readonly string[];
-  /** Consent decisions are refused (503) when the indexer's last poll is older than this... */
+  /**
+   * Consent decisions are refused (503) when the indexer's last poll is older than this (a decision
+   * first waits up to a second for a fresh poll: a hung chain is refused within 2 s)...
+   */
   maxConsentStalenessMs: number;
-  /** ...or when it is more than this many blocks behind the head it last saw. */
+  /** ...or when it is more than this many blocks behind the final block it last saw. */
   maxBlocksBehind: bigint;
   /** How long a break-glass window stays open (the contract allows at most 24 h). */
   emergencyDurationSeconds: number;
@@ -31,7 +34,7 @@ export const DEFAULT_ACCESS_POLICY: AccessPolicy = {
   treatmentAccess: 'care-team',
   treatmentRelationship: true,
   treatmentPurposes: ['TREAT', 'HPAYMT', 'HOPERAT'],
-  maxConsentStalenessMs: 5_000,
+  maxConsentStalenessMs: 2_000,
   maxBlocksBehind: 1n,
   emergencyDurationSeconds: 4 * 3600,
   breakGlassTimeoutMs: 30_000,

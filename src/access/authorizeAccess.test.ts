@@ -92,7 +92,7 @@ describe('access decision matrix', () => {
     tokens ??= await AccessTokens.ephemeral('https://node-a.example');
     const consent = new ConsentCache();
     consent.block = 10n;
-    status = { block: 10n, head: 10n, polledAt: Date.now() };
+    status = { block: 10n, head: 10n, final: 10n, polledAt: Date.now(), rewinds: 0, lastRewind: undefined };
     emergencyCalls = [];
     ctx = {
       db: {} as Db, // only break-glass would use it, and it is substituted below
@@ -103,6 +103,7 @@ describe('access decision matrix', () => {
           return { ...status, polledAt: status.polledAt };
         },
         waitForBlock: async () => {},
+        ensureFresh: async () => {},
       },
       tokens,
       audit: memoryAuditSink(),
@@ -276,7 +277,7 @@ describe('access decision matrix', () => {
   });
 
   it('consent state not current (indexer behind the head) is denied with 503', async () => {
-    status = { ...status, head: 12n };
+    status = { ...status, head: 12n, final: 12n };
     const { decision } = await run(await bearer(tokens, memberBToken), observationOf(ALICE));
     expect(decision).toMatchObject({ allowed: false, status: 503 });
     expect(decision.reason).toMatch(/^consent state not current/);
@@ -290,7 +291,7 @@ describe('access decision matrix', () => {
 
   it('decisions that need no consent still work while the indexer lags', async () => {
     ctx.accessPolicy = { treatmentAccess: 'institution' };
-    status = { ...status, head: 20n };
+    status = { ...status, head: 20n, final: 20n };
     const { decision } = await run(await bearer(tokens, practitionerToken), observationOf(ALICE));
     expect(decision.allowed).toBe(true);
   });

@@ -26,7 +26,7 @@ export interface AccessContext {
   db: Db;
   /** This node: its account address is the custodian of the data it holds. */
   identity: { account: { address: string } };
-  indexer: Pick<ChainIndexer, 'status' | 'consent' | 'waitForBlock'>;
+  indexer: Pick<ChainIndexer, 'status' | 'consent' | 'waitForBlock' | 'ensureFresh'>;
   accessPolicy?: Partial<AccessPolicy>;
   /** How break-glass reaches the chain; defaults to the outbox. Tests substitute it. */
   openEmergencyAccess?: OpenEmergencyAccess;
@@ -196,6 +196,8 @@ export async function authorizeAccess(
     return deny(403, 'the patient has no chain identity, so no consent applies');
   if (principal.address === undefined)
     return deny(403, 'the caller has no chain identity, so no consent applies');
+  // A poll older than half a second: wait (up to 1 s) for a fresh one rather than decide on it.
+  await ctx.indexer.ensureFresh(500, 1000);
   const current = consentStateIsCurrent(ctx, policy);
   if (!current.ok) return deny(503, `consent state not current: ${current.why}`);
   const query = {
@@ -290,16 +292,18 @@ function registrarDecision(
 
 /**
  * Whether consent decisions can be trusted to be current (fail closed otherwise): the indexer
- * has polled the chain recently and is within `maxBlocksBehind` of the head. `/healthz` reports it.
+ * has polled the chain recently and is within `maxBlocksBehind` of the final block (it applies only
+ * final blocks, ../chain/finality.ts). `/healthz` reports it.
  */
 export function consentStateIsCurrent(
   ctx: Pick<AccessContext, 'indexer'>,
   policy: AccessPolicy = DEFAULT_ACCESS_POLICY,
 ): { ok: true } | { ok: false; why: string } {
-  const { block, head, polledAt } = ctx.indexer.status;
+  const { block, head, final, polledAt } = ctx.indexer.status;
   if (polledAt === 0 || head < 0n) return { ok: false, why: 'the indexer has not polled the chain yet' };
-  if (head - block > policy.maxBlocksBehind)
-    return { ok: false, why: `indexer at block ${block}, chain head ${head}` };
+  const target = final ?? head;
+  if (target - block > policy.maxBlocksBehind)
+    return { ok: false, why: `indexer at block ${block}, chain head ${head} (final ${target})` };
   const age = Date.now() - polledAt;
   if (age > policy.maxConsentStalenessMs) return { ok: false, why: `last chain poll ${age} ms ago` };
   return { ok: true };

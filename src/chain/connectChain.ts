@@ -32,13 +32,22 @@ import type { NodeIdentity } from './nodeIdentity.ts';
 export interface ChainConnection {
   rpcUrl: string;
   chain: Chain;
+  /**
+   * For calls a request waits on: a short timeout and no retry, so a hung chain costs a request
+   * at most {@link REQUEST_TIMEOUT_MS} (and a 503, see chainUnreachable.ts).
+   */
   publicClient: PublicClient;
+  /** For the background workers (indexer, outbox): patient timeouts and a retry. */
+  backgroundClient: PublicClient;
   walletClient: WalletClient<Transport, Chain, Account>;
   addresses: ContractAddresses;
   /** Present in embedded mode. */
   anvil: EmbeddedAnvil | undefined;
   close(): Promise<void>;
 }
+
+/** Timeout of the request client's calls. */
+export const REQUEST_TIMEOUT_MS = 1500;
 
 export interface ConnectChainOptions {
   config: Pick<Config, 'dataDir' | 'rpcUrl' | 'institutionName' | 'publicUrl'>;
@@ -51,6 +60,10 @@ export interface ConnectChainOptions {
    * must not stop the chain from under a running node.
    */
   adoptRunningAnvil?: boolean;
+  /** Embedded: the chain state is saved at most this often, when it changed. Default 30 s. */
+  saveIntervalMs?: number;
+  /** Embedded: what the chain supervisor did (anvil restarted). */
+  onChainEvent?: (message: string) => void;
 }
 
 export async function connectChain(options: ConnectChainOptions): Promise<ChainConnection> {
@@ -71,11 +84,16 @@ export async function connectChain(options: ConnectChainOptions): Promise<ChainC
       rpcUrls: { default: { http: [rpcUrl] } },
     });
     const transport = http(rpcUrl, { retryCount: 2, timeout: 15_000 });
-    const publicClient = createPublicClient({ chain, transport, pollingInterval: 100 }) as PublicClient;
+    const backgroundClient = createPublicClient({ chain, transport, pollingInterval: 100 }) as PublicClient;
+    const publicClient = createPublicClient({
+      chain,
+      transport: http(rpcUrl, { retryCount: 0, timeout: REQUEST_TIMEOUT_MS }),
+      pollingInterval: 100,
+    }) as PublicClient;
     const walletClient = createWalletClient({ chain, transport, account: identity.account });
     if (anvil) {
       // Embedded only: the node's fresh key needs gas; anvil mints it.
-      const balance = await publicClient.getBalance({ address: identity.account.address });
+      const balance = await backgroundClient.getBalance({ address: identity.account.address });
       if (balance < parseEther('100')) {
         await createTestClient({ chain, transport, mode: 'anvil' }).setBalance({
           address: identity.account.address,
@@ -90,13 +108,13 @@ export async function connectChain(options: ConnectChainOptions): Promise<ChainC
           `no contract addresses in ${join(config.dataDir, 'chain', 'contracts.json')}: run "medledger chain deploy --rpc-url ${rpcUrl}" or copy the consortium's contracts.json there`,
         );
       }
-      if (!anvil && (await publicClient.getBalance({ address: identity.account.address })) === 0n) {
+      if (!anvil && (await backgroundClient.getBalance({ address: identity.account.address })) === 0n) {
         throw new ConfigError(
           `the node account ${identity.account.address} has no funds on chain ${chainId}: fund it (it pays for anchoring and relaying consent), then run again`,
         );
       }
       addresses = await deployContracts({
-        publicClient,
+        publicClient: backgroundClient,
         walletClient,
         firstMember: {
           name: config.institutionName,
@@ -105,27 +123,38 @@ export async function connectChain(options: ConnectChainOptions): Promise<ChainC
         },
       });
       await writeContractAddresses(config.dataDir, addresses);
+      // The deployment must survive a crash of anvil: save the chain now, not at the next interval.
+      if (anvil) await anvil.saveState();
     }
     if (addresses.chainId !== chainId) {
       throw new ConfigError(
         `contracts.json is for chain ${addresses.chainId} but ${rpcUrl} is chain ${chainId}`,
       );
     }
-    const code = await publicClient.getCode({ address: addresses.registry });
+    const code = await backgroundClient.getCode({ address: addresses.registry });
     if (!code || code === '0x') {
       throw new ChainError(
         'ERR_CHAIN_STATE',
         `no Registry contract at ${addresses.registry} on ${rpcUrl}: the chain state does not match this data directory`,
       );
     }
+    const unsupervise =
+      anvil && (!anvil.reused || options.adoptRunningAnvil)
+        ? anvil.supervise({
+            saveIntervalMs: options.saveIntervalMs ?? 30_000,
+            ...(options.onChainEvent ? { onEvent: options.onChainEvent } : {}),
+          })
+        : undefined;
     return {
       rpcUrl,
       chain,
       publicClient,
+      backgroundClient,
       walletClient,
       addresses,
       anvil,
       async close() {
+        unsupervise?.();
         if (anvil && (!anvil.reused || options.adoptRunningAnvil)) await anvil.stop();
       },
     };

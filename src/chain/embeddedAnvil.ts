@@ -1,14 +1,24 @@
 /**
  * Embedded chain: runs `anvil` from the `@foundry-rs/anvil` npm package as a child
- * process on a free loopback port, its state dumped into the data directory so the
+ * process on a free loopback port, its state saved into the data directory so the
  * ledger survives restarts. If medledger died without stopping it, the next start
  * finds the still-running anvil (pid file) and reuses it rather than forking the chain.
+ *
+ * Durability and cost: anvil writes `state.json` when it stops (SIGTERM). While it runs, the
+ * node saves the state itself ({@link EmbeddedAnvil.saveState}: `anvil_dumpState`, written
+ * atomically) right after deployment and then at most every `saveIntervalMs`, and only when the
+ * chain has a new block, so an idle chain costs no dumps whatever its size (anvil's own
+ * `--state-interval` rewrote the whole file every second). A crash of anvil loses at most the
+ * blocks since the last save: {@link EmbeddedAnvil.supervise} restarts it from the file on the
+ * same port, and the indexer notices the shorter chain, rewinds, and puts this node's writes
+ * back in flight (indexer/ChainIndexer.ts), so nothing acknowledged is lost.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { ChainError } from '../errors/MedledgerError.ts';
 
 export interface EmbeddedAnvil {
@@ -18,6 +28,14 @@ export interface EmbeddedAnvil {
   reused: boolean;
   /** Stops anvil gracefully so it dumps its state. */
   stop(): Promise<void>;
+  /** Writes the chain's current state to `state.json` (atomically). False when anvil did not answer. */
+  saveState(): Promise<boolean>;
+  /**
+   * Keeps the chain durable while the node runs: restarts anvil from its state file (same port)
+   * when it dies, and saves the state when it changed, at most every `saveIntervalMs`. Returns
+   * the function that stops supervising.
+   */
+  supervise(options: { saveIntervalMs: number; onEvent?: (message: string) => void }): () => void;
 }
 
 export interface StartEmbeddedAnvilOptions {
@@ -51,9 +69,44 @@ export async function startEmbeddedAnvil(options: StartEmbeddedAnvilOptions): Pr
   if (reused) return reused;
 
   const port = await freePort();
+  const chainId = options.chainId ?? 31337;
+  let child = await spawnAnvil(options.chainDir, port, chainId);
+  const rpcUrl = `http://127.0.0.1:${port}`;
+  await writeFile(pidFile, JSON.stringify({ pid: child.pid ?? 0, port, rpcUrl, chainId }), { mode: 0o600 });
+  let stopping = false;
+  return {
+    rpcUrl,
+    get pid() {
+      return child.pid ?? 0;
+    },
+    reused: false,
+    stop: () => {
+      stopping = true;
+      return stopAnvil(child.pid ?? 0, pidFile, child);
+    },
+    saveState: () => saveAnvilState(rpcUrl, options.chainDir),
+    supervise: (supervision) =>
+      superviseAnvil({
+        ...supervision,
+        rpcUrl,
+        chainDir: options.chainDir,
+        isAlive: () => !stopping && child.exitCode === null && child.signalCode === null,
+        restart: async () => {
+          if (stopping) return;
+          child = await spawnAnvil(options.chainDir, port, chainId);
+          await writeFile(pidFile, JSON.stringify({ pid: child.pid ?? 0, port, rpcUrl, chainId }), {
+            mode: 0o600,
+          });
+        },
+      }),
+  };
+}
+
+/** Starts anvil on `port` from `state.json` (if present) and resolves once it answers. */
+async function spawnAnvil(chainDir: string, port: number, chainId: number): Promise<ChildProcess> {
   // anvil's output goes to a file, not a pipe: a pipe would kill anvil (SIGPIPE) when a
-  // crashed medledger leaves it running, and a restarted anvil loses its last second.
-  const logPath = join(options.chainDir, 'anvil.log');
+  // crashed medledger leaves it running.
+  const logPath = join(chainDir, 'anvil.log');
   const log = await open(logPath, 'a', 0o600);
   const child = spawn(
     anvilBinaryPath(),
@@ -63,11 +116,10 @@ export async function startEmbeddedAnvil(options: StartEmbeddedAnvilOptions): Pr
       '--port',
       String(port),
       '--chain-id',
-      String(options.chainId ?? 31337),
+      String(chainId),
+      // Loaded at start, written by anvil when it stops; saved while it runs by saveAnvilState.
       '--state',
-      join(options.chainDir, 'state.json'),
-      '--state-interval',
-      '1',
+      join(chainDir, 'state.json'),
       '--silent',
     ],
     // Own process group: a Ctrl-C in the terminal reaches medledger, which stops anvil in order.
@@ -80,20 +132,113 @@ export async function startEmbeddedAnvil(options: StartEmbeddedAnvilOptions): Pr
       (t) => t.slice(-4000),
       () => '',
     );
-  const rpcUrl = `http://127.0.0.1:${port}`;
   try {
-    await waitForRpc(rpcUrl, child, stderr);
+    await waitForRpc(`http://127.0.0.1:${port}`, child, stderr);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
-  const pid = child.pid ?? 0;
-  await writeFile(pidFile, JSON.stringify({ pid, port, rpcUrl }), { mode: 0o600 });
-  return { rpcUrl, pid, reused: false, stop: () => stopAnvil(pid, pidFile, child) };
+  return child;
+}
+
+/** `anvil_dumpState` (gzip-compressed JSON) written as the `state.json` anvil loads: tmp, fsync, rename. */
+async function saveAnvilState(rpcUrl: string, chainDir: string): Promise<boolean> {
+  let dump: string;
+  try {
+    const response = await fetch(rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'anvil_dumpState', params: [] }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body = (await response.json()) as { result?: string };
+    if (!body.result) return false;
+    dump = body.result;
+  } catch {
+    return false;
+  }
+  const bytes = Buffer.from(dump.slice(2), 'hex');
+  const json = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+  const target = join(chainDir, 'state.json');
+  const temporary = `${target}.${process.pid}.tmp`;
+  const file = await open(temporary, 'w', 0o600);
+  try {
+    await file.writeFile(json);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, target);
+  return true;
+}
+
+function superviseAnvil(options: {
+  rpcUrl: string;
+  chainDir: string;
+  saveIntervalMs: number;
+  onEvent?: (message: string) => void;
+  isAlive: () => boolean;
+  restart: () => Promise<void>;
+}): () => void {
+  let stopped = false;
+  let busy = false;
+  let savedHead = '';
+  let savedAt = Date.now();
+  const check = async () => {
+    if (busy || stopped) return;
+    busy = true;
+    try {
+      if (!options.isAlive()) {
+        options.onEvent?.('the embedded chain (anvil) exited: restarting it from its saved state');
+        await options.restart();
+        savedHead = '';
+        return;
+      }
+      if (Date.now() - savedAt < options.saveIntervalMs) return;
+      const head = await headHash(options.rpcUrl);
+      if (head === undefined || head === savedHead) return;
+      if (await saveAnvilState(options.rpcUrl, options.chainDir)) {
+        savedHead = head;
+        savedAt = Date.now();
+      }
+    } catch (error) {
+      options.onEvent?.(
+        `embedded chain supervision: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void check(), 500);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+async function headHash(rpcUrl: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'eth_getBlockByNumber',
+        params: ['latest', false],
+      }),
+      signal: AbortSignal.timeout(2000),
+    });
+    const body = (await response.json()) as { result?: { hash?: string } };
+    return body.result?.hash;
+  } catch {
+    return undefined;
+  }
 }
 
 async function reuseRunningAnvil(pidFile: string): Promise<EmbeddedAnvil | undefined> {
-  let recorded: { pid: number; rpcUrl: string };
+  let recorded: { pid: number; rpcUrl: string; port: number; chainId?: number };
   try {
     recorded = JSON.parse(await readFile(pidFile, 'utf8'));
   } catch {
@@ -104,11 +249,34 @@ async function reuseRunningAnvil(pidFile: string): Promise<EmbeddedAnvil | undef
     await rm(pidFile, { force: true });
     return undefined;
   }
+  const chainDir = join(pidFile, '..');
+  let stopping = false;
+  let pid = recorded.pid;
+  let child: ChildProcess | undefined;
   return {
     rpcUrl: recorded.rpcUrl,
-    pid: recorded.pid,
+    get pid() {
+      return pid;
+    },
     reused: true,
-    stop: () => stopAnvil(recorded.pid, pidFile),
+    stop: () => {
+      stopping = true;
+      return stopAnvil(pid, pidFile, child);
+    },
+    saveState: () => saveAnvilState(recorded.rpcUrl, chainDir),
+    supervise: (supervision) =>
+      superviseAnvil({
+        ...supervision,
+        rpcUrl: recorded.rpcUrl,
+        chainDir,
+        isAlive: () => stopping || isAlive(pid),
+        restart: async () => {
+          if (stopping) return;
+          child = await spawnAnvil(chainDir, recorded.port, recorded.chainId ?? 31337);
+          pid = child.pid ?? 0;
+          await writeFile(pidFile, JSON.stringify({ ...recorded, pid }), { mode: 0o600 });
+        },
+      }),
   };
 }
 

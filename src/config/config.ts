@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/MedledgerError.ts';
+import { defaultFinality, type Finality } from './Finality.ts';
 import { TREATMENT_ACCESS_MODES, type TreatmentAccess } from './TreatmentAccess.ts';
 import type { ValidationPolicy } from './ValidationPolicy.ts';
 
@@ -30,8 +31,23 @@ export interface Config {
     /** ...or when the oldest pending leaf is this old. */
     maxDelayMs: number;
   };
-  /** Confirmations the outbox waits for before a write counts as confirmed. */
-  confirmations: number;
+  /**
+   * When a block is final (`MEDLEDGER_CONFIRMATIONS`: a depth, or `finalized`): writes count as
+   * confirmed and consent decisions use blocks only once final. Default: 1 embedded, 2 external.
+   */
+  finality: Finality;
+  /** Whether `finality` is the mode's default (MEDLEDGER_CONFIRMATIONS unset): see chain/finality.ts. */
+  finalityIsDefault: boolean;
+  chainTimings: {
+    /** How long `?wait=true` on `$grant`/`$revoke` waits before answering 202 (`MEDLEDGER_CONSENT_WAIT_MS`). */
+    consentWaitMs: number;
+    /** A write still pending this long is re-signed with higher fees (`MEDLEDGER_FEE_BUMP_AFTER_MS`). */
+    feeBumpAfterMs: number;
+    /** Chain writes in flight at once, consecutive nonces (`MEDLEDGER_OUTBOX_MAX_IN_FLIGHT`). */
+    maxInFlight: number;
+    /** The embedded chain's state is saved at most this often, when it changed (`MEDLEDGER_CHAIN_SAVE_INTERVAL_MS`). */
+    embeddedSaveIntervalMs: number;
+  };
   /** Key-encryption key supplied by configuration (base64, 32 bytes); unset = keyring file in the data dir. */
   kek: string | undefined;
   /** HTTPS certificate chain and key (PEM files); undefined = plain HTTP. */
@@ -118,7 +134,34 @@ export function loadConfig(flags: ConfigFlags = {}, env: Environment = process.e
         3_600_000,
       ),
     },
-    confirmations: parseInteger('MEDLEDGER_CONFIRMATIONS', env.MEDLEDGER_CONFIRMATIONS ?? '1', 1, 64),
+    finality: parseFinality(env.MEDLEDGER_CONFIRMATIONS, rpcUrl === undefined || rpcUrl === ''),
+    finalityIsDefault: env.MEDLEDGER_CONFIRMATIONS === undefined || env.MEDLEDGER_CONFIRMATIONS === '',
+    chainTimings: {
+      consentWaitMs: parseInteger(
+        'MEDLEDGER_CONSENT_WAIT_MS',
+        env.MEDLEDGER_CONSENT_WAIT_MS ?? '20000',
+        0,
+        600_000,
+      ),
+      feeBumpAfterMs: parseInteger(
+        'MEDLEDGER_FEE_BUMP_AFTER_MS',
+        env.MEDLEDGER_FEE_BUMP_AFTER_MS ?? '30000',
+        1000,
+        3_600_000,
+      ),
+      maxInFlight: parseInteger(
+        'MEDLEDGER_OUTBOX_MAX_IN_FLIGHT',
+        env.MEDLEDGER_OUTBOX_MAX_IN_FLIGHT ?? '64',
+        1,
+        1024,
+      ),
+      embeddedSaveIntervalMs: parseInteger(
+        'MEDLEDGER_CHAIN_SAVE_INTERVAL_MS',
+        env.MEDLEDGER_CHAIN_SAVE_INTERVAL_MS ?? '30000',
+        1000,
+        86_400_000,
+      ),
+    },
     kek: env.MEDLEDGER_KEK || undefined,
     tls,
     rateLimitPerMinute: parseInteger(
@@ -158,6 +201,12 @@ function parseWebhook(value: string | undefined): string | undefined {
   if (!/^https?:\/\/[^\s]+$/.test(value))
     throw new ConfigError(`MEDLEDGER_BREAK_GLASS_WEBHOOK must be an http(s) URL (got "${value}")`);
   return value;
+}
+
+function parseFinality(raw: string | undefined, embedded: boolean): Finality {
+  if (raw === undefined || raw === '') return defaultFinality(embedded);
+  if (raw === 'finalized') return 'finalized';
+  return { depth: parseInteger('MEDLEDGER_CONFIRMATIONS', raw, 1, 64) };
 }
 
 function parsePolicy(name: string, value: string | undefined): 'accept' | 'reject' {

@@ -47,7 +47,14 @@ export function besuConfigToml(p: BesuConfigParameters): string {
     'rpc-http-enabled': true,
     'rpc-http-host': '127.0.0.1',
     'rpc-http-port': p.rpcPort,
-    'rpc-http-api': ['ETH', 'NET', 'WEB3', 'QBFT'],
+    // PERM: admit a member's node at run time (perm_addNodesToAllowlist) instead of a rolling restart.
+    'rpc-http-api': ['ETH', 'NET', 'WEB3', 'QBFT', 'PERM'],
+    // medledger reads the contracts' custom errors from revert data.
+    'revert-reason-enabled': true,
+    // Prometheus metrics for the operator, on loopback.
+    'metrics-enabled': true,
+    'metrics-host': '127.0.0.1',
+    'metrics-port': p.rpcPort + 1000,
     'host-allowlist': ['localhost', '127.0.0.1'],
   };
   // enode URLs with host names need Besu's DNS support (an early-access option).

@@ -57,6 +57,10 @@ export interface ChainIndexView {
   readonly status: IndexerStatus;
   /** Resolves once the view includes `block` (e.g. the block a write was mined in). */
   waitForBlock(block: bigint, timeoutMs?: number): Promise<void>;
+  /** Resolves once the view was refreshed within `maxAgeMs`, or after `timeoutMs` at most. */
+  ensureFresh(maxAgeMs: number, timeoutMs: number): Promise<void>;
+  /** Re-reads the relayed revocations not yet final on chain (after relaying one). */
+  refreshConsentHolds(): Promise<void>;
 }
 
 export interface NodeContext {

@@ -3,6 +3,7 @@
  * routes), the blind index key, the access context and a cache of patients' chain addresses.
  * Requests get a fresh VaultRepository with their own access guard.
  */
+import { OperationOutcomeError } from '@medplum/core';
 import { FhirRouter } from '@medplum/fhir-router';
 import type { BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { AccessPolicy } from '../access/AccessPolicy.ts';
@@ -21,6 +22,7 @@ import { compartmentPatients, patientAddressOf } from './patientCompartment.ts';
 import type { RemoteRecords } from './RemoteRecords.ts';
 import type { ResourceGuard } from './ResourceGuard.ts';
 import { type SearchIndexKey, searchIndexKeyFor } from './search/SearchIndexKey.ts';
+import { outcome } from './toOperationOutcome.ts';
 
 export class FhirService {
   readonly ctx: NodeContext;
@@ -126,9 +128,12 @@ export class FhirService {
       const key = `${request.interaction}:${request.resourceType}:${request.patientId ?? ''}:${request.patientAddress ?? ''}${which}`;
       let allowed = decided.get(key);
       if (allowed === undefined) {
-        allowed = authorizeAccess(this.access, principal, { ...request, ...purpose, resource }).then(
-          (d) => d.allowed,
-        );
+        allowed = authorizeAccess(this.access, principal, { ...request, ...purpose, resource }).then((d) => {
+          // Consent state not current: the whole answer fails closed as such (503), not as "not found".
+          if (!d.allowed && d.status === 503)
+            throw new OperationOutcomeError(outcome('medledger-unavailable', 'transient', d.reason));
+          return d.allowed;
+        });
         decided.set(key, allowed);
       }
       return allowed;

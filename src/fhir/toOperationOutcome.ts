@@ -5,10 +5,12 @@
  * generic 500 whose detail goes to the log only.
  * @see https://hl7.org/fhir/R4/operationoutcome.html
  */
+
 import { getStatus, isOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
+import { isChainUnreachable } from '../chain/chainUnreachable.ts';
 import { httpStatusOf } from '../errors/httpStatus.ts';
-import { MedledgerError } from '../errors/MedledgerError.ts';
+import { ChainError, MedledgerError } from '../errors/MedledgerError.ts';
 
 export interface OutcomeWithStatus {
   status: number;
@@ -88,7 +90,11 @@ const BY_CODE: Record<string, (message: string) => OperationOutcome> = {
  * framework's request error (a body too large, a malformed body) by its status; anything else a
  * generic 500.
  */
-export function toOperationOutcome(error: unknown): OutcomeWithStatus {
+export function toOperationOutcome(thrown: unknown): OutcomeWithStatus {
+  let error = thrown;
+  // The chain not answering (a refused connection, a timeout) is transient: 503, never 500.
+  if (isChainUnreachable(error))
+    error = new ChainError('ERR_CHAIN_UNREACHABLE', 'the chain does not answer; try again shortly', error);
   if (error instanceof OperationOutcomeError)
     return { status: statusOf(error.outcome), outcome: error.outcome };
   if (isOperationOutcome(error)) return { status: statusOf(error), outcome: error };

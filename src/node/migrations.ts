@@ -4,8 +4,8 @@
  */
 import { accessMigrations } from '../access/schema.ts';
 import { auditMigrations, auditPatientMigrations } from '../audit/schema.ts';
-import { indexerMigrations } from '../chain/indexer/schema.ts';
-import { outboxMigrations } from '../chain/outbox/schema.ts';
+import { indexerMigrations, indexerRecoveryMigrations } from '../chain/indexer/schema.ts';
+import { outboxMigrations, outboxRecoveryMigrations } from '../chain/outbox/schema.ts';
 import { ehrMigrations } from '../ehr/schema.ts';
 import { syncMigrations } from '../ehr/sync/schema.ts';
 import { exchangeMigrations } from '../exchange/schema.ts';
@@ -35,4 +35,6 @@ export const migrations: readonly Migration[] = [
   ...noticeMigrations,
   ...identityMigrations,
   ...clusterMigrations,
+  ...outboxRecoveryMigrations,
+  ...indexerRecoveryMigrations,
 ];

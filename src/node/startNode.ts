@@ -13,6 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { AUDIT_ANCHORS } from '../audit/auditAnchors.ts';
 import { tableAuditSink } from '../audit/tableAuditSink.ts';
 import { type ChainConnection, connectChain } from '../chain/connectChain.ts';
+import { describeFinality, effectiveFinality } from '../chain/finality.ts';
 import { ChainIndexer } from '../chain/indexer/ChainIndexer.ts';
 import { ChainRootSet } from '../chain/indexer/ChainRootSet.ts';
 import { loadNodeIdentity } from '../chain/nodeIdentity.ts';
@@ -79,16 +80,25 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       identity,
       deployIfMissing: options.deployIfMissing ?? false,
       adoptRunningAnvil: options.adoptRunningAnvil ?? false,
+      saveIntervalMs: config.chainTimings.embeddedSaveIntervalMs,
+      onChainEvent: (message) => logger.warn(message),
     });
     const onError = (component: string) => (error: unknown) =>
       logger.warn(`${component}: ${error instanceof Error ? error.message : String(error)}`);
+    const finality = await effectiveFinality(config, chain.backgroundClient, chain.anvil !== undefined);
+    if (finality !== config.finality)
+      logger.info(
+        `the chain is a development node (anvil, Hardhat): a block is final at ${describeFinality(finality)} (set MEDLEDGER_CONFIRMATIONS to choose)`,
+      );
     const leadership = new Leadership(db, logger);
     const outbox = new OutboxWorker({
       db: leadership.workerDb,
-      publicClient: chain.publicClient,
+      publicClient: chain.backgroundClient,
       walletClient: chain.walletClient,
       addresses: chain.addresses,
-      confirmations: config.confirmations,
+      finality,
+      maxInFlight: config.chainTimings.maxInFlight,
+      feeBumpAfterMs: config.chainTimings.feeBumpAfterMs,
       pollIntervalMs: IDLE_POLL_MS.outbox,
       onError: onError('outbox'),
     });
@@ -100,17 +110,26 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     });
     const indexer = new ChainIndexer({
       db: leadership.workerDb,
-      publicClient: chain.publicClient,
+      publicClient: chain.backgroundClient,
       addresses: chain.addresses,
+      finality,
       pollIntervalMs: IDLE_POLL_MS.indexer,
       onError: onError('indexer'),
       onRootAnchored: (root) => roots.add(root),
+      onRootsDropped: (dropped) => roots.drop(dropped),
+      onRewound: () => outbox.notify(),
     });
     const follower = new IndexFollower({
       db,
-      publicClient: chain.publicClient,
+      publicClient: chain.backgroundClient,
+      finality,
       pollIntervalMs: IDLE_POLL_MS.follower,
       onError: onError('index follower'),
+      onRewound: (rewind) => {
+        logger.warn(`index follower: ${rewind.reason}; consent view loaded afresh at block ${rewind.to}`);
+        // Which of this node's roots went with the dropped blocks is the leader's to know: read them again.
+        roots.rescan().catch(onError('roots after a rewind'));
+      },
     });
     const keyring = config.kek ? staticKeyring(config.kek) : await FileKeyring.open(config.dataDir);
     const recordBatcher = new AnchorBatcher(db, RECORD_ANCHORS, {
@@ -150,7 +169,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       if (db.kind === 'pglite') leadership.elect(new EmbeddedMaintenance(db, onError('maintenance')));
     }
     const work = new WorkNotices();
-    work.on('outbox', () => outbox.notify());
+    const refreshHolds = () =>
+      void (leadership.leading ? indexer.refreshConsentHolds() : follower.refreshConsentHolds()).catch(
+        onError('consent holds'),
+      );
+    // A write queued by any process: the outbox sends it, and a revocation among them holds here.
+    work.on('outbox', () => {
+      outbox.notify();
+      refreshHolds();
+    });
     work.on('chain', () => indexer.wake());
     work.on('indexed', () => follower.wake());
     const listening = await db.listen(WORK_CHANNEL, (payload) => work.dispatch(payload));
@@ -170,6 +197,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       },
       waitForBlock: (block, timeoutMs) =>
         leadership.leading ? indexer.waitForBlock(block, timeoutMs) : follower.waitForBlock(block, timeoutMs),
+      ensureFresh: (maxAgeMs, timeoutMs) =>
+        leadership.leading
+          ? indexer.ensureFresh(maxAgeMs, timeoutMs)
+          : follower.ensureFresh(maxAgeMs, timeoutMs),
+      refreshConsentHolds: () =>
+        leadership.leading ? indexer.refreshConsentHolds() : follower.refreshConsentHolds(),
     };
     const audit = tableAuditSink(db, { keyring, batcher: auditBatcher });
     const vault = new Vault({

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Hex, parseEther, type TypedDataDefinition } from 'viem';
+import { type Hex, parseEther } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AccessTokens } from '../../src/access/AccessTokens.ts';
@@ -23,6 +23,7 @@ import {
   startAnvil,
 } from '../../src/chain/testing/anvil.ts';
 import type { NodeProcess } from '../support/nodeProcess.ts';
+import { postConsentChange } from './support/consent.ts';
 import {
   type Acknowledged,
   expectAcknowledgedReadable,
@@ -199,31 +200,13 @@ async function grantConsent(
   grantee: string,
   asPatient: string,
 ): Promise<void> {
-  const typedResponse = await fetch(
-    `${url}/fhir/Patient/${patient}/$consent-typed-data?grantee=${grantee}&resourceType=Observation,Patient&purpose=TREAT`,
-    { headers: { authorization: asPatient } },
-  );
-  expect(typedResponse.status).toBe(200);
-  const parameters = (await typedResponse.json()) as {
-    parameter: Array<{ name: string; valueString?: string }>;
-  };
-  const typed = JSON.parse(
-    parameters.parameter.find((p) => p.name === 'typedData')?.valueString as string,
-  ) as TypedDataDefinition & { message: Record<string, unknown> };
-  const message = { ...typed.message };
-  for (const big of ['resourceTypes', 'deadline'])
-    if (big in message) message[big] = BigInt(message[big] as string);
-  const signature = await signer.signTypedData({ ...typed, message } as TypedDataDefinition);
-  const granted = await fetch(`${url}/fhir/Patient/${patient}/$grant`, {
-    method: 'POST',
-    headers: { authorization: asPatient, 'content-type': 'application/fhir+json' },
-    body: JSON.stringify({
-      resourceType: 'Parameters',
-      parameter: [
-        ...parameters.parameter.filter((p) => p.name !== 'typedData'),
-        { name: 'signature', valueString: signature },
-      ],
-    }),
+  const granted = await postConsentChange({
+    fhirUrl: `${url}/fhir`,
+    patientId: patient,
+    signer,
+    grantee,
+    asPatient,
+    action: 'grant',
   });
   expect(granted.status).toBe(202);
 }

@@ -47,7 +47,7 @@ export interface AnchoredRoot {
 
 export class ChainRootSet implements RootSource {
   readonly #parameters: ChainRootSetParameters;
-  readonly #tables = [new RootTable(), new RootTable()] as const;
+  #tables: readonly [RootTable, RootTable] = [new RootTable(), new RootTable()];
   readonly #missedAt = new Map<string, number>();
   readonly #lookups = new Map<string, Promise<Hex | undefined>>();
 
@@ -86,6 +86,26 @@ export class ChainRootSet implements RootSource {
     if (event.kind !== 0 && event.kind !== 1) return;
     this.#tables[event.kind].set(event.sequence, event.root);
     this.#missedAt.delete(`${event.kind}:${event.sequence}`);
+  }
+
+  /** Forgets roots whose block the chain no longer has (the indexer rewound past them). */
+  drop(events: AnchoredRoot[]): void {
+    for (const event of events) {
+      if (event.member.toLowerCase() !== this.#parameters.member.toLowerCase()) continue;
+      if (event.kind !== 0 && event.kind !== 1) continue;
+      this.#tables[event.kind].delete(event.sequence);
+    }
+  }
+
+  /**
+   * Reads every root from the chain afresh (a process that follows the indexer, told the chain was
+   * rewound, does not know which roots went): the old set answers until the new one is complete.
+   */
+  async rescan(): Promise<void> {
+    const fresh = new ChainRootSet(this.#parameters);
+    await fresh.#scanToHead();
+    this.#tables = fresh.#tables;
+    this.#missedAt.clear();
   }
 
   async #lookUp(kind: AnchorKind, sequence: bigint, key: string): Promise<Hex | undefined> {

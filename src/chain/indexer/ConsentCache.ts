@@ -1,10 +1,13 @@
 /**
  * In-memory view of on-chain consent, fed by the indexer. `decide` mirrors
  * Consent.isAllowed, and reports the block its answer is current to, which every access
- * decision records. One addition: a grantee the Registry removed from the consortium gets
- * nothing from its grants (a removed member is no longer trusted to hold patient data).
+ * decision records. Two additions: a grantee the Registry removed from the consortium gets
+ * nothing from its grants (a removed member is no longer trusted to hold patient data), and a
+ * revocation this node accepted for relaying holds from that moment, before the chain has it
+ * final and again while a rewound chain lacks it until re-posted ({@link refreshHolds}): a
+ * revoked grant never allows access here, whatever the chain's state in between.
  */
-import type { Db } from '../../store/db.ts';
+import type { Db, Queryable } from '../../store/db.ts';
 import { purposeIndex, resourceTypeIndex } from '../consentCodes.ts';
 
 const ANY_CUSTODIAN = '0x0000000000000000000000000000000000000000';
@@ -43,6 +46,8 @@ export class ConsentCache {
   readonly #grants = new Map<string, CachedGrant>();
   readonly #emergency = new Map<string, { expiresAt: number; block: bigint }>();
   readonly #removedMembers = new Set<string>();
+  /** Grant keys with a revocation relayed by this node and not yet final in the indexed blocks. */
+  #heldRevocations = new Set<string>();
 
   async load(db: Db): Promise<void> {
     const grants = await db.query<Record<string, string>>(
@@ -76,6 +81,28 @@ export class ConsentCache {
       'SELECT block_number::text AS block_number FROM chain_index_state WHERE id = 1',
     );
     if (state[0]) this.block = BigInt(state[0].block_number);
+    await this.refreshHolds(db);
+  }
+
+  /**
+   * Re-reads the revocations this node relayed that the indexed blocks do not have yet: in the
+   * outbox and open, or confirmed in a block above the one this cache is current to.
+   */
+  async refreshHolds(db: Queryable): Promise<void> {
+    const rows = await db.query<{ patient: string; grantee: string; custodian: string }>(
+      `SELECT lower(args->>0) AS patient, lower(args->>1) AS grantee, lower(args->>2) AS custodian
+       FROM chain_outbox WHERE contract = 'consent' AND function_name = 'revoke'
+         AND (status IN ('pending', 'signed') OR (status = 'confirmed' AND block_number > $1))`,
+      [this.block.toString()],
+    );
+    this.#heldRevocations = new Set(rows.map((r) => key(r.patient, r.grantee, r.custodian)));
+  }
+
+  /** Whether a revocation of this grant is relayed but not yet in the indexed blocks. */
+  revocationHeld(patient: string, grantee: string, custodian: string): boolean {
+    return this.#heldRevocations.has(
+      key(patient.toLowerCase(), grantee.toLowerCase(), custodian.toLowerCase()),
+    );
   }
 
   /** Applies one decoded event (called by the indexer after its transaction commits). */
@@ -121,9 +148,11 @@ export class ConsentCache {
     }
     if (typeBit === undefined) return denied;
     for (const custodian of [query.custodian.toLowerCase(), ANY_CUSTODIAN]) {
-      const grant = this.#grants.get(key(patient, grantee, custodian));
+      const k = key(patient, grantee, custodian);
+      const grant = this.#grants.get(k);
       if (
         grant &&
+        !this.#heldRevocations.has(k) &&
         grant.notBefore <= now &&
         now < grant.expiry &&
         (grant.resourceTypes >> BigInt(typeBit)) & 1n &&
@@ -141,8 +170,9 @@ export class ConsentCache {
    */
   revokedBy(patient: string, grantee: string, custodian: string): boolean {
     for (const c of [custodian.toLowerCase(), ANY_CUSTODIAN]) {
-      const grant = this.#grants.get(key(patient.toLowerCase(), grantee.toLowerCase(), c));
-      if (grant && grant.expiry === 0) return true;
+      const k = key(patient.toLowerCase(), grantee.toLowerCase(), c);
+      const grant = this.#grants.get(k);
+      if ((grant && grant.expiry === 0) || this.#heldRevocations.has(k)) return true;
     }
     return false;
   }

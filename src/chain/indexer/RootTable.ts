@@ -47,6 +47,17 @@ export class RootTable {
     return bytesToHex(page.roots.subarray(slot * ROOT_BYTES, (slot + 1) * ROOT_BYTES));
   }
 
+  /** Forgets the root of `sequence` (its block is no longer on the chain). */
+  delete(sequence: bigint): void {
+    if (sequence < 0n || sequence > BigInt(MAX_STORED_SEQUENCE)) return;
+    const index = Number(sequence);
+    const page = this.#pages[Math.floor(index / PAGE_ROOTS)];
+    const slot = index % PAGE_ROOTS;
+    if (!page || !isSet(page.present, slot)) return;
+    page.present[slot >> 3]! &= ~(1 << (slot & 7));
+    this.#count--;
+  }
+
   /** Stores `root` as number `sequence`; false if the sequence is out of range (not stored). */
   set(sequence: bigint, root: Hex | Uint8Array): boolean {
     if (sequence < 0n || sequence > BigInt(MAX_STORED_SEQUENCE)) return false;

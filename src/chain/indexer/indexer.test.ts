@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Address, type Hex, zeroAddress } from 'viem';
+import { type Address, createTestClient, type Hex, http, zeroAddress } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IndexFollower } from '../../node/cluster/IndexFollower.ts';
 import type { Db } from '../../store/db.ts';
 import { openTestEmbedded } from '../../store/testing/embeddedTemplate.ts';
 import { type ChainConnection, connectChain } from '../connectChain.ts';
@@ -201,4 +202,48 @@ describe('chain indexer and consent cache', () => {
     indexer = restarted;
     indexer.start();
   });
+
+  it('a rewind reaches an IndexFollower on the same database, even once the index passed the old block again', async () => {
+    const follower = new IndexFollower({ db, publicClient: chain.publicClient, pollIntervalMs: 20 });
+    await follower.init();
+    const testClient = createTestClient({ transport: http(chain.rpcUrl), mode: 'anvil' });
+    const snapshot = await testClient.snapshot();
+    const patient = privateKeyToAccount(generatePrivateKey());
+    const grantee = privateKeyToAccount(generatePrivateKey()).address;
+    await signAndRelayGrant(patient, patient.address, grantee);
+    await follower.refresh();
+    expect(follower.consent.decide(query(patient.address, grantee)).allowed).toBe(true);
+    const followed = follower.status.block;
+
+    // The chain drops the grant's block; the outbox is held so the grant is not re-posted yet.
+    await outbox.stop();
+    await testClient.revert({ id: snapshot });
+    await indexer.poll();
+    expect(indexer.status.rewinds).toBeGreaterThan(0);
+    // New blocks take the index past the block the follower had followed.
+    await testClient.mine({ blocks: Number(followed - indexer.status.block) + 2 });
+    await indexer.poll();
+    expect(indexer.status.block).toBeGreaterThan(followed);
+
+    await follower.refresh();
+    expect(follower.status.rewinds).toBe(1);
+    expect(follower.status.block).toBe(indexer.status.block);
+    expect(follower.consent.decide(query(patient.address, grantee)).allowed).toBe(false);
+
+    // Re-posted by the outbox (the grant was put back in flight): followed again.
+    outbox.start();
+    await waitFor(async () => {
+      await follower.refresh();
+      return follower.consent.decide(query(patient.address, grantee)).allowed;
+    });
+    expect(indexer.consent.decide(query(patient.address, grantee)).allowed).toBe(true);
+  });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

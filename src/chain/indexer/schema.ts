@@ -83,3 +83,22 @@ CREATE INDEX chain_events_by_name ON chain_events (event_name, block_number);
 `,
   },
 ];
+
+/**
+ * The hash of every block a range ended at, so a changed chain (a reorganisation, a chain node
+ * restarted from an older state) is noticed and the indexer rewinds to the last block that holds;
+ * and how many times the indexed state was rewound, so every other process of the node (an
+ * IndexFollower) notices a rewind even when the index has passed the old block again since.
+ */
+export const indexerRecoveryMigrations: readonly Migration[] = [
+  {
+    id: '0311_chain_index_blocks',
+    sql: `
+CREATE TABLE chain_index_blocks (
+  block_number bigint PRIMARY KEY,
+  block_hash text NOT NULL
+);
+ALTER TABLE chain_index_state ADD COLUMN rewinds bigint NOT NULL DEFAULT 0;
+`,
+  },
+];

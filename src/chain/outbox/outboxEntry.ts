@@ -34,6 +34,22 @@ export async function readOutboxEntry(db: Queryable, id: bigint): Promise<Outbox
   };
 }
 
+/** The entry once final (confirmed or failed) within `timeoutMs`; undefined when still open then. */
+export async function settledOutboxEntry(
+  db: Queryable,
+  id: bigint,
+  timeoutMs: number,
+): Promise<OutboxEntryState | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await readOutboxEntry(db, id);
+    if (!state) throw new Error(`no outbox entry ${id}`);
+    if (state.status === 'confirmed' || state.status === 'failed') return state;
+    if (Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 export async function waitForOutboxEntry(
   db: Queryable,
   id: bigint,

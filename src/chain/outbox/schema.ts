@@ -42,3 +42,24 @@ CREATE TABLE chain_sender_nonce (
 `,
   },
 ];
+
+/**
+ * Chain truth re-checked (issue 21): the block hash a write was confirmed in (so a confirmation
+ * in a block the chain no longer has is noticed), when it was last broadcast (re-broadcast and fee
+ * bumping of a write that stays pending), and when a rewind of the chain put it back in flight.
+ */
+export const outboxRecoveryMigrations: readonly Migration[] = [
+  {
+    id: '0310_outbox_recovery',
+    sql: `
+ALTER TABLE chain_outbox ADD COLUMN block_hash text;
+ALTER TABLE chain_outbox ADD COLUMN broadcast_at timestamptz;
+ALTER TABLE chain_outbox ADD COLUMN fee_bumps integer NOT NULL DEFAULT 0;
+ALTER TABLE chain_outbox ADD COLUMN reopened_at timestamptz;
+ALTER TABLE chain_outbox ADD COLUMN reopened integer NOT NULL DEFAULT 0;
+CREATE INDEX chain_outbox_by_block ON chain_outbox (block_number) WHERE block_number IS NOT NULL;
+CREATE INDEX chain_outbox_broadcast_by_entry ON chain_outbox_broadcast (outbox_id);
+CREATE INDEX chain_outbox_by_nonce ON chain_outbox (sender, nonce) WHERE nonce IS NOT NULL;
+`,
+  },
+];

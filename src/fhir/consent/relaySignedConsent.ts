@@ -18,7 +18,7 @@ import {
 } from '../../chain/consent/consentTypedData.ts';
 import { relayConsent } from '../../chain/consent/relayConsent.ts';
 import { consentAbi } from '../../chain/generated/contracts.ts';
-import { waitForOutboxEntry } from '../../chain/outbox/outboxEntry.ts';
+import { settledOutboxEntry } from '../../chain/outbox/outboxEntry.ts';
 import type { NodeContext } from '../../context/NodeContext.ts';
 import { MedledgerError } from '../../errors/MedledgerError.ts';
 import type { Queryable } from '../../store/db.ts';
@@ -103,20 +103,32 @@ export async function relaySignedConsent(
     }
     return { outboxId: await relayedBefore(tx, signed.signature), created: false };
   });
+  // A revocation holds from now on in this node's decisions, before the chain has it final.
+  if (signed.kind === 'revoke') await ctx.indexer.refreshConsentHolds();
   ctx.outbox.notify();
   return { ...result, signer };
 }
 
-/** Waits until the relayed message is mined and indexed; a chain rejection is a 409. */
+/**
+ * Waits up to `timeoutMs` until the relayed message is mined, final and indexed: true then, false
+ * when the chain is slower (the caller answers 202 with a link to follow). A chain rejection is
+ * a 409.
+ */
 export async function waitForRelayedConsent(
   ctx: ConsentRelayContext,
   outboxId: bigint,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const state = await waitForOutboxEntry(ctx.db, outboxId, timeoutMs);
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const state = await settledOutboxEntry(ctx.db, outboxId, timeoutMs);
+  if (!state) return false;
   if (state.status === 'failed')
     throw problem('ERR_CONSENT_REJECTED', `the chain rejected the consent: ${state.error ?? 'unknown'}`);
-  if (state.blockNumber !== null) await ctx.indexer.waitForBlock(state.blockNumber, timeoutMs);
+  if (state.blockNumber === null) return true;
+  return ctx.indexer.waitForBlock(state.blockNumber, Math.max(0, deadline - Date.now())).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function signerOf(ctx: ConsentRelayContext, signed: SignedConsentChange): Promise<string> {

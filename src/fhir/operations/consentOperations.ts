@@ -5,7 +5,9 @@
  * - `$grant` / `$revoke` (POST, Parameters): the EIP-712 message fields and the patient's
  *   65-byte `signature`. Answer: 202 Accepted with the Consent and `Location: Consent/{id}`
  *   (status `proposed` for a grant until mined and indexed); with `?wait=true`, 200 with the
- *   Consent once the chain has it (`active`, or `inactive` after a revocation).
+ *   Consent once the chain has it final (`active`, or `inactive` after a revocation), or, when
+ *   the chain takes longer than `MEDLEDGER_CONSENT_WAIT_MS`, still 202 with the link to follow
+ *   (`Location`, `Retry-After`).
  * - `$consent-typed-data` (GET): the message with the current nonce and a deadline, and the
  *   exact typed data to sign, for the patient's wallet. The node never holds patient keys.
  */
@@ -75,16 +77,17 @@ async function relayAndAnswer(r: AllowedPatientRequest, signed: SignedConsentCha
   const { ctx } = r.service;
   const relayed = await relaySignedConsent(ctx, signed);
   const wait = r.query.wait === 'true';
-  if (wait) await waitForRelayedConsent(ctx, relayed.outboxId);
+  const settled =
+    wait && (await waitForRelayedConsent(ctx, relayed.outboxId, ctx.config.chainTimings.consentWaitMs));
   const id = consentIdOf(signed.message);
   const state = await readChainConsent(ctx.db, id, ctx.indexer.status.block);
   if (!state)
     throw new MedledgerError('ERR_CONSENT_LOST', `consent ${id} is neither on chain nor in the outbox`);
   const location = `${r.service.baseUrl}/Consent/${id}`;
   return {
-    status: wait ? 200 : 202,
+    status: settled ? 200 : 202,
     body: await render(r.service, state, r.patientId),
-    headers: { location, 'content-location': location },
+    headers: { location, 'content-location': location, ...(settled ? {} : { 'retry-after': '2' }) },
   };
 }
 

@@ -77,15 +77,16 @@ export async function delegateOperation(r: AllowedPatientRequest): Promise<Answe
   const { ctx } = r.service;
   const relayed = await relaySignedDelegate(ctx, { message, signature: signatureParam(values) });
   const wait = r.query.wait === 'true';
-  if (wait) await waitForRelayedConsent(ctx, relayed.outboxId);
+  const settled =
+    wait && (await waitForRelayedConsent(ctx, relayed.outboxId, ctx.config.chainTimings.consentWaitMs));
   const body: Parameters = {
     resourceType: 'Parameters',
     parameter: [
       { name: 'delegate', valueString: message.delegate.toLowerCase() },
       { name: 'until', valueString: String(message.until) },
-      { name: 'status', valueCode: wait ? 'active' : 'proposed' },
+      { name: 'status', valueCode: settled ? 'active' : 'proposed' },
       { name: 'outbox', valueString: relayed.outboxId.toString() },
     ],
   };
-  return { status: wait ? 200 : 202, body };
+  return { status: settled ? 200 : 202, body, ...(settled ? {} : { headers: { 'retry-after': '2' } }) };
 }

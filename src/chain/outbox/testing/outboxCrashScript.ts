@@ -35,9 +35,7 @@ const worker = new OutboxWorker({
     if (point === crashAt) process.kill(process.pid, 'SIGKILL');
   },
 });
-while (await worker.processNext()) {
-  // drive to completion
-}
+await worker.drain();
 const rows = await node.db.query<{ status: string; tx_hash: string }>(
   'SELECT status, tx_hash FROM chain_outbox',
 );
