@@ -19,14 +19,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFiles } from '../src/ehr/importFiles.ts';
 import { sharedDataDir } from '../src/fhir/testing/sharedData.ts';
 import { startTestNode, type TestNode } from '../src/fhir/testing/startTestNode.ts';
+import { writeReferencedDirectories } from '../src/fhir/testing/syntheaDirectories.ts';
 import { seedDataDir } from '../src/store/testing/embeddedTemplate.ts';
 import { killEmbeddedAnvil } from './support/nodeProcess.ts';
 
 const exec = promisify(execFile);
 const PATIENT_FILE = 'Georgianne697_Jerde200_ebf0d007-a52f-5364-5c32-2ba094b88f16.json';
-/** Its conditional references (`Practitioner?identifier=...`) resolve once these are loaded. */
-const DIRECTORIES = ['hospitalInformation1633536936158.json', 'practitionerInformation1633536936158.json'];
-const directories = () => DIRECTORIES.map((f) => join(sharedDataDir('synthea'), f));
 
 /** The bundle with its Device given a MIME-style (CRLF every 76 characters) carrierAIDC. */
 async function withCarrierAidc(): Promise<{ bundle: Bundle; aidc: string }> {
@@ -48,11 +46,14 @@ describe('a US Core patient whose Device carries base64 with line breaks', () =>
   let file = '';
   let bundle: Bundle;
   let aidc = '';
+  /** What its conditional references (`Practitioner?identifier=...`) resolve to, imported first. */
+  let directories: string[] = [];
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'medledger-uscore-'));
     ({ bundle, aidc } = await withCarrierAidc());
     file = join(dir, PATIENT_FILE);
     await writeFile(file, JSON.stringify(bundle));
+    directories = await writeReferencedDirectories([file], dir);
     await seedDataDir(join(dir, 'data'));
   });
   afterAll(async () => {
@@ -63,7 +64,7 @@ describe('a US Core patient whose Device carries base64 with line breaks', () =>
   it('imports whole with medledger import', async () => {
     const { stdout } = await exec(
       process.execPath,
-      ['bin/medledger.js', 'import', ...directories(), file, '--data-dir', join(dir, 'data'), '--json'],
+      ['bin/medledger.js', 'import', ...directories, file, '--data-dir', join(dir, 'data'), '--json'],
       { timeout: 120_000 },
     );
     const summary = JSON.parse(stdout) as {
@@ -88,8 +89,8 @@ describe('a US Core patient whose Device carries base64 with line breaks', () =>
 
     it('a transaction of the patient succeeds and the Device reads back as written', async () => {
       const authorization = await t.bearer({ kind: 'system', scope: 'system/*.cruds' });
-      // The directories by import (quicker than 4,764 batch entries over HTTP); the patient by the API.
-      const loaded = await importFiles(t.node, directories(), { operator: 'test' });
+      // The directory entries it names by import; the patient by the API.
+      const loaded = await importFiles(t.node, directories, { operator: 'test' });
       expect(loaded.failed).toBe(0);
       const response = await fetch(`${t.fhirUrl}/`, {
         method: 'POST',

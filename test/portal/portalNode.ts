@@ -6,7 +6,7 @@
  * officer. The node runs consent-only (no treatment relationship), so the practitioner reads
  * only what the patient's on-chain consent allows, as a clinician of another institution would.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +18,7 @@ import { stderrLogger } from '../../src/config/logger.ts';
 import type { NodeContext } from '../../src/context/NodeContext.ts';
 import { importFiles } from '../../src/ehr/importFiles.ts';
 import { sharedDataDir } from '../../src/fhir/testing/sharedData.ts';
+import { writeReferencedDirectories } from '../../src/fhir/testing/syntheaDirectories.ts';
 import { type RunningNode, startNode } from '../../src/node/startNode.ts';
 import { buildWebAppIfMissing } from '../../src/portal/buildWebApp.ts';
 import { createServer } from '../../src/server/createServer.ts';
@@ -137,20 +138,10 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
     // identifier: those they name come first (the shared files' other ~4,700 entries are not read).
     if (options.extraPatients?.length) {
       const synthea = sharedDataDir('synthea');
-      const shared = (await readdir(synthea)).filter((f) =>
-        /^(hospital|practitioner)Information\d+\.json$/.test(f),
+      const files = await writeReferencedDirectories(
+        options.extraPatients.map((f) => join(synthea, f)),
+        dataDir,
       );
-      const texts = await Promise.all(options.extraPatients.map((f) => readFile(join(synthea, f), 'utf8')));
-      const bundles = await Promise.all(
-        shared.sort().map(async (f) => JSON.parse(await readFile(join(synthea, f), 'utf8')) as SharedBundle),
-      );
-      const named = referencedEntries(texts, bundles);
-      const files = shared.sort().map((f) => join(dataDir, f));
-      for (const [i, file] of files.entries())
-        await writeFile(
-          file,
-          JSON.stringify({ ...bundles[i], entry: bundles[i]!.entry.filter((e) => named.has(e)) }),
-        );
       await importFiles(node, files, { operator: 'test:portal' });
     }
     for (const [i, file] of (options.extraPatients ?? []).entries()) {
@@ -202,57 +193,4 @@ export async function startPortalNode(options: PortalNodeOptions = {}): Promise<
     await stop();
     throw error;
   }
-}
-
-interface SharedEntry {
-  resource: {
-    resourceType: string;
-    identifier?: { system?: string; value?: string }[];
-    practitioner?: { identifier?: { system?: string; value?: string } };
-  };
-}
-interface SharedBundle {
-  entry: SharedEntry[];
-}
-
-/**
- * The entries of Synthea's shared directory bundles that the patients' bundles name by
- * conditional reference (`Organization?identifier=system|value`), and what those name in turn,
- * plus each named practitioner's roles: what the import of the patients needs to resolve.
- */
-export function referencedEntries(
-  patientTexts: readonly string[],
-  bundles: readonly SharedBundle[],
-): Set<SharedEntry> {
-  const REFERENCE = /"reference":\s*"([A-Za-z]+\?identifier=[^"]+)"/g;
-  const IDENTIFIER = /"identifier":\s*\{\s*"system":\s*"([^"]+)",\s*"value":\s*"([^"]+)"/g;
-  const wanted = new Set<string>();
-  for (const text of patientTexts) for (const m of text.matchAll(REFERENCE)) wanted.add(m[1]!);
-  const entries = bundles.flatMap((b) => b.entry);
-  const keys = (e: SharedEntry) =>
-    (e.resource.identifier ?? []).map((i) => `${e.resource.resourceType}?identifier=${i.system}|${i.value}`);
-  const kept = new Set<SharedEntry>();
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const e of entries) {
-      if (kept.has(e) || !keys(e).some((k) => wanted.has(k))) continue;
-      kept.add(e);
-      grew = true;
-      // What a kept entry names by identifier (a location's organization) is needed too.
-      for (const m of JSON.stringify(e.resource).matchAll(IDENTIFIER)) {
-        wanted.add(`Organization?identifier=${m[1]}|${m[2]}`);
-        wanted.add(`Practitioner?identifier=${m[1]}|${m[2]}`);
-      }
-    }
-  }
-  for (const e of entries) {
-    const p = e.resource.practitioner?.identifier;
-    if (
-      e.resource.resourceType === 'PractitionerRole' &&
-      p &&
-      wanted.has(`Practitioner?identifier=${p.system}|${p.value}`)
-    )
-      kept.add(e);
-  }
-  return kept;
 }
