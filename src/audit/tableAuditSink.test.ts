@@ -124,7 +124,7 @@ describe.each(testDatabases)('sealed audit log on $name', (database) => {
     await other.flush();
     const from = Number(before?.max ?? 0);
     const rows = await t.db.query<{ seq: string }>(
-      'SELECT seq::text AS seq FROM audit_events WHERE seq > $1 ORDER BY seq',
+      'SELECT seq::text AS seq FROM audit_events WHERE seq > $1 ORDER BY audit_events.seq',
       [from],
     );
     expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 120 }, (_, i) => from + i + 1));

@@ -16,7 +16,7 @@ async function batches(t: TestVault) {
     first_seq: string;
     last_seq: string;
   }>(
-    'SELECT sequence::text AS sequence, leaf_count, root, first_seq::text AS first_seq, last_seq::text AS last_seq FROM anchor_batches WHERE kind = 0 ORDER BY sequence',
+    'SELECT sequence::text AS sequence, leaf_count, root, first_seq::text AS first_seq, last_seq::text AS last_seq FROM anchor_batches WHERE kind = 0 ORDER BY anchor_batches.sequence',
   );
 }
 

@@ -123,7 +123,7 @@ describe.each(testDatabases)('tampering on $name', (database) => {
     ).map((r) => bytesToHex(r.leaf));
     const tree = buildMerkleTree(leaves);
     const seqs = await t.db.query<{ seq: string }>(
-      'SELECT seq::text AS seq FROM record_versions ORDER BY seq',
+      'SELECT seq::text AS seq FROM record_versions ORDER BY record_versions.seq',
     );
     for (const [i, row] of seqs.entries()) {
       const proof = Buffer.concat(merkleProofFromTree(tree, i).map((node) => hexToBytes(node)));
@@ -143,7 +143,7 @@ describe.each(testDatabases)('tampering on $name', (database) => {
 
   it('any single change to stored bytes is an integrity error, never altered data', async () => {
     const rows = await t.db.query<{ seq: string }>(
-      'SELECT seq::text AS seq FROM record_versions ORDER BY seq',
+      'SELECT seq::text AS seq FROM record_versions ORDER BY record_versions.seq',
     );
     await fc.assert(
       fc.asyncProperty(fc.nat(RESOURCE_COUNT - 1), mutation, async (index, change) => {
@@ -173,7 +173,7 @@ describe.each(testDatabases)('tampering on $name', (database) => {
 
 async function rebuildLocalBatchWithExtraLeaf(t: TestVault): Promise<void> {
   const rows = await t.db.query<{ seq: string; leaf: Uint8Array }>(
-    'SELECT seq::text AS seq, leaf FROM record_versions ORDER BY seq',
+    'SELECT seq::text AS seq, leaf FROM record_versions ORDER BY record_versions.seq',
   );
   const leaves = [...rows.map((r) => bytesToHex(r.leaf)), bytesToHex(new Uint8Array(32).fill(9))];
   const tree = buildMerkleTree(leaves);

@@ -71,14 +71,14 @@ describe.each(['pglite', 'postgres'] as const)('upgrade to anchor_proofs on %s',
       batch_index: number;
       proof: Uint8Array;
     }>(
-      'SELECT kind, seq::text AS seq, batch_sequence::text AS batch_sequence, batch_index, proof FROM anchor_proofs ORDER BY kind, seq',
+      'SELECT kind, seq::text AS seq, batch_sequence::text AS batch_sequence, batch_index, proof FROM anchor_proofs ORDER BY kind, anchor_proofs.seq',
     );
     expect(proofs.map((p) => ({ ...p, proof: Buffer.from(p.proof) }))).toEqual([
       { kind: 0, seq: '1', batch_sequence: '0', batch_index: 0, proof: bytes(64, 7) },
       { kind: 1, seq: '1', batch_sequence: '0', batch_index: 0, proof: bytes(32, 8) },
     ]);
     const pending = await db.query<{ seq: string }>(
-      `SELECT seq::text AS seq FROM record_versions WHERE seq > ${lastBatchedSeq(0)} ORDER BY seq`,
+      `SELECT seq::text AS seq FROM record_versions WHERE seq > ${lastBatchedSeq(0)} ORDER BY record_versions.seq`,
     );
     expect(pending.map((r) => r.seq)).toEqual(['2']);
     const old = await db.query(

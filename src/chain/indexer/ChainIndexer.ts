@@ -267,7 +267,7 @@ export class ChainIndexer {
     for (;;) {
       const checkpoints = await db.query<{ block_number: string; block_hash: string }>(
         `SELECT block_number::text AS block_number, block_hash FROM chain_index_blocks
-         WHERE block_number < $1 ORDER BY block_number DESC LIMIT 64`,
+         WHERE block_number < $1 ORDER BY chain_index_blocks.block_number DESC LIMIT 64`,
         [below.toString()],
       );
       if (checkpoints.length === 0) return { block: this.#beforeDeploy(), hash: '0x' };
@@ -309,7 +309,7 @@ export class ChainIndexer {
         tx_hash: Hex;
       }>(
         `SELECT block_number::text AS block_number, log_index, contract, event_name, args, tx_hash
-         FROM chain_events WHERE event_name = ANY($1) ORDER BY block_number, log_index`,
+         FROM chain_events WHERE event_name = ANY($1) ORDER BY chain_events.block_number, log_index`,
         [KEYED_EVENTS],
       );
       for (const e of events)

@@ -151,7 +151,7 @@ export class OutboxWorker {
          (extract(epoch FROM broadcast_at) * 1000)::float8 AS broadcast_ms,
          (extract(epoch FROM reopened_at) * 1000)::float8 AS reopened_ms, attempts
        FROM chain_outbox WHERE status IN ('pending', 'signed')
-       ORDER BY status DESC, nonce, ${PRIORITY_SQL}, id LIMIT $1`,
+       ORDER BY status DESC, chain_outbox.nonce, ${PRIORITY_SQL}, chain_outbox.id LIMIT $1`,
       [String((this.#options.maxInFlight ?? 64) * 2 + 64)],
     );
     this.#busy = rows.length > 0;
@@ -386,7 +386,7 @@ export class OutboxWorker {
     const upTo = Math.min(lowest, latestNonce + 16);
     const holders = await db.query<{ id: string; nonce: string; raw_tx: Hex; tx_hash: Hex }>(
       `SELECT id::text AS id, nonce::text AS nonce, raw_tx, tx_hash FROM chain_outbox
-       WHERE sender = $1 AND nonce >= $2 AND nonce < $3 AND raw_tx IS NOT NULL ORDER BY nonce`,
+       WHERE sender = $1 AND nonce >= $2 AND nonce < $3 AND raw_tx IS NOT NULL ORDER BY chain_outbox.nonce`,
       [walletClient.account.address, String(latestNonce), String(upTo)],
     );
     const holderOf = new Map(holders.map((h) => [Number(h.nonce), h]));

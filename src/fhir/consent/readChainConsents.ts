@@ -58,7 +58,7 @@ export async function readChainConsents(
   const rows = await q.query<Record<string, string>>(
     `SELECT grantee, custodian, resource_types, purposes::text AS purposes, not_before::text AS not_before,
             expiry::text AS expiry, nonce::text AS nonce, signer, block_number::text AS block_number, tx_hash
-     FROM chain_consent_grants WHERE patient = $1 ORDER BY block_number, grantee, custodian`,
+     FROM chain_consent_grants WHERE patient = $1 ORDER BY chain_consent_grants.block_number, grantee, custodian`,
     [address],
   );
   for (const row of rows) {
@@ -77,7 +77,7 @@ export async function readChainConsents(
     `SELECT id::text AS id, function_name, args, status FROM chain_outbox
      WHERE contract = 'consent' AND function_name IN ('grant', 'revoke') AND lower(args->>0) = $1
        AND (status IN ('pending', 'signed') OR (status = 'confirmed' AND block_number > $2))
-     ORDER BY id`,
+     ORDER BY chain_outbox.id`,
     [address, indexedBlock.toString()],
   );
   for (const row of pending) {

@@ -218,7 +218,7 @@ export class IndexFollower {
     }>(
       `SELECT event_name, args, block_number::text AS block_number FROM chain_events
        WHERE block_number > $1 AND block_number <= $2 AND event_name = ANY($3)
-       ORDER BY block_number, log_index`,
+       ORDER BY chain_events.block_number, log_index`,
       [from.toString(), to.toString(), CONSENT_EVENTS],
     );
     const consent = this.#consent;
