@@ -4,7 +4,7 @@
  * certificate, the certificate names the member's host and is still valid) and copied into
  * the member's folder, key mode 0600, where `medledger start` reads them through
  * MEDLEDGER_TLS_CERT / MEDLEDGER_TLS_KEY. Plain http is only an explicit development choice
- * (`--insecure-http`), never a default.
+ * (`--insecure-http`, or no certificate given), announced as such.
  * @see https://nodejs.org/api/crypto.html#class-x509certificate
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -26,7 +26,7 @@ export type EndpointSecurity =
 export const MEMBER_TLS_CERT = 'medledger/tls/cert.pem';
 export const MEMBER_TLS_KEY = 'medledger/tls/key.pem';
 
-/** The security of the endpoints from the CLI flags: a certificate and key, or --insecure-http, not neither. */
+/** The security of the endpoints from the CLI flags: a certificate and key; otherwise plain http. */
 export function endpointSecurityFromFlags(flags: {
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
@@ -39,11 +39,9 @@ export function endpointSecurityFromFlags(flags: {
     if (insecureHttp) throw new ConfigError('--insecure-http and --tls-cert/--tls-key exclude each other');
     return { mode: 'tls', cert: tlsCert, key: tlsKey };
   }
-  if (insecureHttp) return { mode: 'insecure-http' };
-  throw new ConfigError(
-    'member endpoints need TLS: give --tls-cert and --tls-key (PEM files; {n} and {slug} name each member), ' +
-      'or --insecure-http for a development network whose endpoints are plain http',
-  );
+  // Neither: plain http, as `consortium init --members N --out DIR` always made (the operators'
+  // interface); the command says so loudly and DEPLOY.md marks it development only.
+  return { mode: 'insecure-http' };
 }
 
 /** A template path for member n: `{n}` is its number, `{slug}` its folder name. */

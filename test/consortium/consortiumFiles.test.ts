@@ -344,8 +344,8 @@ describe('consortium init output', () => {
     expect(deploy).not.toContain('http://10.0.0.');
   });
 
-  it('refuses plain http unless asked, and certificates that do not fit, before writing anything', async () => {
-    expect(() => endpointSecurityFromFlags({})).toThrow(/--tls-cert and --tls-key.*--insecure-http/);
+  it("plain http without a certificate (the operators' interface), and refuses certificates that do not fit, before writing anything", async () => {
+    expect(endpointSecurityFromFlags({})).toEqual({ mode: 'insecure-http' });
     expect(() => endpointSecurityFromFlags({ tlsCert: 'a.crt' })).toThrow(/both/);
     expect(endpointSecurityFromFlags({ insecureHttp: true })).toEqual({ mode: 'insecure-http' });
     const other = join(outDir, '..', 'refused');

@@ -13,7 +13,7 @@ export const consortiumAddMemberCommand: Command = {
   name: ['consortium', 'add-member'],
   summary: 'write keys and configs for an institution joining a running consortium',
   usage:
-    'medledger consortium add-member --from DIR --name NAME (--tls-cert FILE --tls-key FILE | --insecure-http) [--host HOST] [--json]',
+    'medledger consortium add-member --from DIR --name NAME [--tls-cert FILE --tls-key FILE | --insecure-http] [--host HOST] [--json]',
   options: {
     from: { type: 'string' },
     'tls-cert': { type: 'string' },

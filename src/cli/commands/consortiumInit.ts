@@ -14,12 +14,12 @@ export const consortiumInitCommand: Command = {
   name: ['consortium', 'init'],
   summary: 'write genesis, keys and configs for a Besu QBFT consortium of N members',
   usage:
-    'medledger consortium init --out DIR (--tls-cert FILE --tls-key FILE | --insecure-http) [--members N] [--validators V]\n' +
+    'medledger consortium init --out DIR [--tls-cert FILE --tls-key FILE | --insecure-http] [--members N] [--validators V]\n' +
     '    [--names A,B,C] [--chain-id ID] [--host-template HOST] [--block-period S] [--json]\n' +
     `  --members: institutions (default ${DEFAULT_MEMBERS}); --validators: how many of them run a QBFT validator (default all)\n` +
     '  --host-template: host of member n, e.g. "10.0.0.{n}" or "node{n}.example.org" (default 127.0.0.1)\n' +
     '  --tls-cert/--tls-key: PEM certificate and key of member n\'s endpoint, e.g. "certs/{n}.crt" ({slug}: its folder)\n' +
-    '  --insecure-http: plain http member endpoints, for a development network only',
+    '  --insecure-http: plain http member endpoints, for a development network only (also what no certificate gives)',
   options: {
     members: { type: 'string' },
     validators: { type: 'string' },
@@ -76,7 +76,9 @@ export const consortiumInitCommand: Command = {
       ),
       faultToleranceNote(validators),
       ...(security.mode === 'insecure-http'
-        ? ['member endpoints are plain http (--insecure-http): a development network, not for patient data']
+        ? [
+            'WARNING: member endpoints are plain http (no --tls-cert/--tls-key given): a development network only, never patient data; give each member a certificate for production (docs/consortium.md)',
+          ]
         : []),
       `next: ${summary.outDir}/DEPLOY.md (each members/ folder holds that member's private keys: hand it to them only)`,
     ].join('\n');
