@@ -9,7 +9,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors/MedledgerError.ts';
 import type { ConsortiumSummary } from './ConsortiumSummary.ts';
-import { type ConsortiumMember, createMemberFolder, writeMemberConfig } from './memberFolder.ts';
+import {
+  type ConsortiumMember,
+  createMemberFolder,
+  memberPlacement,
+  writeMemberConfig,
+} from './memberFolder.ts';
+import { type EndpointSecurity, readMembersTls } from './memberTls.ts';
 
 export interface AddConsortiumMemberParameters {
   /** Folder with the consortium's consortium.json and genesis.json. */
@@ -17,6 +23,8 @@ export interface AddConsortiumMemberParameters {
   name: string;
   /** Host of the new member's machine. Default: the host template's loopback default, 127.0.0.1. */
   host?: string;
+  /** TLS certificate and key for its medledger endpoint, or plain http for development (explicitly). */
+  security: EndpointSecurity;
 }
 
 export interface AddConsortiumMemberResult {
@@ -42,11 +50,16 @@ export async function addConsortiumMember(
     throw new ConfigError(`${p.name} is already in ${join(dir, 'consortium.json')}`);
   }
   const index = Math.max(0, ...summary.members.map((m) => m.index)) + 1;
+  const hostTemplate = p.host ?? '127.0.0.1';
+  const [tls] = await readMembersTls(p.security, [memberPlacement(index, p.name, hostTemplate)]);
+  // Not a validator until the validators vote it in (docs/consortium.md, section 8).
   const member = await createMemberFolder({
     outDir: dir,
     index,
     name: p.name,
-    hostTemplate: p.host ?? '127.0.0.1',
+    hostTemplate,
+    validating: false,
+    tls,
   });
   const enodes = [...summary.members.map((m) => m.validator.enode), member.validator.enode];
   await writeMemberConfig(dir, member, genesisJson, enodes);

@@ -10,6 +10,7 @@ import { generatePrivateKey } from 'viem/accounts';
 import { loadNodeIdentity } from '../chain/nodeIdentity.ts';
 import { besuConfigToml, permissionsToml } from './besuConfig.ts';
 import { besuNodeKey, enodeUrl } from './enode.ts';
+import { MEMBER_TLS_CERT, MEMBER_TLS_KEY, type MemberTls, writeMemberTls } from './memberTls.ts';
 
 export const BASE_P2P_PORT = 30303;
 export const BASE_RPC_PORT = 8545;
@@ -21,7 +22,18 @@ export interface ConsortiumMember {
   /** Folder under OUT/members/. */
   folder: string;
   host: string;
-  validator: { address: Address; enode: string; p2pPort: number; rpcPort: number };
+  /**
+   * The member's Besu node. `validating`: named a QBFT validator in the genesis (false for members
+   * beyond `--validators` and for members added later, until the validators vote them in).
+   */
+  validator: {
+    address: Address;
+    enode: string;
+    p2pPort: number;
+    rpcPort: number;
+    validating: boolean;
+  };
+  /** `endpoint` is https with the operator's certificate, http only with --insecure-http. */
   medledger: { address: Address; encryptionKey: Hex; endpoint: string; port: number; rpcUrl: string };
 }
 
@@ -32,12 +44,21 @@ export interface CreateMemberFolderParameters {
   name: string;
   /** Host of the member's machine; `{n}` is replaced by the index, `{slug}` by the folder name. */
   hostTemplate: string;
+  /** Whether its Besu node is a genesis validator. */
+  validating: boolean;
+  /** The checked certificate and key of its medledger endpoint (readMemberTls); undefined: plain http. */
+  tls: MemberTls | undefined;
 }
 
-/** Creates `OUT/members/<n>-<slug>/` with the member's Besu node key and medledger keys. */
+/** Member n's folder name and host (`{n}` and `{slug}` of the host template replaced). */
+export function memberPlacement(index: number, name: string, hostTemplate: string) {
+  const folder = `${index}-${slugify(name)}`;
+  return { index, folder, host: hostTemplate.replaceAll('{n}', String(index)).replaceAll('{slug}', folder) };
+}
+
+/** Creates `OUT/members/<n>-<slug>/` with the member's Besu node key, medledger keys and TLS files. */
 export async function createMemberFolder(p: CreateMemberFolderParameters): Promise<ConsortiumMember> {
-  const folder = `${p.index}-${slugify(p.name)}`;
-  const host = p.hostTemplate.replaceAll('{n}', String(p.index)).replaceAll('{slug}', folder);
+  const { folder, host } = memberPlacement(p.index, p.name, p.hostTemplate);
   const memberDir = join(p.outDir, 'members', folder);
   await mkdir(join(memberDir, 'besu', 'data'), { recursive: true, mode: 0o700 });
   await chmod(memberDir, 0o700);
@@ -47,6 +68,8 @@ export async function createMemberFolder(p: CreateMemberFolderParameters): Promi
   const node = besuNodeKey(besuKey);
   // The medledger node's own keys, created exactly as `medledger start` would in this data dir.
   const identity = await loadNodeIdentity(join(memberDir, 'medledger'));
+  if (p.tls) await writeMemberTls(memberDir, p.tls);
+  const scheme = p.tls ? 'https' : 'http';
   const offset = p.index - 1;
   const rpcPort = BASE_RPC_PORT + offset;
   const port = BASE_MEDLEDGER_PORT + offset;
@@ -60,11 +83,12 @@ export async function createMemberFolder(p: CreateMemberFolderParameters): Promi
       enode: enodeUrl(node.enodeId, host, BASE_P2P_PORT + offset),
       p2pPort: BASE_P2P_PORT + offset,
       rpcPort,
+      validating: p.validating,
     },
     medledger: {
       address: identity.account.address,
       encryptionKey: identity.encryptionPublicKey,
-      endpoint: `http://${host}:${port}`,
+      endpoint: `${scheme}://${host}:${port}`,
       port,
       rpcUrl: `http://127.0.0.1:${rpcPort}`,
     },
@@ -109,8 +133,15 @@ function medledgerEnv(m: ConsortiumMember): string {
     `MEDLEDGER_NAME=${shellQuote(m.name)}`,
     `MEDLEDGER_PUBLIC_URL=${shellQuote(m.medledger.endpoint)}`,
     `PORT=${m.medledger.port}`,
-    // Off loopback, other members must reach the API (put TLS in front of it).
+    // Off loopback, other members must reach the API.
     `HOST=${loopback ? '127.0.0.1' : '0.0.0.0'}`,
+    ...(m.medledger.endpoint.startsWith('https:')
+      ? [
+          "# TLS for the endpoint the Registry publishes (the certificate names this member's host)",
+          `MEDLEDGER_TLS_CERT=${shellQuote(`./${MEMBER_TLS_CERT}`)}`,
+          `MEDLEDGER_TLS_KEY=${shellQuote(`./${MEMBER_TLS_KEY}`)}`,
+        ]
+      : ['# Plain http (consortium init --insecure-http): for development only, never with patient data']),
     '# PostgreSQL server (recommended in production); unset = PGlite in the data directory',
     '# DATABASE_URL=postgres://medledger@db.internal:5432/medledger',
   ];

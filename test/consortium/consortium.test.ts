@@ -1,7 +1,8 @@
 /**
  * A consortium end to end, on one anvil started from the generated Besu genesis (Besu
- * itself cannot be installed here): `consortium init --members 3`, member 1 deploys the
- * contracts with its generated configuration and runs as a server-mode node, members 2
+ * itself cannot be installed here): `consortium init --members 3` with a TLS certificate,
+ * member 1 deploys the contracts with its generated configuration and runs as a server-mode
+ * node serving https, members 2
  * and 3 are admitted by majority vote through the CLI, then member 3 is removed by vote.
  * Members 2 and 3 use their own databases on the PostgreSQL server (DATABASE_URL), as the
  * guide recommends; member 1 keeps PGlite in its data directory, so its CLI commands run
@@ -9,8 +10,9 @@
  * proxy that answers only the methods Besu implements (server mode must behave the same
  * on Besu), and none may be an anvil/hardhat-only method.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -117,11 +119,51 @@ describe('a three-member consortium from consortium init', { timeout: 240_000 },
     return JSON.parse(outcome.stdout) as T;
   }
   const list = (member: number) => json<MembershipView>(member, ['member', 'list']);
+  let ca: Buffer;
+  /** GET /healthz over https, verifying the node's certificate against the one handed to consortium init. */
+  const health = (port: number) =>
+    new Promise<{ ready?: boolean; member?: string }>((resolveHealth) => {
+      const request = httpsGet({ host: '127.0.0.1', port, path: '/healthz', ca }, (response) => {
+        let body = '';
+        response.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        response.on('end', () => {
+          try {
+            resolveHealth(JSON.parse(body) as { ready?: boolean; member?: string });
+          } catch {
+            resolveHealth({});
+          }
+        });
+      });
+      request.on('error', () => resolveHealth({}));
+    });
   const activeNames = (view: MembershipView) => view.members.filter((m) => m.active).map((m) => m.name);
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'medledger-consortium-'));
     for (const database of databases) await admin(`CREATE DATABASE ${database}`);
+    // The operator's certificate for the members' host (all on loopback here), made with the openssl CLI.
+    execFileSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(work, 'member.key'),
+      '-out',
+      join(work, 'member.crt'),
+    ]);
+    ca = await readFile(join(work, 'member.crt'));
     const init = await execFileAsync('node', [
       MEDLEDGER,
       'consortium',
@@ -132,6 +174,10 @@ describe('a three-member consortium from consortium init', { timeout: 240_000 },
       join(work, 'net'),
       '--names',
       'Hospital A,Clinic B,Lab C',
+      '--tls-cert',
+      join(work, 'member.crt'),
+      '--tls-key',
+      join(work, 'member.key'),
       '--json',
     ]);
     summary = JSON.parse(init.stdout) as ConsortiumSummary;
@@ -182,22 +228,23 @@ describe('a three-member consortium from consortium init', { timeout: 240_000 },
       log += c.toString();
     });
     const deadline = Date.now() + 60_000;
-    let health: { ready?: boolean; member?: string } = {};
-    while (!health.ready) {
+    // The generated medledger.env serves the API over TLS with the member's certificate.
+    let ready: { ready?: boolean; member?: string } = {};
+    while (!ready.ready) {
       if (node1.exitCode !== null || Date.now() > deadline)
         throw new Error(`node 1 did not become ready:\n${log}`);
-      health = await fetch(`http://127.0.0.1:${port}/healthz`)
-        .then((r) => r.json() as Promise<typeof health>)
-        .catch(() => ({}));
-      if (!health.ready) await new Promise((r) => setTimeout(r, 200));
+      ready = await health(port);
+      if (!ready.ready) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(health.member).toBe(address(1));
+    expect(ready.member).toBe(address(1));
     const view = await list(1);
     expect(activeNames(view)).toEqual(['Hospital A']);
     expect(view.members[0]).toMatchObject({
       address: address(1),
       endpoint: summary.members[0]?.medledger.endpoint,
     });
+    // What the Registry publishes is the https endpoint.
+    expect(view.members[0]?.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('admits member 2 on the founder’s single vote (1 of 1)', async () => {

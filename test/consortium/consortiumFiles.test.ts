@@ -1,21 +1,62 @@
 /**
  * What `consortium init` writes, checked without Besu (which cannot be installed here):
- * the genesis parses and its QBFT extraData names exactly the generated validator keys,
- * enode URLs derive from those keys, the configs parse, and private keys stay in their
- * member's own folder with mode 0600.
+ * the genesis parses, enables the forks up to Shanghai and its QBFT extraData names exactly
+ * the generated validator keys, enode URLs derive from those keys, the configs parse, member
+ * endpoints are https with the operator's certificates (made here with the openssl CLI) or
+ * plain http only when asked, and private keys stay in their member's own folder with mode 0600.
  */
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { getAddress, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNodeIdentity } from '../../src/chain/nodeIdentity.ts';
 import { addConsortiumMember } from '../../src/consortium/addConsortiumMember.ts';
 import { type BesuGenesis, BFT_MIX_HASH } from '../../src/consortium/besuGenesis.ts';
 import type { ConsortiumSummary } from '../../src/consortium/ConsortiumSummary.ts';
+import { faultToleranceNote, qbftFaultTolerance, qbftQuorum } from '../../src/consortium/deploymentSteps.ts';
 import { besuNodeKey } from '../../src/consortium/enode.ts';
 import { initConsortium } from '../../src/consortium/initConsortium.ts';
+import { endpointSecurityFromFlags } from '../../src/consortium/memberTls.ts';
 import { decodeQbftExtraData, encodeQbftExtraData } from '../../src/consortium/qbftExtraData.ts';
+import { tlsServerOptions } from '../../src/server/security/tlsOptions.ts';
+
+/** A self-signed P-256 certificate for `subjectAltName` (e.g. "IP:10.0.0.1"), written as NAME.crt / NAME.key. */
+function makeCertificate(dir: string, name: string, subjectAltName: string): void {
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    `subjectAltName=${subjectAltName}`,
+    '-keyout',
+    join(dir, `${name}.key`),
+    '-out',
+    join(dir, `${name}.crt`),
+  ]);
+}
+
+/** The KEY='value' lines of a generated medledger.env, unquoted as the shell would. */
+function parseEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (!match) continue;
+    const raw = match[2] as string;
+    out[match[1] as string] = raw.startsWith("'") ? raw.slice(1, -1).replaceAll("'\\''", "'") : raw;
+  }
+  return out;
+}
 
 /** The known encoding in Besu's QbftExtraDataCodecTest: vanity 0x01..0x20, validators 1 and 2, an add vote, round 0xfedcba, two seals. */
 const BESU_VECTOR =
@@ -45,17 +86,24 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 describe('consortium init output', () => {
   let outDir = '';
+  let certs = '';
   let summary: ConsortiumSummary;
   let genesis: BesuGenesis;
 
   beforeAll(async () => {
-    outDir = join(await mkdtemp(join(tmpdir(), 'medledger-consortium-files-')), 'net');
+    const work = await mkdtemp(join(tmpdir(), 'medledger-consortium-files-'));
+    outDir = join(work, 'net');
+    certs = join(work, 'certs');
+    await mkdir(certs);
+    for (const n of [1, 2, 3, 4]) makeCertificate(certs, `member${n}`, `IP:10.0.0.${n}`);
+    makeCertificate(certs, 'pharmacy', 'DNS:pharmacy.example.org');
     summary = await initConsortium({
       members: 4,
       outDir,
       names: ['Hospital A', 'Clinic B', "St. Mary's Lab", 'Hospital A East'],
       chainId: 2024_11,
       hostTemplate: '10.0.0.{n}',
+      security: { mode: 'tls', cert: join(certs, 'member{n}.crt'), key: join(certs, 'member{n}.key') },
     });
     genesis = JSON.parse(await readFile(join(outDir, 'genesis.json'), 'utf8')) as BesuGenesis;
   });
@@ -81,13 +129,21 @@ describe('consortium init output', () => {
     expect(extra).toBe(`0xf83aa0${'00'.repeat(32)}d5940000000000000000000000000000000000000001c080c0`);
   });
 
-  it('writes a Besu QBFT genesis with a free-gas fee market', () => {
+  it('writes a Besu QBFT genesis with a free-gas fee market and the forks up to Shanghai, no Cancun', () => {
     expect(genesis.config).toMatchObject({
       chainId: 2024_11,
+      berlinBlock: 0,
       londonBlock: 0,
+      shanghaiTime: 0,
       zeroBaseFee: true,
       qbft: { blockperiodseconds: 2, epochlength: 30000, requesttimeoutseconds: 4 },
     });
+    // The contracts are compiled for Shanghai; no later fork is switched on.
+    expect(Object.keys(genesis.config).filter((k) => /Time$|Block$/.test(k))).toEqual([
+      'berlinBlock',
+      'londonBlock',
+      'shanghaiTime',
+    ]);
     expect(genesis.baseFeePerGas).toBe('0x0');
     expect(genesis.mixHash).toBe(BFT_MIX_HASH);
     expect(BigInt(genesis.gasLimit)).toBeGreaterThanOrEqual(30_000_000n);
@@ -180,6 +236,14 @@ describe('consortium init output', () => {
         join(memberDir, 'medledger', 'keys', 'node-signing.key'),
         join(memberDir, 'medledger', 'keys', 'node-encryption.key'),
       ];
+      const tlsKey = join(memberDir, 'medledger', 'tls', 'key.pem');
+      expect((await stat(tlsKey)).mode & 0o777).toBe(0o600);
+      const tlsKeyBody = (await readFile(tlsKey, 'utf8')).split('\n')[1] as string;
+      const tlsHolders: string[] = [];
+      for (const other of all) {
+        if ((await readFile(other, 'utf8')).includes(tlsKeyBody)) tlsHolders.push(relative(outDir, other));
+      }
+      expect(tlsHolders).toEqual([relative(outDir, tlsKey)]);
       for (const file of keyFiles) {
         expect((await stat(file)).mode & 0o777).toBe(0o600);
         const secret = (await readFile(file, 'utf8')).trim().replace(/^0x/, '').toLowerCase();
@@ -196,16 +260,34 @@ describe('consortium init output', () => {
   });
 
   it('prepares a joining institution with its own keys, the same genesis and every validator as bootnode', async () => {
+    const pharmacyTls = {
+      mode: 'tls',
+      cert: join(certs, 'pharmacy.crt'),
+      key: join(certs, 'pharmacy.key'),
+    } as const;
+    // Its certificate must name its host: refused before anything is written.
+    await expect(
+      addConsortiumMember({
+        consortiumDir: outDir,
+        name: 'Pharmacy E',
+        host: '10.0.0.9',
+        security: pharmacyTls,
+      }),
+    ).rejects.toThrow(/does not name 10\.0\.0\.9/);
+    expect(await readdir(join(outDir, 'members'))).toHaveLength(4);
     const { member, summary: updated } = await addConsortiumMember({
       consortiumDir: outDir,
       name: 'Pharmacy E',
-      host: '10.0.0.9',
+      host: 'pharmacy.example.org',
+      security: pharmacyTls,
     });
-    expect(member).toMatchObject({ index: 5, folder: '5-pharmacy-e', host: '10.0.0.9' });
+    expect(member).toMatchObject({ index: 5, folder: '5-pharmacy-e', host: 'pharmacy.example.org' });
+    expect(member.validator.validating).toBe(false);
+    expect(member.medledger.endpoint).toBe('https://pharmacy.example.org:8084');
     const besuDir = join(outDir, 'members', member.folder, 'besu');
     const key = (await readFile(join(besuDir, 'key'), 'utf8')) as Hex;
     expect((await stat(join(besuDir, 'key'))).mode & 0o777).toBe(0o600);
-    expect(member.validator.enode).toBe(`enode://${besuNodeKey(key).enodeId}@10.0.0.9:30307`);
+    expect(member.validator.enode).toBe(`enode://${besuNodeKey(key).enodeId}@pharmacy.example.org:30307`);
     // It joins the running chain: same genesis, not a genesis validator (the validators vote it in).
     expect(JSON.parse(await readFile(join(besuDir, 'genesis.json'), 'utf8'))).toEqual(genesis);
     expect(decodeQbftExtraData(genesis.extraData).validators).not.toContain(besuNodeKey(key).address);
@@ -216,16 +298,127 @@ describe('consortium init output', () => {
     expect(updated.members).toHaveLength(5);
     const identity = await loadNodeIdentity(join(outDir, 'members', member.folder, 'medledger'));
     expect(identity.account.address).toBe(member.medledger.address);
-    await expect(addConsortiumMember({ consortiumDir: outDir, name: 'Pharmacy E' })).rejects.toMatchObject({
-      code: 'ERR_CONFIG',
-    });
+    await expect(
+      addConsortiumMember({ consortiumDir: outDir, name: 'Pharmacy E', security: { mode: 'insecure-http' } }),
+    ).rejects.toMatchObject({ code: 'ERR_CONFIG' });
   });
 
   it('refuses to write into a directory that is not empty', async () => {
     await writeFile(join(outDir, 'extra.txt'), 'x');
-    await expect(initConsortium({ members: 2, outDir })).rejects.toMatchObject({ code: 'ERR_CONFIG' });
-    await expect(initConsortium({ members: 0, outDir: join(outDir, '..', 'other') })).rejects.toMatchObject({
+    const insecure = { mode: 'insecure-http' } as const;
+    await expect(initConsortium({ members: 2, outDir, security: insecure })).rejects.toMatchObject({
       code: 'ERR_CONFIG',
     });
+    await expect(
+      initConsortium({ members: 0, outDir: join(outDir, '..', 'other'), security: insecure }),
+    ).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+    await expect(
+      initConsortium({ members: 2, validators: 3, outDir: join(outDir, '..', 'other'), security: insecure }),
+    ).rejects.toThrow(/--validators/);
+  });
+
+  it('serves each member endpoint over https with its own certificate, which medledger loads', async () => {
+    for (const m of summary.members) {
+      expect(m.medledger.endpoint).toBe(`https://10.0.0.${m.index}:${8079 + m.index}`);
+      const memberDir = join(outDir, 'members', m.folder);
+      const env = parseEnv(await readFile(join(memberDir, 'medledger.env'), 'utf8'));
+      expect(env).toMatchObject({
+        MEDLEDGER_PUBLIC_URL: m.medledger.endpoint,
+        MEDLEDGER_TLS_CERT: './medledger/tls/cert.pem',
+        MEDLEDGER_TLS_KEY: './medledger/tls/key.pem',
+      });
+      const certFile = join(memberDir, env.MEDLEDGER_TLS_CERT as string);
+      expect(await readFile(certFile, 'utf8')).toBe(
+        await readFile(join(certs, `member${m.index}.crt`), 'utf8'),
+      );
+      // The files are what `medledger start` reads (src/server/security/tlsOptions.ts) and form a TLS context.
+      const options = tlsServerOptions({
+        certFile,
+        keyFile: join(memberDir, env.MEDLEDGER_TLS_KEY as string),
+      });
+      expect(() => createSecureContext(options)).not.toThrow();
+    }
+    // DEPLOY.md admits the members with the https endpoints.
+    const deploy = await readFile(join(outDir, 'DEPLOY.md'), 'utf8');
+    expect(deploy).toContain(`--endpoint ${summary.members[1]?.medledger.endpoint}`);
+    expect(deploy).not.toContain('http://10.0.0.');
+  });
+
+  it("plain http without a certificate (the operators' interface), and refuses certificates that do not fit, before writing anything", async () => {
+    expect(endpointSecurityFromFlags({})).toEqual({ mode: 'insecure-http' });
+    expect(() => endpointSecurityFromFlags({ tlsCert: 'a.crt' })).toThrow(/both/);
+    expect(endpointSecurityFromFlags({ insecureHttp: true })).toEqual({ mode: 'insecure-http' });
+    const other = join(outDir, '..', 'refused');
+    // One certificate for every member: it names 10.0.0.1 only, so member 2's endpoint could not be verified.
+    await expect(
+      initConsortium({
+        members: 2,
+        outDir: other,
+        hostTemplate: '10.0.0.{n}',
+        security: { mode: 'tls', cert: join(certs, 'member1.crt'), key: join(certs, 'member1.key') },
+      }),
+    ).rejects.toThrow(/member2|does not name 10\.0\.0\.2/);
+    // A key that is not the certificate's.
+    await expect(
+      initConsortium({
+        members: 1,
+        outDir: other,
+        hostTemplate: '10.0.0.{n}',
+        security: { mode: 'tls', cert: join(certs, 'member1.crt'), key: join(certs, 'member2.key') },
+      }),
+    ).rejects.toThrow(/is not the key of the certificate/);
+    await expect(readdir(other)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('makes 4 validators by default, and members beyond --validators non-validating nodes', async () => {
+    const byDefault = await initConsortium({
+      outDir: join(outDir, '..', 'default'),
+      security: { mode: 'insecure-http' },
+    });
+    expect(byDefault.members).toHaveLength(4);
+    const defaultGenesis = JSON.parse(
+      await readFile(join(outDir, '..', 'default', 'genesis.json'), 'utf8'),
+    ) as BesuGenesis;
+    expect(decodeQbftExtraData(defaultGenesis.extraData).validators).toEqual(
+      byDefault.members.map((m) => m.validator.address),
+    );
+    expect(byDefault.members.every((m) => m.medledger.endpoint.startsWith('http://127.0.0.1:'))).toBe(true);
+    expect(
+      await readFile(join(outDir, '..', 'default', 'members', '1-member-1', 'medledger.env'), 'utf8'),
+    ).toContain('# Plain http (consortium init --insecure-http): for development only');
+
+    const dir = join(outDir, '..', 'six');
+    const six = await initConsortium({
+      members: 6,
+      validators: 4,
+      outDir: dir,
+      security: { mode: 'insecure-http' },
+    });
+    expect(six.members.map((m) => m.validator.validating)).toEqual([true, true, true, true, false, false]);
+    const sixGenesis = JSON.parse(await readFile(join(dir, 'genesis.json'), 'utf8')) as BesuGenesis;
+    expect(decodeQbftExtraData(sixGenesis.extraData).validators).toEqual(
+      six.members.slice(0, 4).map((m) => m.validator.address),
+    );
+    // Non-validating members still sync the chain: every node knows and allows every other.
+    const all = six.members.map((m) => m.validator.enode);
+    for (const m of six.members) {
+      const besuDir = join(dir, 'members', m.folder, 'besu');
+      expect(parseFlatToml(await readFile(join(besuDir, 'permissions_config.toml'), 'utf8'))).toEqual({
+        'nodes-allowlist': all,
+      });
+    }
+    const deploy = await readFile(join(dir, 'DEPLOY.md'), 'utf8');
+    expect(deploy).toContain('Member 5 (non-validating)');
+    expect(deploy).toContain('Blocks are produced once 3 of the 4 validators are up and connected.');
+    expect(deploy).toContain(faultToleranceNote(4));
+  });
+
+  it('states the QBFT fault arithmetic: n >= 3f + 1, quorum ⌈2n/3⌉', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 10].map(qbftFaultTolerance)).toEqual([0, 0, 0, 1, 1, 1, 2, 3]);
+    expect([1, 2, 3, 4, 5, 6, 7, 10].map(qbftQuorum)).toEqual([1, 2, 2, 3, 4, 4, 5, 7]);
+    expect(faultToleranceNote(3)).toMatch(/tolerates 0 faulty validators.*Use at least 4 validators/);
+    expect(faultToleranceNote(4)).toBe(
+      '4 validators: each block needs 3 signatures, so the chain tolerates 1 faulty validator (n >= 3f + 1).',
+    );
   });
 });
