@@ -23,7 +23,7 @@ async function sources(dir: string): Promise<string[]> {
 }
 
 /** The ORDER BY terms of `sql` that are bare names of a cast-and-renamed output column. */
-export function orderByCastAliases(sql: string): string[] {
+function orderByCastAliases(sql: string): string[] {
   const aliases = new Set([...sql.matchAll(/::\w+(?:\[\])?\s+AS\s+(\w+)/gi)].map((m) => m[1]!.toLowerCase()));
   const found: string[] = [];
   for (const clause of sql.matchAll(/ORDER BY\s+([\s\S]*?)(?:\bLIMIT\b|\bOFFSET\b|\bFOR\b|\)|`|'|;|$)/gi))
