@@ -67,10 +67,15 @@ describe('two node processes on one PostgreSQL database', () => {
     node = await startFaultNode(dataDir, { ...env, MEDLEDGER_WORKERS: '2' });
     const running = node;
     // Both workers up, one of them elected.
+    // As generous as startFaultNode's readiness (a loaded 2-core machine starts two workers slowly);
+    // on a timeout the node's log says where the second one was.
     await waitFor(
       'both workers to listen',
       async () => (running.output().match(/medledger listening/g) ?? []).length >= 2,
-    );
+      240_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; the node's log:\n${running.output().slice(-6000)}`);
+    });
     const firstLeader = leaderPid(running.output());
     expect(firstLeader).toBeDefined();
     expect(running.output()).toMatch(/; follower$/m);
@@ -192,7 +197,14 @@ describe('two node processes on one PostgreSQL database', () => {
     }
     expect(writes.unexpected).toEqual([]);
     await expectAcknowledgedReadable(running.url, admin, writes.acknowledged);
-    await waitForAnchoringDrained(running.url);
+    await waitForAnchoringDrained(running.url).catch(async (error: unknown) => {
+      const open = await db!.query(
+        "SELECT id::text AS id, function_name, status, nonce::text AS nonce, last_error FROM chain_outbox WHERE status <> 'confirmed'",
+      );
+      throw new Error(
+        `${(error as Error).message}; open chain writes ${JSON.stringify(open.slice(0, 20))}; the node's log:\n${running.output().slice(-6000)}`,
+      );
+    });
     expect(await running.stop('SIGTERM')).toBe(0);
     await expectConsistentAfterCrashes(dataDir, env);
   }, 600_000);
