@@ -1,11 +1,3 @@
-/**
- * The node's HTTP edge under attack: TLS for server mode (TLS 1.2+ only, a self-signed
- * certificate made here with the openssl CLI), the helmet security headers and
- * `Cache-Control: no-store` on PHI, request size limits (413 OperationOutcome), per-client
- * rate limiting of the FHIR API (429 OperationOutcome with Retry-After), and the configuration
- * that turns these on.
- */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
@@ -23,6 +15,7 @@ import { ConfigError } from '../../src/errors/MedledgerError.ts';
 import { type RunningNode, startNode } from '../../src/node/startNode.ts';
 import { createServer } from '../../src/server/createServer.ts';
 import { embeddedTemplate } from '../../src/store/testing/embeddedTemplate.ts';
+import { makeCertificate } from '../support/selfSignedCertificate.ts';
 import { isOperationOutcome } from './support/rawRequest.ts';
 
 const RATE_LIMIT = 30;
@@ -72,33 +65,15 @@ describe('HTTP hardening: TLS, security headers, size limits, rate limiting', ()
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'medledger-tls-'));
-    execFileSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
-    cert = readFileSync(join(dir, 'cert.pem'));
+    const made = makeCertificate(dir, 'localhost', 'DNS:localhost,IP:127.0.0.1');
+    cert = readFileSync(made.cert);
     port = await freePort();
     const config = loadConfig(
       {
         'data-dir': join(dir, 'data'),
         port: String(port),
-        'tls-cert': join(dir, 'cert.pem'),
-        'tls-key': join(dir, 'key.pem'),
+        'tls-cert': made.cert,
+        'tls-key': made.key,
       },
       { MEDLEDGER_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT), MEDLEDGER_BATCH_MAX_DELAY_MS: '200' },
     );

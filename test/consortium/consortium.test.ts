@@ -10,7 +10,7 @@
  * proxy that answers only the methods Besu implements (server mode must behave the same
  * on Besu), and none may be an anvil/hardhat-only method.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import type { ConsortiumSummary } from '../../src/consortium/ConsortiumSummary.t
 import type { MembershipView } from '../../src/consortium/readMembership.ts';
 import type { GovernanceResult } from '../../src/consortium/submitGovernance.ts';
 import { asServerAdmin, serverDatabaseUrl } from '../../src/store/testing/databases.ts';
+import { makeCertificate } from '../support/selfSignedCertificate.ts';
 import { type RecordingRpcProxy, startRecordingRpcProxy } from './support/recordingRpcProxy.ts';
 
 const execFileAsync = promisify(execFile);
@@ -144,25 +145,7 @@ describe('a three-member consortium from consortium init', { timeout: 240_000 },
     work = await mkdtemp(join(tmpdir(), 'medledger-consortium-'));
     for (const database of databases) await admin(`CREATE DATABASE ${database}`);
     // The operator's certificate for the members' host (all on loopback here), made with the openssl CLI.
-    execFileSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(work, 'member.key'),
-      '-out',
-      join(work, 'member.crt'),
-    ]);
+    makeCertificate(work, 'member', 'IP:127.0.0.1', '127.0.0.1');
     ca = await readFile(join(work, 'member.crt'));
     const init = await execFileAsync('node', [
       MEDLEDGER,

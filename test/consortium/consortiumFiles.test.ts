@@ -1,11 +1,3 @@
-/**
- * What `consortium init` writes, checked without Besu (which cannot be installed here):
- * the genesis parses, enables the forks up to Shanghai and its QBFT extraData names exactly
- * the generated validator keys, enode URLs derive from those keys, the configs parse, member
- * endpoints are https with the operator's certificates (made here with the openssl CLI) or
- * plain http only when asked, and private keys stay in their member's own folder with mode 0600.
- */
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -22,29 +14,7 @@ import { initConsortium } from '../../src/consortium/initConsortium.ts';
 import { endpointSecurityFromFlags } from '../../src/consortium/memberTls.ts';
 import { decodeQbftExtraData, encodeQbftExtraData } from '../../src/consortium/qbftExtraData.ts';
 import { tlsServerOptions } from '../../src/server/security/tlsOptions.ts';
-
-/** A self-signed P-256 certificate for `subjectAltName` (e.g. "IP:10.0.0.1"), written as NAME.crt / NAME.key. */
-function makeCertificate(dir: string, name: string, subjectAltName: string): void {
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    `subjectAltName=${subjectAltName}`,
-    '-keyout',
-    join(dir, `${name}.key`),
-    '-out',
-    join(dir, `${name}.crt`),
-  ]);
-}
+import { makeCertificate } from '../support/selfSignedCertificate.ts';
 
 /** The KEY='value' lines of a generated medledger.env, unquoted as the shell would. */
 function parseEnv(text: string): Record<string, string> {
